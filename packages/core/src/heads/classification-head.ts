@@ -1,0 +1,49 @@
+import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { Linear } from '../layers/linear';
+
+/** Constructor arguments of {@link ClassificationHead}. */
+export interface ClassificationHeadArgs {
+  /** Number of classes (benign / malignant / normal). Default 3. */
+  classes?: number;
+  /** Global pooling of the deepest encoder feature. Default 'avg'. */
+  pooling?: 'avg' | 'max';
+  /** Dropout rate before the dense layer (0 for none). Default 0.5, as the paper's `aux_params`. */
+  dropout?: number;
+  /** Layer-name prefix (PyTorch module path). Default 'classification_head'. */
+  prefix?: string;
+}
+
+/** global avg/max pool → dropout → dense with bias → class logits (no activation), smp's `aux_params` head. */
+export class ClassificationHead {
+  readonly classes: number;
+  readonly pooling: 'avg' | 'max';
+  readonly dropout: number;
+  readonly prefix: string;
+
+  constructor(args: ClassificationHeadArgs = {}) {
+    this.classes = args.classes ?? 3;
+    this.pooling = args.pooling ?? 'avg';
+    this.dropout = args.dropout ?? 0.5;
+    this.prefix = args.prefix ?? 'classification_head';
+    if (this.pooling !== 'avg' && this.pooling !== 'max') {
+      throw new Error(`ClassificationHead: pooling must be 'avg' or 'max', got '${String(this.pooling)}'`);
+    }
+    if (!(this.dropout >= 0 && this.dropout < 1)) {
+      throw new Error(`ClassificationHead: dropout must be in [0, 1), got ${this.dropout}`);
+    }
+  }
+
+  apply(deepest: SymbolicTensor): SymbolicTensor {
+    const pool =
+      this.pooling === 'avg'
+        ? layers.globalAveragePooling2d({ name: `${this.prefix}.0` })
+        : layers.globalMaxPooling2d({ name: `${this.prefix}.0` });
+    let y = pool.apply(deepest) as SymbolicTensor;
+    if (this.dropout > 0) y = layers.dropout({ rate: this.dropout, name: `${this.prefix}.2` }).apply(y) as SymbolicTensor;
+    return new Linear({ name: `${this.prefix}.3`, units: this.classes }).apply(y) as SymbolicTensor;
+  }
+
+  getConfig(): Required<ClassificationHeadArgs> {
+    return { classes: this.classes, pooling: this.pooling, dropout: this.dropout, prefix: this.prefix };
+  }
+}

@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Shape } from '@tensorflow/tfjs-layers';
+import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import type { TorchMappable, TorchParam } from './torch-params';
+import { isTraining, single } from './util';
+
+/** Constructor arguments of {@link BatchNorm2d}. */
+export interface BatchNorm2dArgs {
+  /** Layer name; busi uses the PyTorch module path (e.g. `encoder.bn1`). */
+  name?: string;
+  /** Added to the variance before the square root. Default 1e-5 (PyTorch); EfficientNet uses 1e-3. */
+  eps?: number;
+  /**
+   * PyTorch momentum: `running = (1 - momentum)·running + momentum·batch`. Default 0.1.
+   * (Keras' momentum is `1 - momentum` of this.)
+   */
+  momentum?: number;
+  /** Whether the weights are trainable. Default true. */
+  trainable?: boolean;
+}
+
+/**
+ * Batch normalisation over NHWC channels with PyTorch semantics: biased batch variance to
+ * normalise, unbiased variance (n/(n-1)) into the running estimate, PyTorch momentum.
+ */
+export class BatchNorm2d extends layers.Layer implements TorchMappable {
+  static className = 'BusiBatchNorm2d';
+  readonly eps: number;
+  readonly momentum: number;
+  private gamma?: LayerVariable;
+  private beta?: LayerVariable;
+  private runningMean?: LayerVariable;
+  private runningVar?: LayerVariable;
+
+  constructor(args: BatchNorm2dArgs = {}) {
+    super({ name: args.name, trainable: args.trainable });
+    this.eps = args.eps ?? 1e-5;
+    this.momentum = args.momentum ?? 0.1;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const c = shape[shape.length - 1];
+    if (c == null) throw new Error(`BatchNorm2d ${this.name}: the channel dimension must be known`);
+    this.gamma = this.addWeight('weight', [c], 'float32', initializers.ones());
+    this.beta = this.addWeight('bias', [c], 'float32', initializers.zeros());
+    this.runningMean = this.addWeight('running_mean', [c], 'float32', initializers.zeros(), undefined, false);
+    this.runningVar = this.addWeight('running_var', [c], 'float32', initializers.ones(), undefined, false);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = single(inputs);
+      const gamma = this.gamma!.read();
+      const beta = this.beta!.read();
+      if (!isTraining(kwargs)) {
+        return tf.batchNorm(x, this.runningMean!.read(), this.runningVar!.read(), beta, gamma, this.eps);
+      }
+      const axes = x.shape.slice(0, -1).map((_, i) => i);
+      const { mean, variance } = tf.moments(x, axes);
+      const n = x.size / x.shape[x.shape.length - 1];
+      if (n <= 1) {
+        throw new Error(
+          `BatchNorm2d ${this.name}: training needs more than one value per channel, got input shape [${x.shape}] ` +
+            '(a batch of one at a 1x1 map, e.g. DeepLabV3+ image pooling: use batch size > 1)',
+        );
+      }
+      this.updateRunningStats(mean, variance, n);
+      const inv = tf.mul(tf.rsqrt(tf.add(variance, this.eps)), gamma);
+      return tf.add(tf.mul(tf.sub(x, mean), inv), beta);
+    });
+  }
+
+  private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, n: number): void {
+    const m = this.momentum;
+    const rm = this.runningMean!;
+    const rv = this.runningVar!;
+    // Statistics are state, not part of the differentiated graph.
+    const newMean = tf.add(tf.mul(rm.read(), 1 - m), tf.mul(mean, m));
+    const unbiased = tf.mul(variance, n / (n - 1));
+    const newVar = tf.add(tf.mul(rv.read(), 1 - m), tf.mul(unbiased, m));
+    rm.write(newMean);
+    rv.write(newVar);
+  }
+
+  torchParams(): TorchParam[] {
+    return [
+      { name: `${this.name}.weight`, variable: this.gamma!, layout: 'identity' },
+      { name: `${this.name}.bias`, variable: this.beta!, layout: 'identity' },
+      { name: `${this.name}.running_mean`, variable: this.runningMean!, layout: 'identity' },
+      { name: `${this.name}.running_var`, variable: this.runningVar!, layout: 'identity' },
+    ];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), eps: this.eps, momentum: this.momentum };
+  }
+}
+tf.serialization.registerClass(BatchNorm2d);
+

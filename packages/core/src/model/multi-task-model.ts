@@ -1,0 +1,296 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Decoder, DecoderConfig } from '../contracts/decoder';
+import type { Encoder, EncoderConfig } from '../contracts/encoder';
+import { ClassificationHead, type ClassificationHeadArgs } from '../heads/classification-head';
+import { SegmentationHead } from '../heads/segmentation-head';
+import { isTorchMappable, type TorchParam } from '../layers/torch-params';
+import { createDecoder, createEncoder, decoders } from '../registry/index';
+
+/** An encoder given by registry name, by `{ name, ...args }`, or as a built {@link Encoder}. */
+export type EncoderSpec = string | ({ name: string } & Record<string, unknown>) | Encoder;
+/** A decoder given by registry name, by `{ name, ...args }`, or as a built {@link Decoder}. */
+export type DecoderSpec = string | ({ name: string } & Record<string, unknown>) | Decoder;
+
+/** Constructor arguments of {@link MultiTaskModel}. */
+export interface MultiTaskModelArgs {
+  /** The shared encoder, e.g. 'resnet50'. */
+  encoder: EncoderSpec;
+  /** The segmentation decoder, e.g. 'unet'. It is built from the encoder's channel list. */
+  decoder: DecoderSpec;
+  /** Input channels when the encoder is given by name. Default 3. */
+  inChannels?: number;
+  /** Number of image classes (benign / malignant / normal). Default 3. */
+  classes?: number;
+  /** Mask channels. Default 1 (one binary tumour mask). */
+  segmentationClasses?: number;
+  /** Classification-head options (pooling, dropout). */
+  classificationHead?: Omit<ClassificationHeadArgs, 'classes' | 'prefix'>;
+  /** Fixed input [height, width], or null to accept any size divisible by the output stride. Default null. */
+  inputSize?: [number, number] | null;
+  /** Model name. Default `<decoder>__<encoder>`. */
+  name?: string;
+}
+
+/** Every constructor argument of a {@link MultiTaskModel}, serialisable as JSON. */
+export interface MultiTaskModelConfig {
+  /** Model name. */
+  name: string;
+  /** The encoder's registry name and arguments. */
+  encoder: EncoderConfig;
+  /** The decoder's registry name and arguments. */
+  decoder: DecoderConfig;
+  /** Input channels. */
+  inChannels: number;
+  /** Number of image classes. */
+  classes: number;
+  /** Mask channels. */
+  segmentationClasses: number;
+  /** Classification-head options. */
+  classificationHead: Required<Omit<ClassificationHeadArgs, 'classes' | 'prefix'>>;
+  /** Fixed input size or null. */
+  inputSize: [number, number] | null;
+  /** Stride the input height and width must be divisible by. */
+  outputStride: number;
+}
+
+/** The two outputs of a forward pass. */
+export interface MultiTaskOutput {
+  /** Mask logits `[N, H, W, segmentationClasses]` (apply a sigmoid for probabilities). */
+  mask: tf.Tensor4D;
+  /** Class logits `[N, classes]` (apply a softmax for probabilities). */
+  logits: tf.Tensor2D;
+}
+
+/** Parameter counts of a model, split as the reference reports them. */
+export interface ParameterCounts {
+  total: number;
+  trainable: number;
+  encoder: number;
+  decoder: number;
+  segmentationHead: number;
+  classificationHead: number;
+}
+
+const META_KEY = 'busi';
+
+/**
+ * One shared encoder, a segmentation decoder and two heads, composed into a single tfjs
+ * `LayersModel` with two outputs: mask logits `[N,H,W,1]` and class logits `[N,C]`.
+ *
+ * @example
+ * ```ts
+ * import { MultiTaskModel } from '@busi/core';
+ * import '@busi/backbones';
+ * import '@busi/decoders';
+ * const model = new MultiTaskModel({ encoder: 'resnet50', decoder: 'unet', classes: 3 });
+ * const { mask, logits } = model.predict(tf.zeros([1, 448, 448, 3]));
+ * ```
+ */
+export class MultiTaskModel {
+  /** The underlying tfjs model (outputs: [mask, logits]). */
+  readonly model: tfl.LayersModel;
+  /** Every constructor argument. */
+  readonly config: MultiTaskModelConfig;
+
+  constructor(args: MultiTaskModelArgs);
+  /** @internal wraps an already built or loaded model. */
+  constructor(args: MultiTaskModelArgs | { model: tfl.LayersModel; config: MultiTaskModelConfig });
+  constructor(args: MultiTaskModelArgs | { model: tfl.LayersModel; config: MultiTaskModelConfig }) {
+    if ('model' in args && 'config' in args) {
+      this.model = args.model;
+      this.config = args.config;
+      return;
+    }
+    const built = buildMultiTask(args as MultiTaskModelArgs);
+    this.model = built.model;
+    this.config = built.config;
+  }
+
+  /** Stride the input height and width must be divisible by. */
+  get outputStride(): number {
+    return this.config.outputStride;
+  }
+
+  /**
+   * Throws a clear error unless `shape` (NHWC) is an input this model can take.
+   * @param what how to name the input in the message.
+   */
+  validateInput(shape: readonly number[], what = 'input'): void {
+    const { inChannels, outputStride, inputSize } = this.config;
+    if (shape.length !== 4) {
+      throw new Error(`${what}: expected a 4-D NHWC batch [N, H, W, ${inChannels}], got shape [${shape.join(', ')}]`);
+    }
+    const [, h, w, c] = shape;
+    if (c !== inChannels) throw new Error(`${what}: expected ${inChannels} channel(s), got ${c} (shape [${shape.join(', ')}])`);
+    if (h % outputStride !== 0 || w % outputStride !== 0) {
+      throw new Error(
+        `${what}: height and width must be divisible by the output stride ${outputStride}, got ${h}x${w} ` +
+          `(nearest valid sizes: ${nearest(h, outputStride)}x${nearest(w, outputStride)})`,
+      );
+    }
+    if (inputSize && (inputSize[0] !== h || inputSize[1] !== w)) {
+      throw new Error(`${what}: this model was built for ${inputSize[0]}x${inputSize[1]} inputs, got ${h}x${w}`);
+    }
+  }
+
+  /** Inference (BatchNorm running statistics, dropout off). */
+  predict(x: tf.Tensor4D): MultiTaskOutput {
+    this.validateInput(x.shape);
+    return this.forward(x, false);
+  }
+
+  /** A forward pass in training (`true`: batch statistics, dropout on) or inference mode; for custom loops. */
+  forward(x: tf.Tensor4D, training: boolean): MultiTaskOutput {
+    const out = this.model.apply(x, { training }) as tf.Tensor[];
+    return { mask: out[0] as tf.Tensor4D, logits: out[1] as tf.Tensor2D };
+  }
+
+  /** Trainable tfjs variables, in layer order. */
+  trainableVariables(): tf.Variable[] {
+    return this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  }
+
+  /** Parameter counts split into encoder, decoder and heads by layer-name prefix. */
+  countParams(): ParameterCounts {
+    const counts: ParameterCounts = {
+      total: 0,
+      trainable: 0,
+      encoder: 0,
+      decoder: 0,
+      segmentationHead: 0,
+      classificationHead: 0,
+    };
+    for (const p of this.torchParams()) {
+      if (!p.variable.trainable) continue;
+      const n = p.variable.shape.reduce((a: number, b) => a * (b ?? 1), 1);
+      counts.total += n;
+      counts.trainable += n;
+      const head = p.name.split('.')[0];
+      if (head === 'encoder') counts.encoder += n;
+      else if (head === 'decoder') counts.decoder += n;
+      else if (head === 'segmentation_head') counts.segmentationHead += n;
+      else if (head === 'classification_head') counts.classificationHead += n;
+    }
+    return counts;
+  }
+
+  /** Every weight under its PyTorch state-dict name. */
+  torchParams(): TorchParam[] {
+    const out: TorchParam[] = [];
+    for (const layer of this.model.layers) if (isTorchMappable(layer)) out.push(...layer.torchParams());
+    return out;
+  }
+
+  /** A text summary: configuration, parameter counts and layer count. */
+  summary(): string {
+    const c = this.countParams();
+    const fmt = (n: number) => n.toLocaleString('en-US');
+    return [
+      `MultiTaskModel ${this.config.name}`,
+      `  encoder             ${this.config.encoder.name} (output stride ${this.config.outputStride}): ${fmt(c.encoder)} params`,
+      `  decoder             ${this.config.decoder.name}: ${fmt(c.decoder)} params`,
+      `  segmentation head   ${this.config.segmentationClasses} mask channel(s): ${fmt(c.segmentationHead)} params`,
+      `  classification head ${this.config.classes} classes, ${this.config.classificationHead.pooling} pool, dropout ${this.config.classificationHead.dropout}: ${fmt(c.classificationHead)} params`,
+      `  total               ${fmt(c.total)} params in ${this.model.layers.length} layers`,
+    ].join('\n');
+  }
+
+  /** Every constructor argument (JSON). */
+  getConfig(): MultiTaskModelConfig {
+    return structuredClone(this.config);
+  }
+
+  /** Saves topology, weights and busi configuration through any tfjs IO handler or URL. */
+  async save(handlerOrUrl: tf.io.IOHandler | string): Promise<tf.io.SaveResult> {
+    this.model.setUserDefinedMetadata({ [META_KEY]: this.config as unknown as object });
+    return this.model.save(handlerOrUrl);
+  }
+
+  /** Loads a model written by {@link MultiTaskModel.save}; every busi layer is registered by `@busi/core`. */
+  static async load(handlerOrUrl: tf.io.IOHandler | string): Promise<MultiTaskModel> {
+    const model = await tfl.loadLayersModel(handlerOrUrl);
+    const meta = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
+    const config = meta?.[META_KEY] as MultiTaskModelConfig | undefined;
+    if (!config) {
+      model.dispose();
+      throw new Error('MultiTaskModel.load: the saved model has no busi metadata (was it saved by MultiTaskModel.save?)');
+    }
+    return new MultiTaskModel({ model, config });
+  }
+
+  /** Releases every weight. */
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+function nearest(n: number, stride: number): number {
+  return Math.max(stride, Math.round(n / stride) * stride);
+}
+
+function isEncoder(spec: EncoderSpec): spec is Encoder {
+  return typeof spec === 'object' && typeof (spec as Encoder).apply === 'function';
+}
+function isDecoder(spec: DecoderSpec): spec is Decoder {
+  return typeof spec === 'object' && typeof (spec as Decoder).apply === 'function';
+}
+
+function buildMultiTask(args: MultiTaskModelArgs): { model: tfl.LayersModel; config: MultiTaskModelConfig } {
+  if (args.encoder == null) throw new Error('MultiTaskModel: `encoder` is required (e.g. "resnet50")');
+  if (args.decoder == null) throw new Error('MultiTaskModel: `decoder` is required (e.g. "unet")');
+  const decoderName = typeof args.decoder === 'string' ? args.decoder : args.decoder.name;
+  const wantedStride = isDecoder(args.decoder) ? undefined : decoders.info(decoderName).encoderOutputStride;
+
+  let encoder: Encoder;
+  if (isEncoder(args.encoder)) encoder = args.encoder;
+  else {
+    const { name, ...rest } = typeof args.encoder === 'string' ? { name: args.encoder } : args.encoder;
+    encoder = createEncoder(name, {
+      inChannels: args.inChannels ?? 3,
+      ...(wantedStride ? { outputStride: wantedStride } : {}),
+      ...rest,
+    });
+  }
+  let decoder: Decoder;
+  if (isDecoder(args.decoder)) decoder = args.decoder;
+  else {
+    const { name, ...rest } = typeof args.decoder === 'string' ? { name: args.decoder } : args.decoder;
+    decoder = createDecoder(name, { encoderChannels: encoder.outChannels, ...rest });
+  }
+
+  const encoderConfig = encoder.getConfig();
+  const inChannels = encoderConfig.args.inChannels;
+  const inputSize = args.inputSize ?? null;
+  const input = tfl.input({ shape: [inputSize?.[0] ?? null, inputSize?.[1] ?? null, inChannels], name: 'image' });
+  const features = encoder.apply(input);
+  const decoded = decoder.apply(features);
+  const segHead = new SegmentationHead({
+    classes: args.segmentationClasses ?? 1,
+    kernelSize: decoder.headKernelSize,
+    upsampling: decoder.outputStride,
+  });
+  const clsHead = new ClassificationHead({ classes: args.classes ?? 3, ...args.classificationHead });
+  const mask = segHead.apply(decoded);
+  const logits = clsHead.apply(features[features.length - 1]);
+  const name = args.name ?? `${decoder.name}__${encoder.name}`;
+  const model = tfl.model({ inputs: input, outputs: [mask, logits], name: sanitize(name) });
+  const { classes: _c, prefix: _p, ...clsConfig } = clsHead.getConfig();
+  const config: MultiTaskModelConfig = {
+    name,
+    encoder: encoderConfig,
+    decoder: decoder.getConfig(),
+    inChannels,
+    classes: clsHead.classes,
+    segmentationClasses: segHead.classes,
+    classificationHead: clsConfig,
+    inputSize,
+    outputStride: encoder.outputStride,
+  };
+  return { model, config };
+}
+
+// tfjs model names may not contain every character a user might pass.
+function sanitize(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.\-/]/g, '_');
+}
