@@ -92,6 +92,8 @@ export class MultiTaskModel {
   readonly model: tfl.LayersModel;
   /** Every constructor argument. */
   readonly config: MultiTaskModelConfig;
+  /** The encoder's symbolic features (input first) when the model was built here, not loaded. */
+  readonly encoderFeatures: tfl.SymbolicTensor[] | null;
 
   constructor(args: MultiTaskModelArgs);
   /** @internal wraps an already built or loaded model. */
@@ -100,11 +102,19 @@ export class MultiTaskModel {
     if ('model' in args && 'config' in args) {
       this.model = args.model;
       this.config = args.config;
+      this.encoderFeatures = null;
       return;
     }
     const built = buildMultiTask(args as MultiTaskModelArgs);
     this.model = built.model;
     this.config = built.config;
+    this.encoderFeatures = built.features;
+  }
+
+  /** A model sharing this one's layers that outputs the encoder features (input first), for inspection and parity checks. */
+  featuresModel(): tfl.LayersModel {
+    if (!this.encoderFeatures) throw new Error('featuresModel: only available on a model built in this process, not on a loaded one');
+    return tfl.model({ inputs: this.model.inputs, outputs: this.encoderFeatures.slice(1) });
   }
 
   /** Stride the input height and width must be divisible by. */
@@ -236,7 +246,11 @@ function isDecoder(spec: DecoderSpec): spec is Decoder {
   return typeof spec === 'object' && typeof (spec as Decoder).apply === 'function';
 }
 
-function buildMultiTask(args: MultiTaskModelArgs): { model: tfl.LayersModel; config: MultiTaskModelConfig } {
+function buildMultiTask(args: MultiTaskModelArgs): {
+  model: tfl.LayersModel;
+  config: MultiTaskModelConfig;
+  features: tfl.SymbolicTensor[];
+} {
   if (args.encoder == null) throw new Error('MultiTaskModel: `encoder` is required (e.g. "resnet50")');
   if (args.decoder == null) throw new Error('MultiTaskModel: `decoder` is required (e.g. "unet")');
   const decoderName = typeof args.decoder === 'string' ? args.decoder : args.decoder.name;
@@ -287,7 +301,7 @@ function buildMultiTask(args: MultiTaskModelArgs): { model: tfl.LayersModel; con
     inputSize,
     outputStride: encoder.outputStride,
   };
-  return { model, config };
+  return { model, config, features };
 }
 
 // tfjs model names may not contain every character a user might pass.
