@@ -13,3 +13,4 @@ export * from './ops/conv';
 export * from './heads/segmentation-head';
 export * from './heads/classification-head';
 export * from './model/multi-task-model';
+export * from './data/synthetic';
