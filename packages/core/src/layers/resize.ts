@@ -18,7 +18,11 @@ export interface ResizeArgs {
   alignCorners?: boolean;
 }
 
-/** Spatial resize with PyTorch `F.interpolate` semantics, by an integer scale or to a reference's size. */
+/**
+ * Spatial resize with PyTorch `F.interpolate` semantics, by an integer scale or to a reference's size.
+ * Bilinear resizing is computed as two interpolation-matrix products (see {@link resizeBilinearTorch}),
+ * so its gradient is exact on every backend.
+ */
 export class Resize extends layers.Layer {
   static className = 'BusiResize';
   readonly scale: number | null;
@@ -57,7 +61,7 @@ export class Resize extends layers.Layer {
       }
       if (size[0] === x.shape[1] && size[1] === x.shape[2]) return tf.clone(x);
       if (this.mode === 'nearest') return resizeNearestTorch(x, size);
-      return tf.image.resizeBilinear(x, size, this.alignCorners, !this.alignCorners);
+      return resizeBilinearTorch(x, size, this.alignCorners);
     });
   }
 
@@ -84,4 +88,51 @@ export function resizeNearestTorch(x: tf.Tensor4D, size: [number, number]): tf.T
   const rows = tf.tensor1d(Array.from({ length: oh }, (_, i) => Math.floor((i * h) / oh)), 'int32');
   const cols = tf.tensor1d(Array.from({ length: ow }, (_, i) => Math.floor((i * w) / ow)), 'int32');
   return tf.gather(tf.gather(x, rows, 1), cols, 2) as tf.Tensor4D;
+}
+
+/** Row `i` holds the weights output index `i` gives to each input index along one axis (PyTorch bilinear). */
+export function bilinearMatrix(inSize: number, outSize: number, alignCorners: boolean): Float32Array {
+  const m = new Float32Array(outSize * inSize);
+  const scale = alignCorners ? (outSize > 1 ? (inSize - 1) / (outSize - 1) : 0) : inSize / outSize;
+  for (let i = 0; i < outSize; i++) {
+    // Half-pixel centres clamp negative source coordinates to 0, as PyTorch does.
+    const src = alignCorners ? i * scale : Math.max(0, (i + 0.5) * scale - 0.5);
+    const i0 = Math.min(Math.floor(src), inSize - 1);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    const l1 = src - i0;
+    m[i * inSize + i0] += 1 - l1;
+    m[i * inSize + i1] += l1;
+  }
+  return m;
+}
+
+/**
+ * PyTorch's bilinear `F.interpolate` (align_corners true or false) for NHWC tensors, as
+ * `A_h · x · A_wᵀ` per channel. tfjs' own ResizeBilinearGrad ignores half-pixel centres (and the cpu
+ * kernel swaps height and width of its result), so the matrix form is used instead: its gradient
+ * is the transposed products, exact and available wherever matMul and transpose are.
+ */
+export function resizeBilinearTorch(x: tf.Tensor4D, size: [number, number], alignCorners: boolean): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const [oh, ow] = size;
+    const doH = oh !== h;
+    const doW = ow !== w;
+    if (!doH && !doW) return tf.clone(x);
+    let y: tf.Tensor;
+    if (doH) {
+      const mh = tf.tensor2d(bilinearMatrix(h, oh, alignCorners), [oh, h]);
+      const cols = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]);
+      y = tf.reshape(tf.matMul(mh, cols), [oh, n, w, c]); // [oh, N, W, C]
+      if (!doW) return tf.transpose(y, [1, 0, 2, 3]) as tf.Tensor4D;
+      y = tf.transpose(y, [2, 0, 1, 3]); // [W, oh, N, C]
+    } else {
+      y = tf.transpose(x, [2, 0, 1, 3]); // [W, N, H, C]
+    }
+    const mw = tf.tensor2d(bilinearMatrix(w, ow, alignCorners), [ow, w]);
+    const [, a, b] = y.shape;
+    const z = tf.reshape(tf.matMul(mw, tf.reshape(y, [w, a * b * c])), [ow, a, b, c]);
+    // z is [ow, oh, N, C] after an H pass, else [ow, N, H, C].
+    return (doH ? tf.transpose(z, [2, 1, 0, 3]) : tf.transpose(z, [1, 2, 0, 3])) as tf.Tensor4D;
+  });
 }
