@@ -1,1 +1,4 @@
 export {};
+export * from './io/file-system';
+export * from './io/png';
+export * from './io/overlay';

@@ -1,0 +1,153 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Options of {@link fileSystem}. */
+export interface FileSystemOptions {
+  /** Replace an existing model folder on save. Default false: saving over an existing folder throws. */
+  force?: boolean;
+  /** Name of the weights file. Default 'weights.bin'. */
+  weightsFileName?: string;
+}
+
+const MODEL_JSON = 'model.json';
+
+/**
+ * A tfjs IO handler on a folder holding `model.json` and one weights file, for `model.save(...)`
+ * and `tfl.loadLayersModel(...)` / `MultiTaskModel.load(...)` in Node.
+ *
+ * Saving is atomic: everything is written to a temporary sibling folder which is then renamed into
+ * place, so an interrupted save never leaves a half-written model. An existing folder is only
+ * replaced with `force: true`.
+ *
+ * @example
+ * ```ts
+ * await model.save(fileSystem('./my-model'));
+ * const again = await MultiTaskModel.load(fileSystem('./my-model'));
+ * ```
+ */
+export function fileSystem(dir: string, options: FileSystemOptions = {}): tf.io.IOHandler {
+  const target = path.resolve(dir);
+  const weightsFileName = options.weightsFileName ?? 'weights.bin';
+  if (weightsFileName.includes('/') || weightsFileName.includes(path.sep) || weightsFileName === MODEL_JSON) {
+    throw new Error(`fileSystem: invalid weightsFileName '${weightsFileName}'`);
+  }
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      if (artifacts.modelTopology instanceof ArrayBuffer) {
+        throw new Error('fileSystem: saving a binary (protobuf) model topology is not supported');
+      }
+      if (fs.existsSync(target) && !options.force) {
+        throw new Error(`fileSystem: '${target}' already exists; pass force: true (CLI: --force) to overwrite it`);
+      }
+      const weights = artifacts.weightData ? new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData)) : new Uint8Array(0);
+      const modelJson: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology as object,
+        weightsManifest: [{ paths: [`./${weightsFileName}`], weights: artifacts.weightSpecs ?? [] }],
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
+        ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
+        ...(artifacts.signature ? { signature: artifacts.signature } : {}),
+        ...(artifacts.modelInitializer ? { modelInitializer: artifacts.modelInitializer } : {}),
+      };
+      const parent = path.dirname(target);
+      await fs.promises.mkdir(parent, { recursive: true });
+      const tmp = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.tmp-`));
+      try {
+        await fs.promises.writeFile(path.join(tmp, weightsFileName), weights);
+        await fs.promises.writeFile(path.join(tmp, MODEL_JSON), JSON.stringify(modelJson));
+        await replaceDir(tmp, target, !!options.force);
+      } catch (e) {
+        await fs.promises.rm(tmp, { recursive: true, force: true });
+        throw e;
+      }
+      return {
+        modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON({ ...artifacts, weightData: weights.buffer }),
+      };
+    },
+
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const jsonPath = path.join(target, MODEL_JSON);
+      let text: string;
+      try {
+        text = await fs.promises.readFile(jsonPath, 'utf8');
+      } catch (e) {
+        throw new Error(`fileSystem: cannot read '${jsonPath}': ${(e as Error).message}`);
+      }
+      let modelJson: tf.io.ModelJSON;
+      try {
+        modelJson = JSON.parse(text) as tf.io.ModelJSON;
+      } catch (e) {
+        throw new Error(`fileSystem: '${jsonPath}' is not valid JSON: ${(e as Error).message}`);
+      }
+      if (modelJson.modelTopology == null) throw new Error(`fileSystem: '${jsonPath}' has no modelTopology`);
+      return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
+        const specs: tf.io.WeightsManifestEntry[] = [];
+        const buffers: Buffer[] = [];
+        for (const group of manifest) {
+          for (const p of group.paths) {
+            const file = path.resolve(target, p);
+            try {
+              buffers.push(await fs.promises.readFile(file));
+            } catch (e) {
+              throw new Error(`fileSystem: cannot read weights file '${file}': ${(e as Error).message}`);
+            }
+          }
+          specs.push(...group.weights);
+        }
+        const data = Buffer.concat(buffers);
+        const expected = specs.reduce((n, s) => n + weightBytes(s), 0);
+        if (data.length !== expected) {
+          throw new Error(`fileSystem: weights in '${target}' have ${data.length} bytes, model.json describes ${expected} (truncated or mismatched files?)`);
+        }
+        return [specs, data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)];
+      });
+    },
+  };
+}
+
+/** Puts `tmp` at `target`; an old `target` is moved aside first and deleted only once the new one is in place. */
+async function replaceDir(tmp: string, target: string, force: boolean): Promise<void> {
+  if (!fs.existsSync(target)) {
+    await fs.promises.rename(tmp, target);
+    return;
+  }
+  if (!force) throw new Error(`fileSystem: '${target}' already exists; pass force: true to overwrite it`);
+  const stat = await fs.promises.stat(target);
+  if (!stat.isDirectory()) throw new Error(`fileSystem: '${target}' exists and is not a folder`);
+  const old = `${tmp}.old`;
+  await fs.promises.rename(target, old);
+  try {
+    await fs.promises.rename(tmp, target);
+  } catch (e) {
+    await fs.promises.rename(old, target);
+    throw e;
+  }
+  await fs.promises.rm(old, { recursive: true, force: true });
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+
+function weightBytes(spec: tf.io.WeightsManifestEntry): number {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const q = spec.quantization;
+  if (q) return n * (q.dtype === 'uint8' ? 1 : 2);
+  if (spec.dtype === 'string') throw new Error(`fileSystem: string weights ('${spec.name}') are not supported`);
+  return n * DTYPE_BYTES[spec.dtype];
+}
+
+let routerRegistered = false;
+
+/** Lets `model.save('file://dir')` and `loadLayersModel('file://dir')` use {@link fileSystem} (idempotent). */
+export function registerFileSystemRouter(): void {
+  if (routerRegistered) return;
+  routerRegistered = true;
+  const route = (url: string | string[]) => {
+    if (Array.isArray(url) || !url.startsWith('file://')) return null;
+    return fileSystem(url.slice('file://'.length));
+  };
+  tf.io.registerSaveRouter(route);
+  tf.io.registerLoadRouter(route);
+}
