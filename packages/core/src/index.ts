@@ -21,3 +21,5 @@ export * from './io/state-dict';
 // data/synthetic exports a float-valued mulberry32; the parity one (raw uint32 outputs) is aliased.
 export { fnv1a32, mulberry32 as parityMulberry32, parityFill, parityFillRule, parityInputs } from './parity/fill';
 export type { ParityFillRule, ParityArray, ParityInputs } from './parity/fill';
+export * from './layers/drop-connect';
+export * from './layers/unused-weights';

@@ -1,0 +1,225 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import {
+  BatchNorm2d,
+  Conv2d,
+  DropConnect,
+  UnusedWeights,
+  featureNamesFor,
+  isTorchMappable,
+  type Encoder,
+  type EncoderArgs,
+  type EncoderConfig,
+  type Padding4,
+} from '@busi/core';
+import { efficientNetArch, staticSamePadding, type EfficientNetArch, type EfficientNetVariant, type MBConvSpec } from './params';
+
+/** Constructor arguments of {@link EfficientNetEncoder}. */
+export interface EfficientNetEncoderArgs extends EncoderArgs {
+  /** Registry name the encoder is built under, e.g. 'efficientnet-b4' (kept in its config). */
+  name: string;
+  /** The variant's scaling coefficients. */
+  variant: EfficientNetVariant;
+  /** Maximum drop-connect rate; block i of n drops with rate · i / n in training. 0 turns it off. Default 0.2. */
+  dropConnectRate?: number;
+  /**
+   * Keep the unused `_conv_head` / `_bn1` weights that smp's encoder holds but never runs, so the
+   * parameter count and state dict match the reference (17,548,616 for B4). Default true.
+   */
+  keepHead?: boolean;
+  /** Seed of the drop-connect masks (reproducible training). Default: unseeded. */
+  seed?: number;
+}
+
+// efficientnet-pytorch: batch_norm_momentum 0.99 (TF convention) is PyTorch momentum 0.01.
+const BN = { eps: 1e-3, momentum: 0.01 };
+
+/**
+ * lukemelas' EfficientNet (efficientnet-pytorch 0.7.1) as smp 0.3.3's `efficientnet-b*` encoder:
+ * the stem (conv 3×3 s2 → BN → swish) and MBConv blocks with squeeze-excitation, cut into five
+ * levels at the stride changes. Paddings are TF-"same" computed once for the variant's native
+ * resolution (`Conv2dStaticSamePadding`), not for the actual input. Layer names are the PyTorch
+ * module paths (`encoder._blocks.3._depthwise_conv`).
+ */
+export class EfficientNetEncoder implements Encoder {
+  readonly name: string;
+  readonly variant: EfficientNetVariant;
+  readonly arch: EfficientNetArch;
+  readonly inChannels: number;
+  readonly depth: number;
+  readonly outputStride: number;
+  readonly prefix: string;
+  readonly dropConnectRate: number;
+  readonly keepHead: boolean;
+  readonly seed?: number;
+  readonly outChannels: readonly number[];
+  readonly reductions: readonly number[];
+  readonly featureNames: readonly string[];
+  private readonly requestedStride: 16 | 32;
+  private builtLayers: tfl.layers.Layer[] = [];
+
+  constructor(args: EfficientNetEncoderArgs) {
+    this.name = args.name;
+    this.variant = args.variant;
+    this.arch = efficientNetArch(args.variant);
+    this.inChannels = args.inChannels ?? 3;
+    this.depth = args.depth ?? 5;
+    this.requestedStride = args.outputStride ?? 32;
+    this.prefix = args.prefix ?? 'encoder';
+    this.dropConnectRate = args.dropConnectRate ?? 0.2;
+    this.keepHead = args.keepHead ?? true;
+    this.seed = args.seed;
+    if (!Number.isInteger(this.inChannels) || this.inChannels < 1) {
+      throw new Error(`${this.name}: inChannels must be a positive integer, got ${this.inChannels}`);
+    }
+    if (!Number.isInteger(this.depth) || this.depth < 1 || this.depth > 5) {
+      throw new Error(`${this.name}: depth must be an integer in 1..5, got ${this.depth}`);
+    }
+    if (this.requestedStride !== 16 && this.requestedStride !== 32) {
+      throw new Error(`${this.name}: outputStride must be 16 or 32, got ${String(this.requestedStride)}`);
+    }
+    if (!(this.dropConnectRate >= 0 && this.dropConnectRate < 1)) {
+      throw new Error(`${this.name}: dropConnectRate must be in [0, 1), got ${this.dropConnectRate}`);
+    }
+    const { blocks, stageEnds, stemFilters } = this.arch;
+    const channels = [this.inChannels, stemFilters, ...stageEnds.map((end) => blocks[end - 1].outFilters)];
+    const reductions = [1, 2, 4, 8, 16, this.requestedStride];
+    this.outChannels = channels.slice(0, this.depth + 1);
+    this.reductions = reductions.slice(0, this.depth + 1);
+    this.featureNames = featureNamesFor(this.reductions);
+    this.outputStride = this.reductions[this.reductions.length - 1];
+  }
+
+  apply(input: SymbolicTensor): SymbolicTensor[] {
+    this.builtLayers = [];
+    const p = this.prefix;
+    const { blocks, stageEnds, resolution, stemFilters } = this.arch;
+    const features: SymbolicTensor[] = [input];
+    let x = this.add(
+      new Conv2d({ name: `${p}._conv_stem`, filters: stemFilters, kernelSize: 3, strides: 2, useBias: false, padding: same(resolution, 3, 2) }),
+      input,
+    );
+    x = this.add(new BatchNorm2d({ name: `${p}._bn0`, ...BN }), x);
+    x = this.add(swish(`${p}._swish`), x);
+    features.push(x);
+
+    let start = 0;
+    for (let level = 2; level <= this.depth; level++) {
+      const end = stageEnds[level - 2];
+      // OS16 (smp make_dilated): the last level loses its stride and dilates by 2 with padding (k//2)·2.
+      const dilate = level === 5 && this.requestedStride === 16;
+      for (let i = start; i < end; i++) x = this.block(x, blocks[i], dilate);
+      start = end;
+      features.push(x);
+    }
+    if (this.keepHead) features[features.length - 1] = this.attachHead(features[features.length - 1]);
+    return features;
+  }
+
+  /** Trainable parameters of the last built encoder (builds a throwaway one if never applied). */
+  countParams(): number {
+    if (this.builtLayers.length === 0) this.apply(tfl.input({ shape: [null, null, this.inChannels] }));
+    let n = 0;
+    for (const layer of this.builtLayers) {
+      if (!isTorchMappable(layer)) continue;
+      for (const t of layer.torchParams()) if (t.variable.trainable) n += t.variable.shape.reduce((a: number, b) => a * (b ?? 1), 1);
+    }
+    return n;
+  }
+
+  getConfig(): EncoderConfig {
+    const args: EncoderConfig['args'] = {
+      inChannels: this.inChannels,
+      depth: this.depth,
+      outputStride: this.requestedStride,
+      prefix: this.prefix,
+      dropConnectRate: this.dropConnectRate,
+      keepHead: this.keepHead,
+    };
+    if (this.seed !== undefined) args['seed'] = this.seed;
+    return { name: this.name, args };
+  }
+
+  private add(layer: tfl.layers.Layer, x: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
+    this.builtLayers.push(layer);
+    return layer.apply(x) as SymbolicTensor;
+  }
+
+  private block(input: SymbolicTensor, b: MBConvSpec, dilate: boolean): SymbolicTensor {
+    const n = `${this.prefix}._blocks.${b.index}`;
+    const stride = dilate ? 1 : b.stride;
+    const dilation = dilate ? 2 : 1;
+    const padding = dilate ? Math.floor(b.kernel / 2) * dilation : same(b.imageSize, b.kernel, b.stride);
+    let x = input;
+    if (b.hasExpand) {
+      x = this.add(new Conv2d({ name: `${n}._expand_conv`, filters: b.expanded, kernelSize: 1, useBias: false }), x);
+      x = this.add(new BatchNorm2d({ name: `${n}._bn0`, ...BN }), x);
+      x = this.add(swish(`${n}._swish0`), x);
+    }
+    x = this.add(
+      new Conv2d({
+        name: `${n}._depthwise_conv`,
+        filters: b.expanded,
+        kernelSize: b.kernel,
+        strides: stride,
+        dilation,
+        padding,
+        groups: b.expanded,
+        useBias: false,
+      }),
+      x,
+    );
+    x = this.add(new BatchNorm2d({ name: `${n}._bn1`, ...BN }), x);
+    x = this.add(swish(`${n}._swish1`), x);
+
+    let s = this.add(tfl.layers.globalAveragePooling2d({ name: `${n}._se_pool`, dataFormat: 'channelsLast' }), x);
+    s = this.add(tfl.layers.reshape({ name: `${n}._se_reshape`, targetShape: [1, 1, b.expanded] }), s);
+    s = this.add(new Conv2d({ name: `${n}._se_reduce`, filters: b.squeezed, kernelSize: 1 }), s);
+    s = this.add(swish(`${n}._se_swish`), s);
+    s = this.add(new Conv2d({ name: `${n}._se_expand`, filters: b.expanded, kernelSize: 1 }), s);
+    s = this.add(tfl.layers.activation({ name: `${n}._se_sigmoid`, activation: 'sigmoid' }), s);
+    x = this.add(tfl.layers.multiply({ name: `${n}._se_scale` }), [s, x]);
+
+    x = this.add(new Conv2d({ name: `${n}._project_conv`, filters: b.outFilters, kernelSize: 1, useBias: false }), x);
+    x = this.add(new BatchNorm2d({ name: `${n}._bn2`, ...BN }), x);
+    if (!b.skip) return x;
+    const rate = (this.dropConnectRate * b.index) / this.arch.blocks.length;
+    if (rate > 0) {
+      const seed = this.seed === undefined ? undefined : this.seed + 1000 * b.index;
+      x = this.add(new DropConnect({ name: `${n}._drop_connect`, rate, seed }), x);
+    }
+    return this.add(tfl.layers.add({ name: `${n}._residual` }), [x, input]);
+  }
+
+  // smp deletes only `_fc`: `_conv_head` and `_bn1` stay (never run) and count in the reference total.
+  private attachHead(x: SymbolicTensor): SymbolicTensor {
+    const p = this.prefix;
+    const last = this.arch.blocks[this.arch.blocks.length - 1].outFilters;
+    const c = this.arch.headFilters;
+    x = this.add(
+      new UnusedWeights({ name: `${p}._conv_head`, weights: [{ suffix: 'weight', shape: [1, 1, last, c], layout: 'conv2d', init: 'heUniform' }] }),
+      x,
+    );
+    return this.add(
+      new UnusedWeights({
+        name: `${p}._bn1`,
+        weights: [
+          { suffix: 'weight', shape: [c], init: 'ones' },
+          { suffix: 'bias', shape: [c] },
+          { suffix: 'running_mean', shape: [c], trainable: false },
+          { suffix: 'running_var', shape: [c], trainable: false, init: 'ones' },
+        ],
+      }),
+      x,
+    );
+  }
+}
+
+function same(size: number, kernel: number, stride: number): Padding4 {
+  const [a, b] = staticSamePadding(size, kernel, stride);
+  return [a, b, a, b];
+}
+
+function swish(name: string): tfl.layers.Layer {
+  return tfl.layers.activation({ name, activation: 'swish' });
+}

@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Shape } from '@tensorflow/tfjs-layers';
+import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import type { TorchLayout, TorchMappable, TorchParam } from './torch-params';
+import { single } from './util';
+
+/** One weight held by {@link UnusedWeights}. */
+export interface UnusedWeightSpec {
+  /** Name after the layer name, e.g. `weight` or `running_var`. */
+  suffix: string;
+  /** Shape in tfjs layout (e.g. `[kh, kw, in, out]` for a conv kernel). */
+  shape: number[];
+  /** Layout relative to PyTorch. Default 'identity'. */
+  layout?: TorchLayout;
+  /** Whether PyTorch counts it as a parameter (requires_grad) rather than a buffer. Default true. */
+  trainable?: boolean;
+  /** Initial value. Default 'zeros'. */
+  init?: 'zeros' | 'ones' | 'heUniform';
+}
+
+/** Constructor arguments of {@link UnusedWeights}. */
+export interface UnusedWeightsArgs {
+  /** Layer name: the PyTorch module path of the unused module (e.g. `encoder._conv_head`). */
+  name?: string;
+  /** The weights the PyTorch module holds. */
+  weights: UnusedWeightSpec[];
+}
+
+/**
+ * Holds the weights of a PyTorch module that exists in the reference model but never runs (e.g.
+ * EfficientNet's `_conv_head` / `_bn1` kept by smp), so that parameter counts and state dicts match
+ * the reference. It is an identity on its input: its weights get no gradient and never affect
+ * outputs.
+ */
+export class UnusedWeights extends layers.Layer implements TorchMappable {
+  static className = 'BusiUnusedWeights';
+  readonly specs: UnusedWeightSpec[];
+  private vars: LayerVariable[] = [];
+
+  constructor(args: UnusedWeightsArgs) {
+    super({ name: args.name });
+    this.specs = args.weights.map((w) => ({
+      suffix: w.suffix,
+      shape: [...w.shape],
+      layout: w.layout ?? 'identity',
+      trainable: w.trainable ?? true,
+      init: w.init ?? 'zeros',
+    }));
+  }
+
+  override build(_inputShape: Shape | Shape[]): void {
+    this.vars = this.specs.map((w) => {
+      const init = w.init === 'ones' ? initializers.ones() : w.init === 'heUniform' ? initializers.heUniform({}) : initializers.zeros();
+      return this.addWeight(w.suffix, w.shape, 'float32', init, undefined, w.trainable);
+    });
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    return tf.clone(single(inputs));
+  }
+
+  torchParams(): TorchParam[] {
+    return this.specs.map((w, i) => ({ name: `${this.name}.${w.suffix}`, variable: this.vars[i], layout: w.layout! }));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), weights: this.specs as unknown as tf.serialization.ConfigDictArray };
+  }
+}
+tf.serialization.registerClass(UnusedWeights);
