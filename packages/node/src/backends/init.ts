@@ -1,0 +1,155 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmTrainingKernels, wasmTrainingKernelsRegistered } from './training-kernels';
+
+/** A backend choice: 'tensorflow' means libtensorflow through tfjs-node-gpu or tfjs-node. */
+export type BackendChoice = 'tensorflow' | 'wasm' | 'cpu' | 'auto';
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** Backend to use; defaults to the `BUSI_BACKEND` environment variable, then 'auto'. */
+  backend?: BackendChoice;
+  /** Print the chosen backend with console.info (default true). */
+  log?: boolean;
+}
+
+/** What {@link initBackend} chose and why. */
+export interface BackendDescription {
+  /** tfjs backend name now active ('tensorflow', 'wasm', 'cpu', ...). */
+  backend: string;
+  /** The npm package providing it. */
+  provider: string;
+  /** Whether the busi wasm gradient kernels are registered (needed to train on wasm). */
+  trainingKernels: boolean;
+  /** Whether the wasm binary in use has SIMD (wasm only). */
+  simd?: boolean;
+  /** Whether wasm runs multi-threaded (always false in Node.js). */
+  threads?: boolean;
+  /** Candidates tried before this one, with the reason each was skipped. */
+  skipped: Array<{ backend: string; reason: string }>;
+  /** One-line human-readable summary. */
+  summary: string;
+}
+
+const CHOICES: BackendChoice[] = ['tensorflow', 'wasm', 'cpu', 'auto'];
+let last: BackendDescription | null = null;
+
+function requestedChoice(opt?: BackendChoice): BackendChoice {
+  const raw = opt ?? (process.env.BUSI_BACKEND as BackendChoice | undefined) ?? 'auto';
+  const choice = raw.trim().toLowerCase() as BackendChoice;
+  if (!CHOICES.includes(choice)) {
+    throw new Error(`initBackend: unknown backend '${raw}' (expected one of ${CHOICES.join(', ')})`);
+  }
+  return choice;
+}
+
+/**
+ * Imports an optional package by a name the bundler and typechecker cannot see, so that neither
+ * requires it to be installed.
+ */
+async function importOptional(name: string): Promise<unknown> {
+  const dynamicImport = new Function('n', 'return import(n)') as (n: string) => Promise<unknown>;
+  try {
+    return await dynamicImport(name);
+  } catch (e) {
+    // Some hosts (jest's CJS sandbox) cannot evaluate import(); require is then the loader.
+    if (typeof require === 'function') return require(name);
+    throw e;
+  }
+}
+
+async function tryTensorflow(skipped: BackendDescription['skipped']): Promise<string | null> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await importOptional(pkg);
+      if (tf.findBackend('tensorflow') == null && tf.findBackendFactory('tensorflow') == null) {
+        skipped.push({ backend: pkg, reason: 'loaded but registered no tensorflow backend (different tfjs-core instance?)' });
+        continue;
+      }
+      if (await tf.setBackend('tensorflow')) return pkg;
+      skipped.push({ backend: pkg, reason: 'tensorflow backend failed to initialise' });
+    } catch (e) {
+      skipped.push({ backend: pkg, reason: `not installed or not loadable (${String((e as Error).message ?? e).split('\n')[0]})` });
+    }
+  }
+  return null;
+}
+
+async function describeWasm(): Promise<Pick<BackendDescription, 'simd' | 'threads'>> {
+  return {
+    simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
+    threads: Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')),
+  };
+}
+
+/**
+ * Selects the fastest available tfjs backend for training and inference: libtensorflow
+ * (tfjs-node-gpu, then tfjs-node, both optional peers), else wasm with the busi training
+ * kernels, else the pure-JS cpu backend. `options.backend` or `BUSI_BACKEND` forces one; a
+ * forced backend that cannot start is an error rather than a silent fallback.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendDescription> {
+  const choice = requestedChoice(options.backend);
+  const skipped: BackendDescription['skipped'] = [];
+  let provider: string | null = null;
+  let backend = '';
+
+  if (choice === 'tensorflow' || choice === 'auto') {
+    provider = await tryTensorflow(skipped);
+    if (provider != null) backend = 'tensorflow';
+    else if (choice === 'tensorflow') {
+      throw new Error(`initBackend: backend 'tensorflow' requested but unavailable: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`);
+    }
+  }
+  if (provider == null && (choice === 'wasm' || choice === 'auto')) {
+    registerWasmTrainingKernels();
+    let ok = false;
+    try {
+      ok = await tf.setBackend('wasm');
+    } catch (e) {
+      skipped.push({ backend: 'wasm', reason: String((e as Error).message ?? e) });
+    }
+    if (ok) {
+      provider = '@tensorflow/tfjs-backend-wasm';
+      backend = 'wasm';
+    } else if (choice === 'wasm') {
+      throw new Error('initBackend: backend wasm requested but failed to initialise');
+    } else if (skipped.every((s) => s.backend !== 'wasm')) {
+      skipped.push({ backend: 'wasm', reason: 'failed to initialise' });
+    }
+  }
+  if (provider == null) {
+    if (!(await tf.setBackend('cpu'))) throw new Error('initBackend: even the cpu backend failed to initialise');
+    provider = '@tensorflow/tfjs-backend-cpu';
+    backend = 'cpu';
+  }
+  await tf.ready();
+
+  const extra = backend === 'wasm' ? await describeWasm() : {};
+  const trainingKernels = backend !== 'wasm' || wasmTrainingKernelsRegistered();
+  const simdNote = backend === 'wasm' ? `, SIMD ${extra.simd ? 'on' : 'off'}, threads ${extra.threads ? 'on' : 'off'}` : '';
+  const summary = `busi backend: ${backend} (${provider}${simdNote})` +
+    (choice !== 'auto' ? ` [forced: ${choice}]` : '') +
+    (backend === 'cpu' ? ' — pure JS, slow; install @tensorflow/tfjs-node for real training' : '');
+  last = { backend, provider, trainingKernels, ...extra, skipped, summary };
+  if (options.log ?? true) console.info(summary);
+  return last;
+}
+
+/**
+ * Describes the active backend: the result of the last {@link initBackend} when it is still
+ * active, otherwise what tfjs reports now.
+ */
+export function describeBackend(): BackendDescription {
+  const current = tf.getBackend();
+  if (last != null && last.backend === current) return last;
+  const provider = current === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : current === 'cpu' ? '@tensorflow/tfjs-backend-cpu' : 'unknown';
+  return {
+    backend: current,
+    provider,
+    trainingKernels: current !== 'wasm' || wasmTrainingKernelsRegistered(),
+    skipped: [],
+    summary: `busi backend: ${current} (${provider}; not selected by initBackend)`,
+  };
+}

@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { convGradKernels } from './wasm/conv-grads';
+
+/** Every kernel this module installs on the wasm backend (missing ones and faster replacements). */
+export function wasmTrainingKernelConfigs(): KernelConfig[] {
+  return [...convGradKernels];
+}
+
+const replaced = new Map<string, KernelConfig>();
+let registered = false;
+
+/**
+ * Makes the tfjs wasm backend able to train the busi models: registers the gradient kernels it
+ * lacks (Conv2DBackpropFilter, depthwise backprops) and replaces slow ones, all composed from
+ * the backend's own XNNPACK kernels. Idempotent; call before or after `tf.setBackend('wasm')`.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  for (const config of wasmTrainingKernelConfigs()) {
+    const existing = tf.getKernel(config.kernelName, 'wasm');
+    if (existing != null) {
+      replaced.set(config.kernelName, existing);
+      tf.unregisterKernel(config.kernelName, 'wasm');
+    }
+    // A replaced kernel's setup (its cwrap of the C++ entry point) must still run when the
+    // backend initialises later, since the replacement may fall back on other wasm kernels.
+    tf.registerKernel({ ...config, setupFunc: config.setupFunc ?? existing?.setupFunc });
+  }
+  registered = true;
+}
+
+/** Restores the wasm backend's stock kernels (for comparisons in benchmarks and tests). */
+export function unregisterWasmTrainingKernels(): void {
+  if (!registered) return;
+  for (const config of wasmTrainingKernelConfigs()) {
+    tf.unregisterKernel(config.kernelName, 'wasm');
+    const original = replaced.get(config.kernelName);
+    if (original != null) tf.registerKernel(original);
+  }
+  replaced.clear();
+  registered = false;
+}
+
+/** Whether {@link registerWasmTrainingKernels} is in effect. */
+export function wasmTrainingKernelsRegistered(): boolean {
+  return registered;
+}

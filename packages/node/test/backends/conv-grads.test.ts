@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { expectMatchesCpu, maxRelError, runOn, setupBackends, spec } from './helpers';
+
+type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
+interface Case {
+  x: [number, number, number, number];
+  k: [number, number];
+  co: number;
+  s: [number, number];
+  pad: Pad;
+  dil?: number;
+}
+
+const explicit = (t: number, b: number, l: number, r: number): tf.backend_util.ExplicitPadding => [[0, 0], [t, b], [l, r], [0, 0]];
+
+const dense: Case[] = [
+  { x: [2, 7, 7, 3], k: [3, 3], co: 4, s: [1, 1], pad: 'same' },
+  { x: [2, 7, 7, 3], k: [3, 3], co: 4, s: [2, 2], pad: 'same' },
+  { x: [1, 8, 6, 5], k: [3, 3], co: 2, s: [2, 2], pad: 'valid' },
+  { x: [3, 9, 5, 4], k: [7, 7], co: 6, s: [2, 2], pad: explicit(3, 3, 3, 3) },
+  { x: [2, 10, 11, 3], k: [3, 2], co: 5, s: [1, 2], pad: explicit(1, 0, 2, 1) },
+  { x: [2, 6, 6, 8], k: [1, 1], co: 4, s: [1, 1], pad: 'valid' },
+  { x: [2, 6, 6, 3], k: [1, 1], co: 9, s: [1, 1], pad: 'valid' },
+  { x: [2, 7, 5, 6], k: [1, 1], co: 3, s: [2, 2], pad: 'valid' },
+  { x: [1, 6, 6, 3], k: [1, 1], co: 2, s: [1, 1], pad: explicit(1, 1, 1, 1) },
+  { x: [2, 5, 5, 2], k: [3, 3], co: 3, s: [3, 3], pad: explicit(2, 0, 0, 2) },
+];
+
+function convShapes(c: Case, depthwise: boolean, m = 1): { filter: number[]; dy: number[] } {
+  const filter = depthwise ? [c.k[0], c.k[1], c.x[3], m] : [c.k[0], c.k[1], c.x[3], c.co];
+  const info = tf.backend_util.computeConv2DInfo(
+    c.x, filter as [number, number, number, number], c.s, c.dil ?? 1, c.pad, undefined, depthwise,
+  );
+  return { filter, dy: info.outShape };
+}
+
+beforeAll(async () => {
+  await setupBackends();
+});
+
+describe('Conv2D gradients on wasm match cpu', () => {
+  test.each(dense.map((c) => [JSON.stringify(c), c] as const))('%s', async (_name, c) => {
+    const { filter, dy } = convShapes(c, false);
+    const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+    await expectMatchesCpu('Conv2DBackpropFilter', { x: spec(c.x), dy: spec(dy) }, { ...attrs, filterShape: filter });
+    await expectMatchesCpu('Conv2DBackpropInput', { dy: spec(dy), filter: spec(filter) }, { ...attrs, inputShape: c.x });
+  });
+});
+
+const depthwise: Array<Case & { m: number }> = [
+  { x: [2, 7, 7, 3], k: [3, 3], co: 3, s: [1, 1], pad: 'same', m: 1 },
+  { x: [2, 8, 7, 4], k: [3, 3], co: 4, s: [2, 2], pad: 'same', m: 1 },
+  { x: [3, 9, 9, 2], k: [5, 5], co: 2, s: [2, 2], pad: explicit(2, 2, 2, 2), m: 1 },
+  { x: [1, 6, 9, 3], k: [5, 3], co: 3, s: [1, 2], pad: 'valid', m: 1 },
+  { x: [2, 7, 6, 3], k: [3, 3], co: 6, s: [1, 1], pad: explicit(1, 1, 0, 2), m: 2 },
+];
+
+describe('DepthwiseConv2dNative gradients on wasm match cpu', () => {
+  test.each(depthwise.map((c) => [JSON.stringify(c), c] as const))('%s', async (_name, c) => {
+    const { filter, dy } = convShapes(c, true, c.m);
+    const attrs = { strides: c.s, pad: c.pad, dilations: c.dil ?? 1, dimRoundingMode: undefined };
+    await expectMatchesCpu('DepthwiseConv2dNativeBackpropFilter', { x: spec(c.x), dy: spec(dy) }, { ...attrs, filterShape: filter });
+    await expectMatchesCpu('DepthwiseConv2dNativeBackpropInput', { dy: spec(dy), filter: spec(filter) }, { ...attrs, inputShape: c.x });
+  });
+});
+
+/** Direct loops for a dilated depthwise conv's gradients (tfjs's cpu kernels ignore dilation). */
+function depthwiseGradsReference(
+  x: Float32Array, xs: number[], w: Float32Array, dy: Float32Array, ds: number[], k: number, s: number, d: number, pad: number,
+): { dw: Float32Array; dx: Float32Array } {
+  const [n, h, wd, c] = xs;
+  const [, oh, ow] = ds;
+  const dw = new Float32Array(k * k * c);
+  const dx = new Float32Array(x.length);
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let ki = 0; ki < k; ki++)
+          for (let kj = 0; kj < k; kj++) {
+            const r = i * s + ki * d - pad;
+            const q = j * s + kj * d - pad;
+            if (r < 0 || r >= h || q < 0 || q >= wd) continue;
+            for (let ch = 0; ch < c; ch++) {
+              const g = dy[((b * oh + i) * ow + j) * c + ch];
+              const xi = ((b * h + r) * wd + q) * c + ch;
+              dw[(ki * k + kj) * c + ch] += x[xi] * g;
+              dx[xi] += w[(ki * k + kj) * c + ch] * g;
+            }
+          }
+  return { dw, dx };
+}
+
+describe('dilated depthwise gradients on wasm match direct loops', () => {
+  test.each([
+    [2, 9, 1, 0],
+    [2, 10, 2, 2],
+    [3, 11, 1, 3],
+  ])('dilation %i, size %i, stride %i, pad %i', async (d, size, s, pad) => {
+    const xs = [2, size, size, 3];
+    const k = 3;
+    const out = Math.floor((size + 2 * pad - (k - 1) * d - 1) / s) + 1;
+    const ds = [2, out, out, 3];
+    const x = spec(xs);
+    const w = spec([k, k, 3, 1]);
+    const dy = spec(ds);
+    const attrs = { strides: [s, s], pad: explicit(pad, pad, pad, pad), dilations: [d, d], dimRoundingMode: undefined };
+    const ref = depthwiseGradsReference(x.values!, xs, w.values!, dy.values!, ds, k, s, d, pad);
+    const dw = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: [k, k, 3, 1] });
+    const dx = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...attrs, inputShape: xs });
+    expect(maxRelError(dw.values, ref.dw)).toBeLessThan(1e-4);
+    expect(maxRelError(dx.values, ref.dx)).toBeLessThan(1e-4);
+  });
+});
+
+describe('conv gradient kernels free their intermediates', () => {
+  test('no wasm tensors or heap data leak across repeated gradient calls', async () => {
+    const x = tf.tensor(spec([2, 9, 9, 4]).values!, [2, 9, 9, 4]);
+    const w = tf.tensor(spec([3, 3, 4, 5]).values!, [3, 3, 4, 5]);
+    const dw = tf.tensor(spec([3, 3, 4, 1]).values!, [3, 3, 4, 1]);
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      tf.sum(tf.add(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), tf.sum(tf.depthwiseConv2d(a as tf.Tensor4D, c as tf.Tensor4D, 2, 'same'))));
+    const g = tf.grads(f);
+    const step = () => tf.dispose(g([x, w, dw]));
+    step();
+    const backend = tf.backend() as unknown as { dataIdMap: { numDataIds(): number } };
+    const tensors = tf.memory().numTensors;
+    const data = backend.dataIdMap.numDataIds();
+    for (let i = 0; i < 3; i++) step();
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(backend.dataIdMap.numDataIds()).toBe(data);
+    tf.dispose([x, w, dw]);
+  });
+});

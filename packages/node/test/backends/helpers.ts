@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+// The layers bundle registers every op gradient (tfjs-core alone registers none).
+import '@tensorflow/tfjs-layers';
+import { registerWasmTrainingKernels } from '../../src/backends/training-kernels';
+
+/** Deterministic pseudo-random values in [-1, 1) (mulberry32), so failures reproduce. */
+export function randomValues(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
+  }
+  return out;
+}
+
+export interface Spec {
+  shape: number[];
+  values?: Float32Array;
+  dtype?: 'float32' | 'int32';
+}
+
+let seedCounter = 1;
+export function spec(shape: number[]): Spec {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { shape, values: randomValues(n, seedCounter++) };
+}
+
+export async function setupBackends(): Promise<void> {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+  await tf.ready();
+}
+
+/** Runs one kernel with the same inputs on `backend`, returning its output values and shape. */
+export async function runOn(
+  backend: string,
+  kernel: string,
+  inputs: Record<string, Spec>,
+  attrs: Record<string, unknown>,
+): Promise<{ shape: number[]; values: Float32Array }> {
+  const prev = tf.getBackend();
+  await tf.setBackend(backend);
+  try {
+    const ts: Record<string, tf.Tensor> = {};
+    for (const [k, s] of Object.entries(inputs)) ts[k] = tf.tensor(s.values!, s.shape, s.dtype ?? 'float32');
+    const out = tf.engine().runKernel(kernel, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
+    const values = Float32Array.from(await out.data());
+    const shape = out.shape.slice();
+    out.dispose();
+    Object.values(ts).forEach((t) => t.dispose());
+    return { shape, values };
+  } finally {
+    await tf.setBackend(prev);
+  }
+}
+
+export function maxRelError(a: Float32Array, b: Float32Array): number {
+  let scale = 1e-6;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  let err = 0;
+  for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i] - b[i]));
+  return err / scale;
+}
+
+/** Asserts the wasm kernel reproduces the cpu reference kernel on identical inputs. */
+export async function expectMatchesCpu(
+  kernel: string,
+  inputs: Record<string, Spec>,
+  attrs: Record<string, unknown>,
+  tol = 1e-4,
+): Promise<void> {
+  const ref = await runOn('cpu', kernel, inputs, attrs);
+  const got = await runOn('wasm', kernel, inputs, attrs);
+  expect(got.shape).toEqual(ref.shape);
+  const err = maxRelError(got.values, ref.values);
+  if (!(err <= tol)) throw new Error(`${kernel} ${JSON.stringify(attrs)}: relative error ${err} > ${tol}`);
+}
