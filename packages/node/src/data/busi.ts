@@ -136,7 +136,7 @@ export async function decodeBusiEntry(entry: BusiEntry, options: DecodeOptions =
     }
   }
   let image = convertChannels(raw, channels);
-  let outMask = mask;
+  let outMask: Uint8Array = mask;
   const size = options.size == null ? null : typeof options.size === 'number' ? ([options.size, options.size] as [number, number]) : options.size;
   if (size) {
     image = await resizeRaw(image, size, 'bilinear');

@@ -144,10 +144,9 @@ let routerRegistered = false;
 export function registerFileSystemRouter(): void {
   if (routerRegistered) return;
   routerRegistered = true;
-  const route = (url: string | string[]) => {
-    if (Array.isArray(url) || !url.startsWith('file://')) return null;
-    return fileSystem(url.slice('file://'.length));
-  };
-  tf.io.registerSaveRouter(route);
-  tf.io.registerLoadRouter(route);
+  const route = (url: string | string[]): tf.io.IOHandler | null =>
+    Array.isArray(url) || !url.startsWith('file://') ? null : fileSystem(url.slice('file://'.length));
+  // tfjs routers signal "not mine" with null although the IORouter type does not say so.
+  tf.io.registerSaveRouter(route as Parameters<typeof tf.io.registerSaveRouter>[0]);
+  tf.io.registerLoadRouter(route as Parameters<typeof tf.io.registerSaveRouter>[0]);
 }

@@ -101,6 +101,9 @@ export async function resizeRaw(img: RawImage, size: [number, number], interpola
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width, channels: info.channels };
 }
 
+// sharp's typings omit PNG `bitdepth`, which libvips honours for gray images.
+type PngOptions = Parameters<ReturnType<typeof sharp>['png']>[0];
+
 /** Options of {@link writePng}. */
 export interface WritePngOptions {
   /** Write a 1-bit PNG (for binary masks: any non-zero pixel is white). Needs 1 channel. Default false. */
@@ -119,7 +122,7 @@ export async function writePng(file: string, img: RawImage, options: WritePngOpt
   let encoder = sharp(pixels, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } });
   // sharp would otherwise store one- and two-channel input as sRGB.
   if (channels <= 2) encoder = encoder.toColourspace('b-w');
-  await encoder.png(options.oneBit ? ({ bitdepth: 1, compressionLevel: 9 } as sharp.PngOptions) : { compressionLevel: 6 }).toFile(file);
+  await encoder.png(options.oneBit ? ({ bitdepth: 1, compressionLevel: 9 } as PngOptions) : { compressionLevel: 6 }).toFile(file);
 }
 
 /**
