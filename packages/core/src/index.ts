@@ -23,3 +23,4 @@ export { fnv1a32, mulberry32 as parityMulberry32, parityFill, parityFillRule, pa
 export type { ParityFillRule, ParityArray, ParityInputs } from './parity/fill';
 export * from './layers/drop-connect';
 export * from './layers/unused-weights';
+export * from './metrics/index';
