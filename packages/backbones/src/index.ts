@@ -1,2 +1,3 @@
 export {};
 export * from './efficientnet';
+export * from './resnet';

@@ -1,0 +1,203 @@
+import { initializers, layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
+import {
+  BatchNorm2d,
+  Conv2d,
+  MaxPool2d,
+  featureNamesFor,
+  type Encoder,
+  type EncoderArgs,
+  type EncoderConfig,
+} from '@busi/core';
+
+/** Which implementation's module paths and dilation rule an encoder reproduces. */
+export type ResNetStyle = 'torchvision' | 'timm';
+
+/** The fixed architecture of one ResNet variant. */
+export interface ResNetSpec {
+  /** Residual block type. */
+  block: 'basic' | 'bottleneck';
+  /** Blocks in layer1..layer4. */
+  layers: [number, number, number, number];
+  /** Channel groups of every 3×3 conv (32 for ResNeXt). */
+  groups: number;
+  /** Channels per group at layer1 (64 plain, 4 for ResNeXt 32x4d, 128 for Wide ResNet-2). */
+  widthPerGroup: number;
+  /**
+   * 'torchvision': smp's native encoders (`encoder.conv1`; OS16 dilates every 3×3 conv of layer4).
+   * 'timm': smp's `tu-*` encoders (`encoder.model.conv1`; OS16 leaves layer4 block 0's conv2 undilated).
+   */
+  style: ResNetStyle;
+}
+
+/** Constructor arguments of {@link ResNetEncoder}. */
+export interface ResNetEncoderArgs extends EncoderArgs {
+  /** Registry name the encoder is built under (kept in its config). */
+  name: string;
+  /** The architecture. */
+  spec: ResNetSpec;
+}
+
+const STAGE_PLANES = [64, 128, 256, 512] as const;
+
+/**
+ * A torchvision / timm ResNet, ResNeXt or Wide ResNet as smp's encoder: the stem (conv1 → bn1 → relu,
+ * stride 2), maxpool + layer1 (stride 4), layer2..layer4 (strides 8, 16, 32); `fc` and the final pool are
+ * absent. Every layer is named by its PyTorch module path so state dicts map one to one.
+ */
+export class ResNetEncoder implements Encoder {
+  readonly name: string;
+  readonly spec: ResNetSpec;
+  readonly inChannels: number;
+  readonly depth: number;
+  readonly outputStride: number;
+  readonly prefix: string;
+  readonly outChannels: readonly number[];
+  readonly reductions: readonly number[];
+  readonly featureNames: readonly string[];
+  private readonly requestedStride: 16 | 32;
+
+  constructor(args: ResNetEncoderArgs) {
+    this.name = args.name;
+    this.spec = args.spec;
+    this.inChannels = args.inChannels ?? 3;
+    this.depth = args.depth ?? 5;
+    this.requestedStride = args.outputStride ?? 32;
+    this.prefix = args.prefix ?? 'encoder';
+    if (!Number.isInteger(this.inChannels) || this.inChannels < 1) {
+      throw new Error(`${this.name}: inChannels must be a positive integer, got ${this.inChannels}`);
+    }
+    if (!Number.isInteger(this.depth) || this.depth < 1 || this.depth > 5) {
+      throw new Error(`${this.name}: depth must be an integer in 1..5, got ${this.depth}`);
+    }
+    if (this.requestedStride !== 16 && this.requestedStride !== 32) {
+      throw new Error(`${this.name}: outputStride must be 16 or 32, got ${String(this.requestedStride)}`);
+    }
+    const expansion = this.spec.block === 'bottleneck' ? 4 : 1;
+    const channels = [this.inChannels, 64, ...STAGE_PLANES.map((p) => p * expansion)];
+    const reductions = [1, 2, 4, 8, 16, this.requestedStride === 16 ? 16 : 32];
+    this.outChannels = channels.slice(0, this.depth + 1);
+    this.reductions = reductions.slice(0, this.depth + 1);
+    this.featureNames = featureNamesFor(this.reductions);
+    this.outputStride = this.reductions[this.reductions.length - 1];
+  }
+
+  /** Module path of the ResNet itself: smp wraps timm models in `.model`. */
+  private get root(): string {
+    return this.spec.style === 'timm' ? `${this.prefix}.model` : this.prefix;
+  }
+
+  apply(input: SymbolicTensor): SymbolicTensor[] {
+    const root = this.root;
+    const features: SymbolicTensor[] = [input];
+    let x = conv(`${root}.conv1`, 64, 7, 2, 3).apply(input) as SymbolicTensor;
+    x = bn(`${root}.bn1`).apply(x) as SymbolicTensor;
+    x = relu(`${root}.${this.spec.style === 'timm' ? 'act1' : 'relu'}`).apply(x) as SymbolicTensor;
+    features.push(x);
+    if (this.depth === 1) return features;
+    x = new MaxPool2d({ name: `${root}.maxpool`, poolSize: 3, strides: 2, padding: 1 }).apply(x) as SymbolicTensor;
+
+    let inplanes = 64;
+    const expansion = this.spec.block === 'bottleneck' ? 4 : 1;
+    for (let stage = 0; stage < this.depth - 1; stage++) {
+      const planes = STAGE_PLANES[stage];
+      const dilate = stage === 3 && this.requestedStride === 16;
+      for (let b = 0; b < this.spec.layers[stage]; b++) {
+        const first = b === 0;
+        const nominalStride = first && stage > 0 ? 2 : 1;
+        const dilation = dilate ? 2 : 1;
+        // smp's make_dilated sets every layer4 conv to rate 2; timm keeps the conv that enters the
+        // dilated stage (block 0's first 3×3) at the previous rate 1.
+        const firstDilation = dilate && first && this.spec.style === 'timm' ? 1 : dilation;
+        x = this.block(`${root}.layer${stage + 1}.${b}`, x, {
+          planes,
+          stride: dilate ? 1 : nominalStride,
+          firstDilation,
+          dilation,
+          downsample: first && (nominalStride !== 1 || inplanes !== planes * expansion),
+        });
+        inplanes = planes * expansion;
+      }
+      features.push(x);
+    }
+    return features;
+  }
+
+  private block(
+    path: string,
+    x: SymbolicTensor,
+    o: { planes: number; stride: number; firstDilation: number; dilation: number; downsample: boolean },
+  ): SymbolicTensor {
+    const { groups, widthPerGroup, block } = this.spec;
+    const { planes, stride, firstDilation, dilation } = o;
+    const act = (i: number) => relu(`${path}.${this.spec.style === 'timm' ? 'act' : 'relu'}${i}`);
+    let y: SymbolicTensor;
+    let outPlanes: number;
+    if (block === 'basic') {
+      outPlanes = planes;
+      y = conv(`${path}.conv1`, planes, 3, stride, firstDilation, firstDilation).apply(x) as SymbolicTensor;
+      y = bn(`${path}.bn1`).apply(y) as SymbolicTensor;
+      y = act(1).apply(y) as SymbolicTensor;
+      y = conv(`${path}.conv2`, planes, 3, 1, dilation, dilation).apply(y) as SymbolicTensor;
+      y = bn(`${path}.bn2`).apply(y) as SymbolicTensor;
+    } else {
+      outPlanes = planes * 4;
+      const width = Math.floor(planes * (widthPerGroup / 64)) * groups;
+      y = conv(`${path}.conv1`, width, 1, 1, 0).apply(x) as SymbolicTensor;
+      y = bn(`${path}.bn1`).apply(y) as SymbolicTensor;
+      y = act(1).apply(y) as SymbolicTensor;
+      y = conv(`${path}.conv2`, width, 3, stride, firstDilation, firstDilation, groups).apply(y) as SymbolicTensor;
+      y = bn(`${path}.bn2`).apply(y) as SymbolicTensor;
+      y = act(2).apply(y) as SymbolicTensor;
+      y = conv(`${path}.conv3`, outPlanes, 1, 1, 0).apply(y) as SymbolicTensor;
+      y = bn(`${path}.bn3`).apply(y) as SymbolicTensor;
+    }
+    let shortcut = x;
+    if (o.downsample) {
+      shortcut = conv(`${path}.downsample.0`, outPlanes, 1, stride, 0).apply(x) as SymbolicTensor;
+      shortcut = bn(`${path}.downsample.1`).apply(shortcut) as SymbolicTensor;
+    }
+    y = layers.add({ name: `${path}.add` }).apply([y, shortcut]) as SymbolicTensor;
+    return act(block === 'basic' ? 2 : 3).apply(y) as SymbolicTensor;
+  }
+
+  getConfig(): EncoderConfig {
+    return {
+      name: this.name,
+      args: { inChannels: this.inChannels, depth: this.depth, outputStride: this.requestedStride, prefix: this.prefix },
+    };
+  }
+}
+
+// torchvision initialises ResNet convs with kaiming_normal (fan_out, relu). The uniform law of the same
+// variance is used because tfjs draws normal numbers ~30x slower, which dominates building a model.
+const convInit = () => initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'uniform' });
+
+function conv(
+  name: string,
+  filters: number,
+  kernelSize: number,
+  strides: number,
+  padding: number,
+  dilation = 1,
+  groups = 1,
+): Conv2d {
+  return new Conv2d({
+    name,
+    filters,
+    kernelSize,
+    strides,
+    padding,
+    dilation,
+    groups,
+    useBias: false,
+    kernelInitializer: convInit(),
+  });
+}
+
+function bn(name: string): BatchNorm2d {
+  return new BatchNorm2d({ name });
+}
+
+function relu(name: string) {
+  return layers.reLU({ name });
+}
