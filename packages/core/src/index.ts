@@ -24,3 +24,4 @@ export type { ParityFillRule, ParityArray, ParityInputs } from './parity/fill';
 export * from './layers/drop-connect';
 export * from './layers/unused-weights';
 export * from './metrics/index';
+export * from './parity/check';
