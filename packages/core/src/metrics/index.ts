@@ -1,2 +1,3 @@
 export * from './classification';
 export * from './segmentation';
+export * from './validation';

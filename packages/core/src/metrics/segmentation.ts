@@ -36,9 +36,9 @@ export interface SegmentationReport {
   pooled: SegmentationScores;
   /** Pixel counts summed over all images. */
   counts: PixelCounts;
-  /** Number of images. */
+  /** Number of images scored. */
   images: number;
-  /** Number of images whose truth mask is empty (e.g. BUSI 'normal'). */
+  /** Number of images seen whose truth mask is empty (e.g. BUSI 'normal'), scored or not. */
   emptyTruthImages: number;
   /** Probability threshold used. */
   threshold: number;
@@ -54,6 +54,11 @@ export interface SegmentationMetricsOptions {
   fromLogits?: boolean;
   /** Also return each image's scores (a few numbers per image). Default false. */
   keepPerImage?: boolean;
+  /**
+   * Leave images whose truth mask is empty (BUSI 'normal') out of every score, as evaluations on
+   * benign + malignant images do; they are still counted in `emptyTruthImages`. Default false.
+   */
+  excludeEmptyTruth?: boolean;
 }
 
 /** A mask batch `[N, H, W, 1]`, `[N, H, W]` or any shape with N first; nested arrays are accepted. */
@@ -95,6 +100,7 @@ export class SegmentationMetricAccumulator {
   readonly threshold: number;
   readonly fromLogits: boolean;
   readonly keepPerImage: boolean;
+  readonly excludeEmptyTruth: boolean;
   private images = 0;
   private emptyTruth = 0;
   private sums = zeroScores();
@@ -105,6 +111,7 @@ export class SegmentationMetricAccumulator {
     this.threshold = options.threshold ?? 0.5;
     this.fromLogits = options.fromLogits ?? false;
     this.keepPerImage = options.keepPerImage ?? false;
+    this.excludeEmptyTruth = options.excludeEmptyTruth ?? false;
     if (!(this.threshold >= 0 && this.threshold <= 1)) {
       throw new Error(`SegmentationMetricAccumulator: threshold must lie in [0, 1], got ${this.threshold}`);
     }
@@ -183,13 +190,16 @@ export class SegmentationMetricAccumulator {
   private ingest(data: ArrayLike<number>, n: number): void {
     for (let i = 0; i < n; i++) {
       const c: PixelCounts = { tp: data[4 * i], fp: data[4 * i + 1], fn: data[4 * i + 2], tn: data[4 * i + 3] };
+      if (c.tp + c.fn === 0) {
+        this.emptyTruth += 1;
+        if (this.excludeEmptyTruth) continue;
+      }
       const s = scoresFromCounts(c);
       for (const k of KEYS) this.sums[k] += s[k];
       this.totals.tp += c.tp;
       this.totals.fp += c.fp;
       this.totals.fn += c.fn;
       this.totals.tn += c.tn;
-      if (c.tp + c.fn === 0) this.emptyTruth += 1;
       if (this.keepPerImage) this.kept.push(s);
       this.images += 1;
     }

@@ -74,6 +74,15 @@ describe('segmentationMetrics', () => {
     expect(segmentationMetrics(truthRows.map((r) => r.map((v) => v * 255)), probRows)).toEqual(ref);
   });
 
+  it('leaves empty-truth images out with excludeEmptyTruth', () => {
+    const r = segmentationMetrics(truthRows, probRows, { excludeEmptyTruth: true });
+    expect(r.images).toBe(2);
+    expect(r.emptyTruthImages).toBe(2);
+    expect(r.counts).toEqual({ tp: 1, fp: 1, fn: 2, tn: 4 });
+    expect(r.perImage.iou).toBeCloseTo(1 / 6, 12);
+    expect(r.pooled.dice).toBeCloseTo(2 / 5, 12);
+  });
+
   it('honours the threshold', () => {
     const r = segmentationMetrics([[1, 1, 0, 0]], [[0.9, 0.7, 0.6, 0.1]], { threshold: 0.8 });
     expect(r.counts).toEqual({ tp: 1, fp: 0, fn: 1, tn: 2 });
