@@ -137,6 +137,18 @@ describe("FocalLoss (variant 'smp')", () => {
     labels.dispose();
   });
 
+  it('is finite with finite gradients for extreme logits', () => {
+    const labels = tf.tensor1d([0, 1], 'int32');
+    const x = [[1000, -1000, -1000], [-1000, 1000, 1000]];
+    for (const gamma of [0.5, 2]) {
+      const l = new FocalLoss({ variant: 'smp', gamma });
+      // the third class of sample 2 is confidently wrong: BCE = 1000, focal term 1
+      expect(value(l, x, labels)).toBeCloseTo(1000 / 2, 3);
+      analyticGrad(l, x, labels).flat().forEach((g) => expect(Number.isFinite(g)).toBe(true));
+    }
+    labels.dispose();
+  });
+
   it('serialises and round-trips through lossFromConfig', () => {
     const l = new FocalLoss({ variant: 'smp', alpha: 0.25, gamma: 1, reduction: 'sum' });
     const json = JSON.parse(JSON.stringify(serializeLoss(l)));
