@@ -45,7 +45,8 @@ describe('classificationMetrics', () => {
     const t = tf.tensor1d(truth, 'int32');
     const p = tf.tensor2d(logits);
     expect(classificationMetrics(t, p)).toEqual(ref);
-    expect(classificationMetrics(Int32Array.from(truth), tf.softmax(p).arraySync() as number[][])).toEqual(ref);
+    const probs = tf.tidy(() => tf.softmax(p).arraySync() as number[][]);
+    expect(classificationMetrics(Int32Array.from(truth), probs)).toEqual(ref);
     tf.dispose([t, p]);
   });
 
@@ -79,7 +80,10 @@ describe('MetricAccumulator', () => {
   it('gives the one-shot report when fed in batches', () => {
     const acc = new MetricAccumulator({ numClasses: 3 });
     acc.update(truth.slice(0, 3), pred.slice(0, 3));
-    acc.update(tf.tensor1d(truth.slice(3), 'int32'), tf.tensor1d(pred.slice(3), 'int32'));
+    const t = tf.tensor1d(truth.slice(3), 'int32');
+    const p = tf.tensor1d(pred.slice(3), 'int32');
+    acc.update(t, p);
+    tf.dispose([t, p]);
     expect(acc.result()).toEqual(classificationMetrics(truth, pred));
     acc.reset();
     expect(acc.result().count).toBe(0);

@@ -109,10 +109,12 @@ describe('SegmentationMetricAccumulator', () => {
     const a = tf.slice(t, [0, 0, 0, 0], [1, 2, 2, 1]);
     const b = tf.slice(p, [0, 0, 0, 0], [1, 2, 2, 1]);
     acc.update(a, b);
-    await acc.updateAsync(tf.slice(t, [1, 0, 0, 0], [3, 2, 2, 1]), probRows.slice(1));
+    const c = tf.slice(t, [1, 0, 0, 0], [3, 2, 2, 1]);
+    await acc.updateAsync(c, probRows.slice(1));
     expect(acc.result()).toEqual(ref);
+    // only the caller's three slices remain
     expect(tf.memory().numTensors).toBe(before + 3);
-    tf.dispose([a, b, t, p]);
+    tf.dispose([a, b, c, t, p]);
     acc.reset();
     const empty = acc.result();
     expect(empty.images).toBe(0);
