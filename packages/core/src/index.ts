@@ -18,6 +18,7 @@ export * from './data/synthetic';
 export * from './training/optimizers';
 export * from './io/safetensors';
 export * from './io/state-dict';
+export * from './io/first-conv';
 // data/synthetic exports a float-valued mulberry32; the parity one (raw uint32 outputs) is aliased.
 export { fnv1a32, mulberry32 as parityMulberry32, parityFill, parityFillRule, parityInputs } from './parity/fill';
 export type { ParityFillRule, ParityArray, ParityInputs } from './parity/fill';
