@@ -148,8 +148,9 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
 
 function decode(raw: Uint8Array, dtype: SafetensorsDtype): SafetensorsData {
   const itemSize = ITEM_SIZE[dtype];
-  // A copy both aligns the data and keeps the result independent of the caller's buffer.
-  const copy = raw.slice();
+  // A copy both aligns the data and keeps the result independent of the caller's buffer. Not
+  // raw.slice(): on a Node Buffer (fs.readFileSync) that is a view of the whole file.
+  const copy = new Uint8Array(raw);
   if (!LITTLE_ENDIAN_HOST && itemSize > 1) swapBytes(copy, itemSize);
   const buf = copy.buffer;
   switch (dtype) {
