@@ -6,3 +6,8 @@ export * from './backends';
 export * from './data/busi';
 export * from './data/dataset';
 export * from './data/split';
+export * from './cli/args';
+export * from './cli/main';
+export * from './report/progress';
+export * from './report/evaluation';
+export * from './demo/slim-resnet';
