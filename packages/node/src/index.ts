@@ -11,3 +11,4 @@ export * from './cli/main';
 export * from './report/progress';
 export * from './report/evaluation';
 export * from './demo/slim-resnet';
+export * from './parity/run-parity';

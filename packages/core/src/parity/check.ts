@@ -109,7 +109,7 @@ function rms(a: ArrayLike<number>): number {
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
+    const d = a[i] > b[i] ? a[i] - b[i] : b[i] - a[i];
     // NaN must fail, and NaN comparisons are false.
     if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
   }

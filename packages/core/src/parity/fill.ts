@@ -4,11 +4,15 @@
  */
 
 const utf8 = new TextEncoder();
+// Hot loops use local aliases: a global lookup per element is ~10x slower in sandboxed contexts
+// (jest's vm), where every global access goes through interceptors.
+const imul = Math.imul;
+const sin = Math.sin;
 
 /** 32-bit FNV-1a hash of a string's UTF-8 bytes. */
 export function fnv1a32(text: string): number {
   let h = 2166136261;
-  for (const byte of utf8.encode(text)) h = Math.imul(h ^ byte, 16777619) >>> 0;
+  for (const byte of utf8.encode(text)) h = imul(h ^ byte, 16777619) >>> 0;
   return h >>> 0;
 }
 
@@ -17,8 +21,8 @@ export function mulberry32(seed: number): () => number {
   let a = seed | 0;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    let t = imul(a ^ (a >>> 15), 1 | a);
+    t = (t + imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return (t ^ (t >>> 14)) >>> 0;
   };
 }
@@ -106,7 +110,7 @@ export function parityInputs(
   for (let b = 0; b < n; b++) {
     for (let ch = 0; ch < c; ch++) {
       for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) input[i++] = Math.sin(0.05 * y * (ch + 1) + 0.07 * x + 1.3 * b);
+        for (let x = 0; x < w; x++) input[i++] = sin(0.05 * y * (ch + 1) + 0.07 * x + 1.3 * b);
       }
     }
   }

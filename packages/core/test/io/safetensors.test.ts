@@ -121,6 +121,18 @@ describe('writeSafetensors round trips', () => {
     expect(r.metadata).toBeNull();
   });
 
+  test('a Node Buffer (whose slice() is a view) decodes into independent, aligned arrays', () => {
+    const bytes = writeSafetensors({ a: { shape: [2], data: [1, 2] }, b: { dtype: 'F64', shape: [1], data: [3] } });
+    const buf = Buffer.concat([Buffer.alloc(1), Buffer.from(bytes)]).subarray(1);
+    const r = readSafetensors(buf);
+    const a = r.tensors.get('a')!.data as Float32Array;
+    expect([...a]).toEqual([1, 2]);
+    expect(a.buffer.byteLength).toBe(8);
+    buf.fill(0);
+    expect([...a]).toEqual([1, 2]);
+    expect([...(r.tensors.get('b')!.data as Float64Array)]).toEqual([3]);
+  });
+
   test('f16 helpers agree on every finite half', () => {
     for (let h = 0; h < 0x10000; h++) {
       const v = f16ToNumber(h);

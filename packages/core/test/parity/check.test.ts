@@ -131,3 +131,18 @@ test('salt, names and dropout are enforced', () => {
   expect(() => runParityCheck(dropped, fixture)).toThrow(/every dropout rate 0.*classification_head\.2/);
   dropped.dispose();
 });
+
+test('DeepLabV3+ fixtures get the looser gradient tolerance', () => {
+  const m = build();
+  const json = structuredClone(fixture.json);
+  json.grad_norms['encoder.c2.weight'] = json.grad_norms['encoder.c2.weight']! * 1.07;
+  const run = (decoder: string) =>
+    runParityCheck(m, { json: { ...json, decoder }, safetensors: fixture.safetensors }, { encoder: false }).checks.find(
+      (c) => c.name === 'grad:encoder.c2.weight',
+    )!;
+  const strict = run('Unet');
+  const loose = run('DeepLabV3Plus');
+  expect([strict.tolerance, strict.pass]).toEqual([5e-2, false]);
+  expect([loose.tolerance, loose.pass]).toEqual([1e-1, true]);
+  m.dispose();
+});

@@ -1,0 +1,187 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import '@busi/backbones';
+import '@busi/decoders';
+import {
+  MultiTaskModel,
+  decoders,
+  encoders,
+  runParityCheck,
+  type ParityFixtureJson,
+  type ParityReport,
+} from '@busi/core';
+import type { BackendChoice } from '../backends';
+
+/** smp decoder class names → busi registry names. */
+export const SMP_DECODERS: Readonly<Record<string, string>> = {
+  Unet: 'unet',
+  UnetPlusPlus: 'unetplusplus',
+  FPN: 'fpn',
+  DeepLabV3Plus: 'deeplabv3plus',
+};
+
+/** smp encoder names → busi registry names (used when the smp name itself is not registered). */
+export const SMP_ENCODERS: Readonly<Record<string, string>> = {
+  resnet50: 'resnet50',
+  resnext50_32x4d: 'resnext50_32x4d',
+  'tu-wide_resnet50_2': 'wide_resnet50_2',
+  'efficientnet-b4': 'efficientnet-b4',
+};
+
+/** Registry names for a fixture's smp decoder/encoder, or null for each part that is not registered. */
+export function registryNames(smpDecoder: string, smpEncoder: string): { decoder: string | null; encoder: string | null } {
+  const dec = SMP_DECODERS[smpDecoder] ?? smpDecoder.toLowerCase();
+  const enc = encoders.has(smpEncoder) ? smpEncoder : (SMP_ENCODERS[smpEncoder] ?? smpEncoder);
+  return { decoder: decoders.has(dec) ? dec : null, encoder: encoders.has(enc) ? enc : null };
+}
+
+/**
+ * The reference model for a fixture, with every dropout off as the reference's training pass
+ * (decoder `dropout: 0`, classification-head dropout 0, EfficientNet drop-connect 0).
+ */
+export function buildParityModel(decoder: string, encoder: string, json?: Pick<ParityFixtureJson, 'outputs'>): MultiTaskModel {
+  const encoderArgs: Record<string, unknown> = { name: encoder };
+  if (encoders.info(encoder).family === 'efficientnet') encoderArgs.dropConnectRate = 0;
+  return new MultiTaskModel({
+    encoder: encoderArgs as { name: string },
+    decoder: { name: decoder, dropout: 0 },
+    classes: json?.outputs['eval.label']?.shape[1] ?? 3,
+    segmentationClasses: json?.outputs['eval.mask']?.shape[1] ?? 1,
+    classificationHead: { dropout: 0 },
+  });
+}
+
+/** Options of {@link runParityDir}. */
+export interface RunParityOptions {
+  /** Only fixtures whose model name contains one of these strings. */
+  only?: string[];
+  /** Compare encoder stages. Default true. */
+  encoder?: boolean;
+  /** Run the training-mode pass. Default true. */
+  train?: boolean;
+  /** Compare gradient norms. Default true. */
+  gradients?: boolean;
+  /** Called with each model's result line as soon as it is known. */
+  onResult?: (result: ParityRunResult) => void;
+  /** Called with progress lines (per stage). */
+  onProgress?: (message: string) => void;
+}
+
+/** The outcome for one fixture. */
+export interface ParityRunResult {
+  model: string;
+  status: 'pass' | 'fail' | 'skipped' | 'error';
+  /** One line for a terminal. */
+  line: string;
+  report?: ParityReport;
+}
+
+/** The `<Decoder>__<encoder>.json` fixtures of a directory, sorted. */
+export function listParityFixtures(dir: string): string[] {
+  if (!fs.existsSync(dir)) throw new Error(`parity: fixtures directory '${dir}' does not exist`);
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^[A-Za-z0-9]+__[^/]+\.json$/.test(f) && fs.existsSync(path.join(dir, f.replace(/\.json$/, '.safetensors'))))
+    .sort();
+}
+
+/**
+ * Runs the parity harness on every fixture of a directory: builds each model through the
+ * registry, fills it, and compares it with the PyTorch reference. Models whose encoder or decoder
+ * is not registered are reported as skipped. The tfjs backend is whatever is active.
+ */
+export async function runParityDir(dir: string, options: RunParityOptions = {}): Promise<ParityRunResult[]> {
+  const results: ParityRunResult[] = [];
+  const inputsPath = path.join(dir, 'inputs.safetensors');
+  const inputs = fs.existsSync(inputsPath) ? new Uint8Array(fs.readFileSync(inputsPath)) : undefined;
+  for (const file of listParityFixtures(dir)) {
+    const name = file.replace(/\.json$/, '');
+    if (options.only?.length && !options.only.some((o) => name.includes(o))) continue;
+    const result = await runOne(dir, file, name, inputs, options);
+    results.push(result);
+    options.onResult?.(result);
+  }
+  return results;
+}
+
+async function runOne(
+  dir: string,
+  file: string,
+  name: string,
+  inputs: Uint8Array | undefined,
+  options: RunParityOptions,
+): Promise<ParityRunResult> {
+  let json: ParityFixtureJson;
+  try {
+    json = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as ParityFixtureJson;
+  } catch (e) {
+    return { model: name, status: 'error', line: `${name}: ERROR reading ${file}: ${(e as Error).message}` };
+  }
+  const { decoder, encoder } = registryNames(json.decoder, json.encoder);
+  if (!decoder || !encoder) {
+    const what = [!decoder && `decoder ${json.decoder}`, !encoder && `encoder ${json.encoder}`].filter(Boolean).join(', ');
+    return { model: name, status: 'skipped', line: `${name}: skipped (not registered: ${what})` };
+  }
+  let model: MultiTaskModel | undefined;
+  try {
+    model = buildParityModel(decoder, encoder, json);
+    const safetensors = new Uint8Array(fs.readFileSync(path.join(dir, file.replace(/\.json$/, '.safetensors'))));
+    // Yield between models so progress output is flushed.
+    await new Promise((r) => setImmediate(r));
+    const report = runParityCheck(model, { json, safetensors, inputs }, {
+      encoder: options.encoder,
+      train: options.train,
+      gradients: options.gradients,
+      onProgress: options.onProgress,
+    });
+    return { model: name, status: report.pass ? 'pass' : 'fail', line: report.summary, report };
+  } catch (e) {
+    return { model: name, status: 'error', line: `${name}: ERROR ${(e as Error).message}` };
+  } finally {
+    model?.dispose();
+  }
+}
+
+/** Usage text of the parity CLI. */
+export const PARITY_USAGE = `usage: parity [dir=fixtures/parity] [--only A,B] [--no-gradients] [--no-train] [--no-encoder]
+              [--backend auto|wasm|cpu|tensorflow] [--json report.json] [--verbose]`;
+
+/** Parsed command line of the parity CLI. */
+export interface ParityCliArgs {
+  dir: string;
+  only?: string[];
+  gradients: boolean;
+  train: boolean;
+  encoder: boolean;
+  backend: BackendChoice;
+  json?: string;
+  verbose: boolean;
+}
+
+export function parseParityArgs(argv: string[]): ParityCliArgs {
+  const args: ParityCliArgs = { dir: 'fixtures/parity', gradients: true, train: true, encoder: true, backend: 'auto', verbose: false };
+  let dirSet = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v == null) throw new Error(`${a} needs a value\n${PARITY_USAGE}`);
+      return v;
+    };
+    if (a === '--only') args.only = value().split(',').filter(Boolean);
+    else if (a === '--no-gradients') args.gradients = false;
+    else if (a === '--no-train') args.train = false;
+    else if (a === '--no-encoder') args.encoder = false;
+    else if (a === '--backend') args.backend = value() as BackendChoice;
+    else if (a === '--json') args.json = value();
+    else if (a === '--verbose' || a === '-v') args.verbose = true;
+    else if (a === '--help' || a === '-h') throw new Error(PARITY_USAGE);
+    else if (a.startsWith('-') || dirSet) throw new Error(`unexpected argument '${a}'\n${PARITY_USAGE}`);
+    else {
+      args.dir = a;
+      dirSet = true;
+    }
+  }
+  return args;
+}
+
