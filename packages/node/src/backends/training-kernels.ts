@@ -1,13 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { convGradKernels } from './wasm/conv-grads';
+import { dataMovementKernels } from './wasm/data-movement';
 
-/** Every kernel this module installs on the wasm backend (missing ones and faster replacements). */
+/**
+ * Every kernel this module installs on the wasm backend (missing ones and faster replacements).
+ * Wrappers that defer to a stock kernel for cases they skip take it from the current registry,
+ * so call this before the replacements are registered.
+ */
 export function wasmTrainingKernelConfigs(): KernelConfig[] {
-  return [...convGradKernels];
+  const stock = (name: string) => (replaced.get(name) ?? tf.getKernel(name, 'wasm'))?.kernelFunc;
+  return [...convGradKernels, ...dataMovementKernels(stock)];
 }
 
 const replaced = new Map<string, KernelConfig>();
+let installed: KernelConfig[] = [];
 let registered = false;
 
 /**
@@ -17,7 +24,8 @@ let registered = false;
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
-  for (const config of wasmTrainingKernelConfigs()) {
+  installed = wasmTrainingKernelConfigs();
+  for (const config of installed) {
     const existing = tf.getKernel(config.kernelName, 'wasm');
     if (existing != null) {
       replaced.set(config.kernelName, existing);
@@ -33,7 +41,7 @@ export function registerWasmTrainingKernels(): void {
 /** Restores the wasm backend's stock kernels (for comparisons in benchmarks and tests). */
 export function unregisterWasmTrainingKernels(): void {
   if (!registered) return;
-  for (const config of wasmTrainingKernelConfigs()) {
+  for (const config of installed) {
     tf.unregisterKernel(config.kernelName, 'wasm');
     const original = replaced.get(config.kernelName);
     if (original != null) tf.registerKernel(original);

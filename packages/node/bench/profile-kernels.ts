@@ -1,0 +1,23 @@
+// Which kernels a training step spends its time in (and which are missing) on the wasm backend.
+// Usage: node packages/node/bench/run.mjs packages/node/bench/profile-kernels.ts [encoder] [decoder] [size] [batch]
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/backends';
+import { KernelTimer, makeTrainBench } from './common';
+
+async function main(): Promise<void> {
+  const [encoder = 'resnet50', decoder = 'unet', size = '128', batch = '2'] = process.argv.slice(2);
+  await initBackend({ backend: (process.env.BUSI_BACKEND as 'wasm') ?? 'wasm' });
+  const bench = makeTrainBench(encoder, decoder, Number(batch), Number(size));
+  console.log(`${decoder}/${encoder} ${size}px batch ${batch}: warm-up step ${bench.step().toFixed(0)} ms`);
+  const timer = new KernelTimer();
+  timer.install(tf.getBackend());
+  const ms = bench.step();
+  timer.uninstall(tf.getBackend());
+  console.log(`profiled step ${ms.toFixed(0)} ms`);
+  for (const r of timer.top(25)) console.log(`${r.kernel.padEnd(36)} ${String(r.calls).padStart(5)} calls ${r.ms.toFixed(1).padStart(9)} ms`);
+  bench.dispose();
+}
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
