@@ -26,3 +26,6 @@ export * from './layers/drop-connect';
 export * from './layers/unused-weights';
 export * from './metrics/index';
 export * from './parity/check';
+export * from './training/data';
+export * from './training/callbacks';
+export * from './training/trainer';

@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+// tfjs-core does not export its NamedTensor type from the package root.
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
 /** Constructor arguments of {@link Adam} and {@link AdamW}. */
 export interface AdamArgs {
   /** Step size `lr`. Default 1e-3 (PyTorch). */
@@ -67,7 +70,7 @@ abstract class TorchAdamBase extends tf.Optimizer {
    * One update of every variable named in `variableGradients` (keys are `tf.Variable` names;
    * a missing or null gradient leaves that variable and its step count untouched, as in PyTorch).
    */
-  override applyGradients(variableGradients: tf.NamedTensorMap | tf.NamedTensor[]): void {
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const entries: Array<[string, tf.Tensor | null | undefined]> = Array.isArray(variableGradients)
       ? variableGradients.map((g) => [g.name, g.tensor])
       : Object.entries(variableGradients);
@@ -79,7 +82,8 @@ abstract class TorchAdamBase extends tf.Optimizer {
       if (!param.trainable) continue;
       let slot = this.slots.get(name);
       if (!slot) {
-        slot = { m: tf.variable(tf.zerosLike(param), false), v: tf.variable(tf.zerosLike(param), false), step: 0 };
+        // tidy: tf.variable keeps its own reference, the zerosLike tensors must go.
+        slot = tf.tidy(() => ({ m: tf.variable(tf.zerosLike(param), false), v: tf.variable(tf.zerosLike(param), false), step: 0 }));
         this.slots.set(name, slot);
       }
       const s = slot;
@@ -116,8 +120,8 @@ abstract class TorchAdamBase extends tf.Optimizer {
    * and `<name>/step`. The tensors are snapshots (later steps do not change them); the caller
    * disposes them.
    */
-  override async getWeights(): Promise<tf.NamedTensor[]> {
-    const out: tf.NamedTensor[] = [await this.saveIterations()];
+  override async getWeights(): Promise<NamedTensor[]> {
+    const out: NamedTensor[] = [await this.saveIterations()];
     for (const [name, s] of this.slots) {
       out.push({ name: `${name}/m`, tensor: tf.clone(s.m) });
       out.push({ name: `${name}/v`, tensor: tf.clone(s.v) });
@@ -127,7 +131,7 @@ abstract class TorchAdamBase extends tf.Optimizer {
   }
 
   /** Restores a state written by {@link getWeights} (the tensors are copied; the caller keeps them). */
-  override async setWeights(weightValues: tf.NamedTensor[]): Promise<void> {
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     if (weightValues.length === 0 || weightValues[0].name !== 'iter') {
       throw new Error(`${this.getClassName()}.setWeights: the first entry must be 'iter'`);
     }

@@ -163,12 +163,14 @@ test('registered for serialisation under Busi* class names', () => {
   }
 });
 
-test('applying gradients keeps the tensor count flat after the first step', () => {
+test('the first step adds exactly the two moment slots per variable; later steps keep the tensor count flat', () => {
   const v = tf.variable(tf.randomNormal([3, 4]));
   const g = tf.randomNormal([3, 4]);
   const opt = new Adam({ weightDecay: 0.1 });
+  const before = tf.memory().numTensors;
   opt.applyGradients({ [v.name]: g });
   const after1 = tf.memory().numTensors;
+  expect(after1).toBe(before + 2);
   for (let i = 0; i < 5; i++) opt.applyGradients({ [v.name]: g });
   expect(tf.memory().numTensors).toBe(after1);
   opt.dispose();

@@ -1,0 +1,230 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { MultiTaskModel } from '../model/multi-task-model';
+
+/** Numbers logged after a batch or an epoch, e.g. `loss`, `val_loss`, `val_dice`, `lr`. */
+export type Logs = Record<string, number>;
+
+/** What a callback can see of and do to the running training. */
+export interface TrainingControl {
+  /** The model being trained. */
+  readonly model: MultiTaskModel;
+  /** The optimizer. */
+  readonly optimizer: tf.Optimizer;
+  /** Asks training to stop after the current batch (or, from `onEpochEnd`, before the next epoch). */
+  stop(): void;
+}
+
+/**
+ * Hooks into {@link Trainer.fit}. Epoch and batch numbers are 0-based; every hook may be async.
+ * A callback with state that should survive a resume implements `getState` / `setState`.
+ */
+export interface TrainingCallback {
+  onTrainBegin?(control: TrainingControl): void | Promise<void>;
+  onEpochBegin?(epoch: number, control: TrainingControl): void | Promise<void>;
+  /** After each optimizer step; `logs` holds that batch's `loss`, `segmentation_loss`, `classification_loss`, `size`. */
+  onBatchEnd?(batch: number, logs: Logs, control: TrainingControl): void | Promise<void>;
+  /** After each epoch (and its validation); `logs` holds the epoch means and validation results. */
+  onEpochEnd?(epoch: number, logs: Logs, control: TrainingControl): void | Promise<void>;
+  onTrainEnd?(history: History, control: TrainingControl): void | Promise<void>;
+  /** JSON-serialisable state saved with the trainer state. */
+  getState?(): unknown;
+  setState?(state: unknown): void;
+}
+
+/** Per-epoch logs of a training run: `history.loss[i]` is the loss of `epoch[i]`. */
+export class History {
+  /** Epoch numbers (0-based). */
+  epoch: number[] = [];
+  /** Each logged quantity, one value per recorded epoch (NaN where an epoch lacked it). */
+  history: Record<string, number[]> = {};
+
+  record(epoch: number, logs: Logs): void {
+    const n = this.epoch.length;
+    this.epoch.push(epoch);
+    for (const key of Object.keys(logs)) {
+      if (!(key in this.history)) this.history[key] = new Array<number>(n).fill(NaN);
+    }
+    for (const key of Object.keys(this.history)) this.history[key].push(logs[key] ?? NaN);
+  }
+
+  /** The logs of the `i`-th recorded epoch. */
+  logs(i: number): Logs {
+    return Object.fromEntries(Object.entries(this.history).map(([k, v]) => [k, v[i]]));
+  }
+
+  toJSON(): { epoch: number[]; history: Record<string, number[]> } {
+    return { epoch: [...this.epoch], history: structuredClone(this.history) };
+  }
+
+  static fromJSON(json: { epoch: number[]; history: Record<string, number[]> }): History {
+    const h = new History();
+    h.epoch = [...json.epoch];
+    h.history = structuredClone(json.history);
+    return h;
+  }
+}
+
+/** Whether a monitored quantity should go down ('min') or up ('max'); 'auto' guesses from its name. */
+export type MonitorMode = 'min' | 'max' | 'auto';
+
+function resolveMode(mode: MonitorMode, monitor: string): 'min' | 'max' {
+  if (mode === 'min' || mode === 'max') return mode;
+  if (mode !== 'auto') throw new Error(`mode must be 'min', 'max' or 'auto', got '${String(mode)}'`);
+  return /acc|f1|iou|dice|auc|precision|recall|sensitivity|specificity/i.test(monitor) ? 'max' : 'min';
+}
+
+function monitored(logs: Logs, monitor: string, who: string): number {
+  const v = logs[monitor];
+  if (v === undefined) {
+    throw new Error(
+      `${who}: the monitored quantity '${monitor}' is not in the epoch logs (available: ${Object.keys(logs).join(', ')}); ` +
+        `'val_*' quantities need validation data`,
+    );
+  }
+  return v;
+}
+
+/** Constructor arguments of {@link EarlyStopping}. */
+export interface EarlyStoppingArgs {
+  /** Epoch-log quantity to watch. Default 'val_loss'. */
+  monitor?: string;
+  /** Epochs without improvement after which training stops. Default 0 (stop at the first). */
+  patience?: number;
+  /** Whether lower or higher is better. Default 'auto' (max for accuracy/F1/IoU/Dice-like names). */
+  mode?: MonitorMode;
+  /** Smallest change that counts as an improvement. Default 0. */
+  minDelta?: number;
+  /** On stopping, put back the weights of the best epoch (kept as an in-memory copy). Default false. */
+  restoreBestWeights?: boolean;
+}
+
+/**
+ * Stops training once `monitor` has not improved for `patience` epochs (Keras semantics: an
+ * epoch that improves by more than `minDelta` resets the count).
+ */
+export class EarlyStopping implements TrainingCallback {
+  readonly monitor: string;
+  readonly patience: number;
+  readonly mode: 'min' | 'max';
+  readonly minDelta: number;
+  readonly restoreBestWeights: boolean;
+  /** Best value seen so far. */
+  best: number;
+  /** Epoch of {@link best}, or -1. */
+  bestEpoch = -1;
+  /** Epochs since the last improvement. */
+  wait = 0;
+  /** The epoch at which it stopped training, or -1. */
+  stoppedEpoch = -1;
+  private bestWeights: tf.Tensor[] | null = null;
+
+  constructor(args: EarlyStoppingArgs = {}) {
+    this.monitor = args.monitor ?? 'val_loss';
+    this.patience = args.patience ?? 0;
+    this.mode = resolveMode(args.mode ?? 'auto', this.monitor);
+    this.minDelta = Math.abs(args.minDelta ?? 0);
+    this.restoreBestWeights = args.restoreBestWeights ?? false;
+    if (!Number.isInteger(this.patience) || this.patience < 0) {
+      throw new Error(`EarlyStopping: patience must be a non-negative integer, got ${this.patience}`);
+    }
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+  }
+
+  private improves(v: number): boolean {
+    return this.mode === 'min' ? v < this.best - this.minDelta : v > this.best + this.minDelta;
+  }
+
+  onEpochEnd(epoch: number, logs: Logs, control: TrainingControl): void {
+    const v = monitored(logs, this.monitor, 'EarlyStopping');
+    if (this.improves(v)) {
+      this.best = v;
+      this.bestEpoch = epoch;
+      this.wait = 0;
+      if (this.restoreBestWeights) {
+        this.releaseBest();
+        this.bestWeights = control.model.model.getWeights().map((w) => w.clone());
+      }
+      return;
+    }
+    this.wait += 1;
+    if (this.wait >= this.patience) {
+      this.stoppedEpoch = epoch;
+      control.stop();
+      if (this.restoreBestWeights && this.bestWeights) control.model.model.setWeights(this.bestWeights);
+    }
+  }
+
+  onTrainEnd(): void {
+    this.releaseBest();
+  }
+
+  private releaseBest(): void {
+    if (this.bestWeights) for (const w of this.bestWeights) w.dispose();
+    this.bestWeights = null;
+  }
+
+  getState(): unknown {
+    return { best: this.best, bestEpoch: this.bestEpoch, wait: this.wait, stoppedEpoch: this.stoppedEpoch };
+  }
+
+  setState(state: unknown): void {
+    const s = state as { best: number | null; bestEpoch: number; wait: number; stoppedEpoch: number };
+    // JSON turns ±Infinity into null.
+    this.best = s.best ?? (this.mode === 'min' ? Infinity : -Infinity);
+    this.bestEpoch = s.bestEpoch;
+    this.wait = s.wait;
+    this.stoppedEpoch = s.stoppedEpoch;
+  }
+}
+
+/** Constructor arguments of {@link ModelCheckpoint}. */
+export interface ModelCheckpointArgs {
+  /** Writes the model (file IO lives in @busi/node, e.g. `model.save('file://…')`). */
+  save: (model: MultiTaskModel, epoch: number, logs: Logs) => Promise<void>;
+  /** Epoch-log quantity that decides what "best" is. Default 'val_loss'. */
+  monitor?: string;
+  /** Save only when `monitor` improves on the best so far; otherwise after every epoch. Default false. */
+  saveBestOnly?: boolean;
+  /** Whether lower or higher is better. Default 'auto'. */
+  mode?: MonitorMode;
+}
+
+/** Saves the model at the end of every epoch, or only when the monitored quantity improves. */
+export class ModelCheckpoint implements TrainingCallback {
+  readonly monitor: string;
+  readonly saveBestOnly: boolean;
+  readonly mode: 'min' | 'max';
+  /** Best monitored value seen so far. */
+  best: number;
+  /** Epochs at which `save` was called. */
+  readonly savedEpochs: number[] = [];
+  private readonly save: ModelCheckpointArgs['save'];
+
+  constructor(args: ModelCheckpointArgs) {
+    if (typeof args?.save !== 'function') throw new Error('ModelCheckpoint: `save(model, epoch, logs)` is required');
+    this.save = args.save;
+    this.monitor = args.monitor ?? 'val_loss';
+    this.saveBestOnly = args.saveBestOnly ?? false;
+    this.mode = resolveMode(args.mode ?? 'auto', this.monitor);
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+  }
+
+  async onEpochEnd(epoch: number, logs: Logs, control: TrainingControl): Promise<void> {
+    if (this.saveBestOnly) {
+      const v = monitored(logs, this.monitor, 'ModelCheckpoint');
+      if (!(this.mode === 'min' ? v < this.best : v > this.best)) return;
+      this.best = v;
+    }
+    await this.save(control.model, epoch, logs);
+    this.savedEpochs.push(epoch);
+  }
+
+  getState(): unknown {
+    return { best: this.best };
+  }
+
+  setState(state: unknown): void {
+    const s = state as { best: number | null };
+    this.best = s.best ?? (this.mode === 'min' ? Infinity : -Infinity);
+  }
+}

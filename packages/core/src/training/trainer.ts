@@ -1,0 +1,530 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { MultiTaskLoss } from '@busi/losses';
+import type { MultiTaskModel, MultiTaskOutput } from '../model/multi-task-model';
+import { History, type Logs, type TrainingCallback, type TrainingControl } from './callbacks';
+import { Rng, batchIndices, type TrainingBatch, type TrainingDataset } from './data';
+import { Adam } from './optimizers';
+
+// tfjs-core does not export its NamedTensor type from the package root.
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
+/** The three scalars a training loss yields; the trainer owns and disposes them. */
+export interface LossParts {
+  /** The quantity to minimise, e.g. λ·segmentation + (1-λ)·classification. */
+  total: tf.Scalar;
+  /** Segmentation part (logged, not differentiated separately). */
+  segmentation: tf.Scalar;
+  /** Classification part (logged). */
+  classification: tf.Scalar;
+}
+
+/** A multi-task loss; `MultiTaskLoss` from @busi/losses is one. */
+export interface TrainingLoss {
+  compute(maskLogits: tf.Tensor, maskTruth: tf.Tensor, classLogits: tf.Tensor, labels: tf.Tensor): LossParts;
+}
+
+/**
+ * A validation metric fed batch by batch in inference mode. `update` runs inside a `tf.tidy`, so
+ * it must keep whatever it accumulates as plain numbers (or `tf.keep` it and release it in `reset`).
+ */
+export interface ValidationMetric {
+  reset(): void;
+  update(output: MultiTaskOutput, batch: TrainingBatch): void;
+  /** Named results, logged with a `val_` prefix. */
+  result(): Logs;
+}
+
+/** Options of {@link Trainer} and {@link train}. */
+export interface TrainerOptions {
+  /** Epochs to train in total (a resumed trainer continues up to this number). Default 1. */
+  epochs?: number;
+  /** Samples per optimizer step. Default 8. */
+  batchSize?: number;
+  /**
+   * Samples per forward/backward pass; gradients of the micro-batches of one batch are summed,
+   * each weighted by its share of the batch, before a single optimizer step. Must divide nothing:
+   * a last, shorter micro-batch is fine. Default `batchSize` (no accumulation).
+   */
+  microBatchSize?: number;
+  /** Reshuffle the training samples every epoch. Default true. */
+  shuffle?: boolean;
+  /** Seed of the shuffling PRNG. Default 0. */
+  seed?: number;
+  /** Drop a final batch shorter than `batchSize` (BatchNorm cannot train on one sample at 1×1). Default false. */
+  dropLast?: boolean;
+  /** Default `new Adam()` (lr 1e-3). */
+  optimizer?: tf.Optimizer;
+  /** Default `new MultiTaskLoss({ lambda })` (Dice + focal). */
+  loss?: TrainingLoss;
+  /** Segmentation weight λ of the default loss. Default 0.7. */
+  lambda?: number;
+  /** Evaluated in inference mode after every epoch; results are logged as `val_*`. */
+  validationData?: TrainingDataset;
+  /** Batch size of validation. Default `batchSize`. */
+  validationBatchSize?: number;
+  /** Validation metrics (logged as `val_<name>`). */
+  metrics?: ValidationMetric[];
+  /** Hooks, including {@link EarlyStopping} and {@link ModelCheckpoint}. */
+  callbacks?: TrainingCallback[];
+  /** Learning rate for each epoch, set on the optimizer (its `learningRate` field) before the epoch starts. */
+  learningRateSchedule?: (epoch: number, currentLearningRate: number) => number;
+  /** Aborting stops training after the current batch, like {@link Trainer.stop}. */
+  signal?: AbortSignal;
+}
+
+/** Thrown when a batch's loss is NaN or infinite; the weights are left as they were before that batch. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly epoch: number,
+    readonly batch: number,
+    readonly microBatch: number,
+    readonly logs: Logs,
+  ) {
+    super(
+      `non-finite loss at epoch ${epoch}, batch ${batch}` +
+        (microBatch > 0 ? ` (micro-batch ${microBatch})` : '') +
+        `: loss=${logs.loss}, segmentation_loss=${logs.segmentation_loss}, classification_loss=${logs.classification_loss}. ` +
+        'The weights were not updated by this batch; lower the learning rate or check the data (NaN pixels, empty masks with a loss that cannot take them).',
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/** The JSON part of a {@link TrainerState}. */
+export interface TrainerStateMeta {
+  format: 'busi-trainer-state';
+  version: 1;
+  /** Epoch in progress (or next to start). */
+  epoch: number;
+  /** Batches of `epoch` already trained. */
+  batchInEpoch: number;
+  /** Optimizer steps taken. */
+  globalStep: number;
+  /** Shuffling PRNG state at the start of `epoch`. */
+  rngState: number;
+  /** Sample-weighted loss sums of the batches of `epoch` done so far. */
+  epochSums: EpochSums;
+  /** Per-epoch logs so far. */
+  history: { epoch: number[]; history: Record<string, number[]> };
+  /** Each callback's `getState()` (null where it has none), in option order. */
+  callbacks: unknown[];
+  /** Optimizer class, configuration and iteration count. */
+  optimizer: { className: string; config: tf.serialization.ConfigDict; iterations: number };
+}
+
+/**
+ * Everything needed to resume training besides the model weights: save the model (e.g.
+ * `model.save`) and this (see {@link encodeTrainerState}), then restore both and call
+ * {@link Trainer.setState}. The optimizer tensors are named by the weights' stable tfjs names
+ * (layer path + '/' + weight), not by per-process variable names.
+ */
+export interface TrainerState {
+  meta: TrainerStateMeta;
+  /** Optimizer slots; owned by the state (dispose them when done). */
+  optimizerWeights: NamedTensor[];
+}
+
+interface EpochSums {
+  loss: number;
+  segmentation: number;
+  classification: number;
+  samples: number;
+}
+
+const zeroSums = (): EpochSums => ({ loss: 0, segmentation: 0, classification: 0, samples: 0 });
+
+/**
+ * Trains a {@link MultiTaskModel} on `L = λ·L_seg + (1-λ)·L_cls` with seeded shuffling, gradient
+ * accumulation, per-epoch validation, callbacks, a non-finite-loss guard, stop requests and a
+ * resumable state.
+ *
+ * @example
+ * ```ts
+ * const trainer = new Trainer(model, {
+ *   epochs: 50, batchSize: 8, microBatchSize: 2, optimizer: new AdamW({ learningRate: 1e-4 }),
+ *   validationData: val, callbacks: [new EarlyStopping({ monitor: 'val_loss', patience: 10 })],
+ * });
+ * const history = await trainer.fit(train);
+ * ```
+ */
+export class Trainer implements TrainingControl {
+  readonly model: MultiTaskModel;
+  readonly optimizer: tf.Optimizer;
+  readonly loss: TrainingLoss;
+  readonly callbacks: TrainingCallback[];
+  readonly history = new History();
+  /** Epoch in progress, or the next one to start. */
+  epoch = 0;
+  /** Batches of {@link epoch} already trained. */
+  batchInEpoch = 0;
+  /** Optimizer steps taken. */
+  globalStep = 0;
+  private readonly opts: Required<
+    Omit<TrainerOptions, 'optimizer' | 'loss' | 'validationData' | 'callbacks' | 'learningRateSchedule' | 'signal' | 'metrics'>
+  >;
+  private readonly options: TrainerOptions;
+  private rngState: number;
+  private epochSums = zeroSums();
+  private stopRequested = false;
+
+  constructor(model: MultiTaskModel, options: TrainerOptions = {}) {
+    this.model = model;
+    this.options = options;
+    const batchSize = options.batchSize ?? 8;
+    this.opts = {
+      epochs: options.epochs ?? 1,
+      batchSize,
+      microBatchSize: Math.min(options.microBatchSize ?? batchSize, batchSize),
+      shuffle: options.shuffle ?? true,
+      seed: options.seed ?? 0,
+      dropLast: options.dropLast ?? false,
+      lambda: options.lambda ?? 0.7,
+      validationBatchSize: options.validationBatchSize ?? batchSize,
+    };
+    for (const key of ['epochs', 'batchSize', 'microBatchSize', 'validationBatchSize'] as const) {
+      const v = this.opts[key];
+      if (!Number.isInteger(v) || v < (key === 'epochs' ? 0 : 1)) {
+        throw new Error(`Trainer: ${key} must be a ${key === 'epochs' ? 'non-negative' : 'positive'} integer, got ${v}`);
+      }
+    }
+    if (options.loss && options.lambda !== undefined) {
+      throw new Error('Trainer: give either `loss` or `lambda` (the weight of the default loss), not both');
+    }
+    this.optimizer = options.optimizer ?? new Adam();
+    this.loss = options.loss ?? new MultiTaskLoss({ lambda: this.opts.lambda });
+    this.callbacks = options.callbacks ?? [];
+    this.rngState = new Rng(this.opts.seed).state;
+  }
+
+  /** Asks training to stop after the current batch, or before the next epoch when called from `onEpochEnd`. */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  private get shouldStop(): boolean {
+    return this.stopRequested || (this.options.signal?.aborted ?? false);
+  }
+
+  /** The optimizer's learning rate, where it has one. */
+  get learningRate(): number | undefined {
+    const lr = (this.optimizer as unknown as { learningRate?: unknown }).learningRate;
+    return typeof lr === 'number' ? lr : undefined;
+  }
+
+  /**
+   * Trains up to `epochs` (default: the constructor's), continuing from the current state, and
+   * returns the history of every epoch trained by this trainer so far.
+   */
+  async fit(train: TrainingDataset, options: { epochs?: number } = {}): Promise<History> {
+    const epochs = options.epochs ?? this.opts.epochs;
+    const { batchSize, dropLast, shuffle } = this.opts;
+    if (!(train.size > 0)) throw new Error(`Trainer.fit: the training set is empty (size ${train.size})`);
+    const batchesPerEpoch = dropLast ? Math.floor(train.size / batchSize) : Math.ceil(train.size / batchSize);
+    if (batchesPerEpoch === 0) {
+      throw new Error(`Trainer.fit: dropLast with batchSize ${batchSize} leaves no batch from ${train.size} samples`);
+    }
+    this.stopRequested = false;
+    for (const cb of this.callbacks) await cb.onTrainBegin?.(this);
+
+    while (this.epoch < epochs && !this.shouldStop) {
+      const epoch = this.epoch;
+      if (this.batchInEpoch === 0) {
+        const schedule = this.options.learningRateSchedule;
+        if (schedule) this.setLearningRate(schedule(epoch, this.learningRate ?? NaN));
+        for (const cb of this.callbacks) await cb.onEpochBegin?.(epoch, this);
+      }
+      const rng = new Rng(this.rngState);
+      const order = shuffle ? rng.permutation(train.size) : Array.from({ length: train.size }, (_, i) => i);
+      const batches = batchIndices(order, batchSize, dropLast);
+
+      while (this.batchInEpoch < batches.length) {
+        const b = this.batchInEpoch;
+        const logs = await this.trainStep(train, batches[b], { epoch, batch: b });
+        this.batchInEpoch = b + 1;
+        this.globalStep += 1;
+        const s = this.epochSums;
+        s.loss += logs.loss * logs.size;
+        s.segmentation += logs.segmentation_loss * logs.size;
+        s.classification += logs.classification_loss * logs.size;
+        s.samples += logs.size;
+        for (const cb of this.callbacks) await cb.onBatchEnd?.(b, logs, this);
+        if (this.shouldStop) break;
+      }
+      // Stopped mid-epoch: the state still says where, so a resume finishes this epoch.
+      if (this.batchInEpoch < batches.length) break;
+
+      const s = this.epochSums;
+      const logs: Logs = {
+        loss: s.loss / s.samples,
+        segmentation_loss: s.segmentation / s.samples,
+        classification_loss: s.classification / s.samples,
+      };
+      if (this.learningRate !== undefined) logs.lr = this.learningRate;
+      if (this.options.validationData) {
+        const val = await this.evaluate(this.options.validationData);
+        for (const [k, v] of Object.entries(val)) logs[`val_${k}`] = v;
+      }
+      this.history.record(epoch, logs);
+      // Advance before onEpochEnd, so a state saved there resumes at the next epoch.
+      this.epoch = epoch + 1;
+      this.batchInEpoch = 0;
+      this.rngState = rng.state;
+      this.epochSums = zeroSums();
+      for (const cb of this.callbacks) await cb.onEpochEnd?.(epoch, logs, this);
+    }
+    for (const cb of this.callbacks) await cb.onTrainEnd?.(this.history, this);
+    return this.history;
+  }
+
+  /**
+   * One optimizer step on the samples at `indices` (accumulated over micro-batches). Returns the
+   * batch's `loss`, `segmentation_loss`, `classification_loss` and `size`.
+   * @throws NonFiniteLossError before updating anything if a micro-batch's loss is not finite.
+   */
+  async trainStep(data: TrainingDataset, indices: number[], where: { epoch: number; batch: number } = { epoch: this.epoch, batch: this.batchInEpoch }): Promise<Logs> {
+    const { grads, logs } = await this.computeGradients(data, indices, where);
+    try {
+      this.optimizer.applyGradients(grads);
+    } finally {
+      tf.dispose(grads);
+    }
+    return logs;
+  }
+
+  /**
+   * The gradient of the batch loss at `indices` with respect to every trainable variable (keyed by
+   * variable name), summed over micro-batches weighted by their share of the batch, in training
+   * mode (BatchNorm running statistics are updated once per micro-batch). The caller disposes the
+   * gradients. Exact for losses that are means over samples; a loss pooled over the batch (smp's
+   * Dice sums intersections over the whole batch) is approximated by the weighted mean of its
+   * micro-batch values, as PyTorch gradient accumulation does.
+   */
+  async computeGradients(
+    data: TrainingDataset,
+    indices: number[],
+    where: { epoch: number; batch: number } = { epoch: this.epoch, batch: this.batchInEpoch },
+  ): Promise<{ grads: tf.NamedTensorMap; logs: Logs }> {
+    if (indices.length === 0) throw new Error('Trainer: a batch needs at least one sample');
+    const vars = this.model.trainableVariables();
+    if (vars.length === 0) throw new Error('Trainer: the model has no trainable weights');
+    const micro = this.opts.microBatchSize;
+    const chunks = batchIndices(indices, micro, false);
+    const acc: tf.NamedTensorMap = {};
+    const logs: Logs = { loss: 0, segmentation_loss: 0, classification_loss: 0, size: indices.length };
+    try {
+      for (let k = 0; k < chunks.length; k++) {
+        const chunk = chunks[k];
+        const weight = chunk.length / indices.length;
+        const batch = await data.getBatch(chunk);
+        const kept: { parts?: tf.Tensor } = {};
+        let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+        try {
+          checkBatch(batch, chunk.length, this.model);
+          result = tf.variableGrads(() => {
+            const out = this.model.forward(batch.images, true);
+            const p = this.loss.compute(out.mask, batch.masks, out.logits, batch.labels);
+            kept.parts = tf.keep(tf.stack([p.total, p.segmentation, p.classification]));
+            return tf.mul(p.total, weight) as tf.Scalar;
+          }, vars);
+          const [total, seg, cls] = await kept.parts!.data();
+          if (![total, seg, cls].every(Number.isFinite)) {
+            throw new NonFiniteLossError(where.epoch, where.batch, chunks.length > 1 ? k + 1 : 0, {
+              loss: total,
+              segmentation_loss: seg,
+              classification_loss: cls,
+            });
+          }
+          logs.loss += weight * total;
+          logs.segmentation_loss += weight * seg;
+          logs.classification_loss += weight * cls;
+          for (const [name, g] of Object.entries(result.grads)) {
+            const prev = acc[name];
+            acc[name] = prev ? tf.add(prev, g) : g;
+            if (prev) tf.dispose([prev, g]);
+          }
+        } catch (e) {
+          if (result) tf.dispose(result.grads);
+          throw e;
+        } finally {
+          tf.dispose([batch.images, batch.masks, batch.labels]);
+          kept.parts?.dispose();
+          if (result) result.value.dispose();
+        }
+      }
+    } catch (e) {
+      tf.dispose(acc);
+      throw e;
+    }
+    return { grads: acc, logs };
+  }
+
+  /**
+   * Loss (and metrics) of `data` in inference mode, as sample-weighted means:
+   * `loss`, `segmentation_loss`, `classification_loss`, then each metric's results.
+   */
+  async evaluate(data: TrainingDataset, batchSize = this.opts.validationBatchSize): Promise<Logs> {
+    if (!(data.size > 0)) throw new Error(`Trainer.evaluate: the dataset is empty (size ${data.size})`);
+    const metrics = this.options.metrics ?? [];
+    for (const m of metrics) m.reset();
+    const sums = zeroSums();
+    const order = Array.from({ length: data.size }, (_, i) => i);
+    for (const chunk of batchIndices(order, batchSize, false)) {
+      const batch = await data.getBatch(chunk);
+      try {
+        checkBatch(batch, chunk.length, this.model);
+        const parts = tf.tidy(() => {
+          const out = this.model.forward(batch.images, false);
+          const p = this.loss.compute(out.mask, batch.masks, out.logits, batch.labels);
+          for (const m of metrics) m.update(out, batch);
+          return tf.stack([p.total, p.segmentation, p.classification]);
+        });
+        const [total, seg, cls] = await parts.data();
+        parts.dispose();
+        sums.loss += total * chunk.length;
+        sums.segmentation += seg * chunk.length;
+        sums.classification += cls * chunk.length;
+        sums.samples += chunk.length;
+      } finally {
+        tf.dispose([batch.images, batch.masks, batch.labels]);
+      }
+    }
+    const logs: Logs = {
+      loss: sums.loss / sums.samples,
+      segmentation_loss: sums.segmentation / sums.samples,
+      classification_loss: sums.classification / sums.samples,
+    };
+    for (const m of metrics) Object.assign(logs, m.result());
+    return logs;
+  }
+
+  private setLearningRate(lr: number): void {
+    if (!(lr >= 0)) throw new Error(`Trainer: learningRateSchedule returned ${lr}`);
+    const opt = this.optimizer as unknown as { learningRate?: unknown };
+    if (typeof opt.learningRate !== 'number') throw new Error('Trainer: learningRateSchedule needs an optimizer with a numeric `learningRate` field');
+    opt.learningRate = lr;
+  }
+
+  // Variable names carry a per-process suffix (`_1`) when a model is built twice; originalName does not.
+  private stableNames(): { toStable: Map<string, string>; fromStable: Map<string, string> } {
+    const weights = this.model.model.trainableWeights;
+    const original = weights.map((w) => w.originalName);
+    const unique = new Set(original).size === original.length;
+    const toStable = new Map<string, string>();
+    const fromStable = new Map<string, string>();
+    weights.forEach((w, i) => {
+      const stable = unique ? original[i] : `${i}:${original[i]}`;
+      const name = (w.read() as tf.Variable).name;
+      toStable.set(name, stable);
+      fromStable.set(stable, name);
+    });
+    return { toStable, fromStable };
+  }
+
+  /** A snapshot of everything but the model weights needed to resume; see {@link TrainerState}. */
+  async getState(): Promise<TrainerState> {
+    const { toStable } = this.stableNames();
+    const weights = await this.optimizer.getWeights();
+    const optimizerWeights = weights.map(({ name, tensor }) => ({ name: renameSlot(name, toStable), tensor }));
+    return {
+      meta: {
+        format: 'busi-trainer-state',
+        version: 1,
+        epoch: this.epoch,
+        batchInEpoch: this.batchInEpoch,
+        globalStep: this.globalStep,
+        rngState: this.rngState,
+        epochSums: { ...this.epochSums },
+        history: this.history.toJSON(),
+        callbacks: this.callbacks.map((cb) => (cb.getState ? cb.getState() : null)),
+        optimizer: {
+          className: this.optimizer.getClassName(),
+          config: this.optimizer.getConfig(),
+          iterations: this.optimizer.iterations,
+        },
+      },
+      optimizerWeights,
+    };
+  }
+
+  /**
+   * Restores a state from {@link getState} into this trainer (built with the same kind of
+   * optimizer and callbacks, on a model holding the weights saved with the state). The state's
+   * tensors are copied; the caller still owns them.
+   */
+  async setState(state: TrainerState): Promise<void> {
+    const { meta } = state;
+    if (meta?.format !== 'busi-trainer-state' || meta.version !== 1) {
+      throw new Error('Trainer.setState: not a busi trainer state (format busi-trainer-state, version 1)');
+    }
+    const cls = this.optimizer.getClassName();
+    if (meta.optimizer.className !== cls) {
+      throw new Error(`Trainer.setState: the state is for a ${meta.optimizer.className} optimizer, this trainer has ${cls}`);
+    }
+    if (meta.callbacks.length !== this.callbacks.length) {
+      throw new Error(`Trainer.setState: the state has ${meta.callbacks.length} callback state(s), this trainer has ${this.callbacks.length} callback(s)`);
+    }
+    const { fromStable } = this.stableNames();
+    const current = new Set(fromStable.values());
+    const renamed = state.optimizerWeights.map(({ name, tensor }) => {
+      const n = renameSlot(name, fromStable);
+      const cut = n.lastIndexOf('/');
+      if (name !== 'iter' && !current.has(n.slice(0, cut))) {
+        throw new Error(`Trainer.setState: optimizer entry '${name}' names no trainable weight of this model`);
+      }
+      return { name: n, tensor };
+    });
+    await this.optimizer.setWeights(renamed);
+    const lr = meta.optimizer.config.learningRate;
+    if (typeof lr === 'number' && this.learningRate !== undefined) this.setLearningRate(lr);
+    this.epoch = meta.epoch;
+    this.batchInEpoch = meta.batchInEpoch;
+    this.globalStep = meta.globalStep;
+    this.rngState = meta.rngState;
+    this.epochSums = { ...meta.epochSums };
+    const h = History.fromJSON(meta.history);
+    this.history.epoch = h.epoch;
+    this.history.history = h.history;
+    this.callbacks.forEach((cb, i) => {
+      if (meta.callbacks[i] != null) cb.setState?.(meta.callbacks[i]);
+    });
+  }
+}
+
+function renameSlot(name: string, map: Map<string, string>): string {
+  const cut = name.lastIndexOf('/');
+  if (cut < 0) return name;
+  const mapped = map.get(name.slice(0, cut));
+  return mapped === undefined ? name : `${mapped}${name.slice(cut)}`;
+}
+
+function checkBatch(batch: TrainingBatch, n: number, model: MultiTaskModel): void {
+  const { images, masks, labels } = batch;
+  model.validateInput(images.shape, 'training images');
+  if (images.shape[0] !== n) throw new Error(`Trainer: getBatch returned ${images.shape[0]} images for ${n} indices`);
+  if (masks.rank !== 4 || masks.shape[0] !== n || masks.shape[1] !== images.shape[1] || masks.shape[2] !== images.shape[2]) {
+    throw new Error(`Trainer: masks must be [${n}, ${images.shape[1]}, ${images.shape[2]}, 1], got [${masks.shape}]`);
+  }
+  if (labels.shape[0] !== n) throw new Error(`Trainer: labels must have length ${n}, got [${labels.shape}]`);
+}
+
+/** Trains `model` on `data` with a new {@link Trainer}; returns the history. */
+export async function train(model: MultiTaskModel, data: TrainingDataset, options: TrainerOptions = {}): Promise<History> {
+  return new Trainer(model, options).fit(data);
+}
+
+/**
+ * Serialises a {@link TrainerState} to a JSON object and one binary buffer (tfjs weight
+ * encoding), for writing to disk (@busi/node) or elsewhere.
+ */
+export async function encodeTrainerState(state: TrainerState): Promise<{ json: TrainerStateMeta & { weightSpecs: tf.io.WeightsManifestEntry[] }; data: ArrayBuffer }> {
+  const { data, specs } = await tf.io.encodeWeights(state.optimizerWeights);
+  return { json: { ...structuredClone(state.meta), weightSpecs: specs }, data };
+}
+
+/** Inverse of {@link encodeTrainerState}; the returned state owns its tensors. */
+export function decodeTrainerState(encoded: { json: TrainerStateMeta & { weightSpecs: tf.io.WeightsManifestEntry[] }; data: ArrayBuffer }): TrainerState {
+  const { weightSpecs, ...meta } = encoded.json;
+  const map = tf.io.decodeWeights(encoded.data, weightSpecs);
+  // decodeWeights returns a map; keep the spec order ('iter' first, as setWeights expects).
+  return { meta: meta as TrainerStateMeta, optimizerWeights: weightSpecs.map((s) => ({ name: s.name, tensor: map[s.name] })) };
+}
