@@ -89,8 +89,8 @@ describe('data-movement kernels on wasm match cpu exactly', () => {
     const ws = spec([3, 3, 3, 4]);
     const grads = async (backend: string) => {
       await tf.setBackend(backend);
-      const x = tf.tensor(xs.values!, xs.shape) as tf.Tensor4D;
-      const w = tf.tensor(ws.values!, ws.shape) as tf.Tensor4D;
+      const x = tf.tensor4d(xs.values!, xs.shape as [number, number, number, number]);
+      const w = tf.tensor4d(ws.values!, ws.shape as [number, number, number, number]);
       const f = (a: tf.Tensor, b: tf.Tensor) => {
         const s2b = tf.spaceToBatchND(tf.pad(a, [[0, 0], [2, 2], [2, 2], [0, 0]]), [2, 2], [[0, 1], [0, 1]]);
         const y = tf.conv2d(s2b as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid');

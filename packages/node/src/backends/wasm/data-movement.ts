@@ -46,14 +46,14 @@ function sliceInfo(backend: WasmBackendLike, x: TensorInfo, begin: number[], siz
  * whole input out of the heap for every slice; split/unstack of a large tensor then cost
  * (pieces × input size).
  */
-const slice: KernelFunc = ({ inputs, attrs, backend }) => {
+const slice: KernelFunc = ({ inputs, attrs = {}, backend }) => {
   const x = inputs.x as TensorInfo;
   if (x.dtype === 'string') throw new Error('busi wasm Slice: string tensors are not supported');
   const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin as number[], attrs.size as number[]);
   return sliceInfo(backend as unknown as WasmBackendLike, x, b, s);
 };
 
-const splitV: KernelFunc = ({ inputs, attrs, backend }) => {
+const splitV: KernelFunc = ({ inputs, attrs = {}, backend }) => {
   const x = inputs.x as TensorInfo;
   const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits as number[] | number, axis);
@@ -67,7 +67,7 @@ const splitV: KernelFunc = ({ inputs, attrs, backend }) => {
   });
 };
 
-const unpack: KernelFunc = ({ inputs, attrs, backend }) => {
+const unpack: KernelFunc = ({ inputs, attrs = {}, backend }) => {
   const x = inputs.value as TensorInfo;
   let axis = attrs.axis as number;
   if (axis < 0) axis += x.shape.length;
