@@ -1,0 +1,167 @@
+/**
+ * The in-browser demo (examples/browser) end to end: builds it, saves a small model, serves both on
+ * 127.0.0.1, drives Debian's chromium with playwright-core through the file input, and checks the
+ * displayed class probabilities against the same model run in Node and the overlay's pixels.
+ * Skipped (with a message) when /usr/bin/chromium is absent.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import * as tf from '@tensorflow/tfjs-core';
+import { MultiTaskModel, syntheticSample } from '@busi/core';
+import '@busi/backbones';
+import '@busi/decoders';
+import { fileSystem, initBackend, toUint8, writePng } from '@busi/node';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = fs.existsSync(CHROMIUM);
+const root = path.resolve(__dirname, '..', '..', '..');
+const SIZE = 64;
+
+if (!hasChromium) {
+  // eslint-disable-next-line no-console
+  console.warn(`examples-browser.test: skipped, ${CHROMIUM} not found (apt-get install -y chromium)`);
+}
+
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
+
+/** Serves `site` at / and `modelDir` at /model/ on a random port. */
+function serve(site: string, modelDir: string): Promise<{ url: string; server: http.Server }> {
+  const server = http.createServer((req, res) => {
+    let rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let base = site;
+    if (rel.startsWith('/model/')) {
+      base = modelDir;
+      rel = rel.slice('/model'.length);
+    }
+    if (rel.endsWith('/')) rel += 'index.html';
+    const file = path.join(base, path.normalize(rel));
+    if (!file.startsWith(base + path.sep) || !fs.existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server })),
+  );
+}
+
+(hasChromium ? describe : describe.skip)('examples/browser demo in chromium', () => {
+  let tmp: string;
+  let imageFile: string;
+  let imageBytes: Uint8Array;
+  let nodeProbs: number[];
+  let nodeMask: Float32Array;
+  let server: http.Server;
+  let url: string;
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-browser-test-'));
+    const site = path.join(tmp, 'site');
+    const build = spawnSync(process.execPath, [path.join(root, 'examples', 'browser', 'build.mjs'), site], { encoding: 'utf8', timeout: 120_000 });
+    if (build.status !== 0) throw new Error(`build.mjs failed:\n${build.stdout}\n${build.stderr}`);
+
+    await initBackend({ backend: 'cpu', log: false });
+    const model = new MultiTaskModel({ encoder: 'resnet18', decoder: { name: 'unet', decoderChannels: [32, 16, 16, 8, 8] } });
+    await model.save(fileSystem(path.join(tmp, 'model')));
+
+    const sample = syntheticSample({ size: SIZE, label: 1, seed: 5 });
+    imageBytes = toUint8(sample.image);
+    imageFile = path.join(tmp, 'lesion.png');
+    await writePng(imageFile, { data: imageBytes, height: SIZE, width: SIZE, channels: 3 });
+    // The page feeds the model the file's 8-bit pixels / 255: the same input here.
+    const x = tf.tensor4d(Float32Array.from(imageBytes, (v) => v / 255), [1, SIZE, SIZE, 3]);
+    const out = model.predict(x);
+    nodeProbs = Array.from(await tf.softmax(out.logits).data());
+    nodeMask = (await tf.sigmoid(out.mask).data()) as Float32Array;
+    tf.dispose([x, out.mask, out.logits]);
+    model.dispose();
+
+    ({ url, server } = await serve(site, path.join(tmp, 'model')));
+  });
+
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  // Default order (webgl first: SwiftShader in headless chromium), then wasm forced, which needs
+  // the .wasm binaries served beside the page.
+  test.each([['default', ''], ['wasm', '&backend=wasm']])('%s backend: loads the saved model, runs a chosen image, shows probabilities, time and the overlay', async (which, query) => {
+    const { chromium } = await import('playwright-core');
+    const context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    const logs: string[] = [];
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+      await page.goto(`${url}?size=${SIZE}${query}`);
+      await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 180_000 });
+      expect(await page.textContent('#status')).toContain('loaded');
+
+      await page.setInputFiles('#image', imageFile);
+      await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 180_000 });
+      expect(await page.getAttribute('body', 'data-state')).toBe('done');
+
+      const rows = await page.$$eval('#probabilities tr', (trs) =>
+        trs.map((tr) => ({ name: (tr as HTMLElement).dataset.class, p: Number((tr as HTMLElement).dataset.probability), text: tr.querySelector('td.p')!.textContent })),
+      );
+      expect(rows.map((r) => r.name)).toEqual(['benign', 'malignant', 'normal']);
+      const shown = rows.map((r) => r.p);
+      expect(shown.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      // The four-decimal text the user sees and the Node run agree.
+      rows.forEach((r, k) => expect(Math.abs(Number(r.text) - nodeProbs[k])).toBeLessThan(2e-4));
+      shown.forEach((p, k) => expect(Math.abs(p - nodeProbs[k])).toBeLessThan(1e-4));
+      const predicted = await page.textContent('#prediction');
+      expect(predicted).toContain(['benign', 'malignant', 'normal'][nodeProbs.indexOf(Math.max(...nodeProbs))]);
+      const ms = Number(await page.getAttribute('#time', 'data-ms'));
+      expect(ms).toBeGreaterThan(0);
+      const backend = await page.textContent('#backend');
+      if (which === 'wasm') expect(backend).toBe('wasm');
+      else expect(['webgl', 'wasm', 'cpu']).toContain(backend);
+
+      // The overlay: the image blended with red by half the mask probability (outline at 0.5).
+      const pixels = await page.$eval('#overlay', (c) => {
+        const canvas = c as HTMLCanvasElement;
+        return { w: canvas.width, h: canvas.height, data: Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data) };
+      });
+      expect([pixels.h, pixels.w]).toEqual([SIZE, SIZE]);
+      let close = 0;
+      let tinted = 0;
+      for (let i = 0; i < SIZE * SIZE; i++) {
+        const a = 0.5 * nodeMask[i];
+        const want = [imageBytes[i * 3] * (1 - a) + 255 * a, imageBytes[i * 3 + 1] * (1 - a) + 40 * a, imageBytes[i * 3 + 2] * (1 - a) + 40 * a];
+        const got = pixels.data.slice(i * 4, i * 4 + 3);
+        if (got.every((v, k) => Math.abs(v - want[k]) <= 2)) close++;
+        if (got[0] > got[1] + 2) tinted++;
+      }
+      // Outline pixels (where the mask crosses 0.5) are solid red and do not follow the blend.
+      expect(close / (SIZE * SIZE)).toBeGreaterThan(0.9);
+      expect(tinted).toBeGreaterThan(0.5 * SIZE * SIZE);
+      // eslint-disable-next-line no-console
+      console.info(`browser demo: backend ${backend}, ${ms.toFixed(1)} ms, probabilities ${shown.map((p) => p.toFixed(4)).join(' ')}`);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\npage console:\n${logs.join('\n')}`);
+    } finally {
+      await context.close();
+    }
+  });
+});
