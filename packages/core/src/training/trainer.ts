@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiTaskLoss } from '@busi/losses';
+import { MultiTaskMetrics } from '../metrics/validation';
 import type { MultiTaskModel, MultiTaskOutput } from '../model/multi-task-model';
 import { History, type Logs, type TrainingCallback, type TrainingControl } from './callbacks';
 import { Rng, batchIndices, type TrainingBatch, type TrainingDataset } from './data';
@@ -62,7 +63,10 @@ export interface TrainerOptions {
   validationData?: TrainingDataset;
   /** Batch size of validation. Default `batchSize`. */
   validationBatchSize?: number;
-  /** Validation metrics (logged as `val_<name>`). */
+  /**
+   * Validation metrics (logged as `val_<name>`). Default `[new MultiTaskMetrics({ numClasses })]`:
+   * `accuracy`, `macro_f1`, per-class F1, `iou`, `dice` and more; `[]` for none.
+   */
   metrics?: ValidationMetric[];
   /** Hooks, including {@link EarlyStopping} and {@link ModelCheckpoint}. */
   callbacks?: TrainingCallback[];
@@ -163,6 +167,7 @@ export class Trainer implements TrainingControl {
     Omit<TrainerOptions, 'optimizer' | 'loss' | 'validationData' | 'callbacks' | 'learningRateSchedule' | 'signal' | 'metrics'>
   >;
   private readonly options: TrainerOptions;
+  private readonly metrics: ValidationMetric[];
   private rngState: number;
   private epochSums = zeroSums();
   private stopRequested = false;
@@ -193,6 +198,7 @@ export class Trainer implements TrainingControl {
     this.optimizer = options.optimizer ?? new Adam();
     this.loss = options.loss ?? new MultiTaskLoss({ lambda: this.opts.lambda });
     this.callbacks = options.callbacks ?? [];
+    this.metrics = options.metrics ?? [new MultiTaskMetrics({ numClasses: model.config.classes })];
     this.rngState = new Rng(this.opts.seed).state;
   }
 
@@ -364,7 +370,7 @@ export class Trainer implements TrainingControl {
    */
   async evaluate(data: TrainingDataset, batchSize = this.opts.validationBatchSize): Promise<Logs> {
     if (!(data.size > 0)) throw new Error(`Trainer.evaluate: the dataset is empty (size ${data.size})`);
-    const metrics = this.options.metrics ?? [];
+    const metrics = this.metrics;
     for (const m of metrics) m.reset();
     const sums = zeroSums();
     const order = Array.from({ length: data.size }, (_, i) => i);

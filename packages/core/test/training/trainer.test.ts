@@ -50,7 +50,8 @@ function toyEncoder(withBn: boolean): Encoder {
       }
       return out;
     },
-    getConfig: () => ({ name: 'toy', args: { inChannels: 3, depth: 5, outputStride: 8, prefix: 'encoder' } }),
+    // EncoderConfig only names output strides 16 and 32; the toy's 8 keeps it small (the model just checks divisibility).
+    getConfig: () => ({ name: 'toy', args: { inChannels: 3, depth: 5, outputStride: 8 as unknown as 16, prefix: 'encoder' } }),
   };
 }
 
@@ -236,8 +237,12 @@ describe('callbacks', () => {
     const model = toyModel(true);
     const saved: Array<[MultiTaskModel, number, Logs]> = [];
     const every = new ModelCheckpoint({ save: async (m, e, logs) => void saved.push([m, e, logs]) });
-    await train(model, data16, { epochs: 3, batchSize: 8, validationData: data16, callbacks: [every] });
+    const counts: number[] = [];
+    const count = { onEpochEnd: () => void counts.push(tf.memory().numTensors) };
+    await train(model, data16, { epochs: 3, batchSize: 8, validationData: data16, callbacks: [every, count] });
     expect(saved.map((s) => s[1])).toEqual([0, 1, 2]);
+    // Training and validation together leave the tensor count flat from epoch to epoch.
+    expect(new Set(counts).size).toBe(1);
     expect(saved[0][0]).toBe(model);
     expect(Object.keys(saved[0][2])).toEqual(
       expect.arrayContaining(['loss', 'segmentation_loss', 'classification_loss', 'val_loss', 'val_segmentation_loss', 'val_classification_loss']),
@@ -252,7 +257,7 @@ describe('callbacks', () => {
   });
 });
 
-test('validation logs, metrics, learning-rate schedule and hook order', async () => {
+test('validation logs (loss and default metrics), custom metrics, learning-rate schedule and hook order', async () => {
   const model = toyModel(true);
   const events: string[] = [];
   const hooks: TrainingCallback = {
@@ -262,27 +267,45 @@ test('validation logs, metrics, learning-rate schedule and hook order', async ()
     onEpochEnd: (e) => void events.push(`epochEnd${e}`),
     onTrainEnd: (h) => void events.push(`trainEnd${h.epoch.length}`),
   };
-  let seen = 0;
   const trainer = new Trainer(model, {
     epochs: 2,
     batchSize: 8,
     validationData: data16,
     validationBatchSize: 5,
-    metrics: [{ reset: () => (seen = 0), update: (out, b) => void (seen += out.logits.shape[0] + 0 * b.labels.size), result: () => ({ seen }) }],
     learningRateSchedule: (epoch) => 0.01 / (epoch + 1),
     callbacks: [hooks],
   });
   const h = await trainer.fit(data16);
   expect(events).toEqual(['trainBegin', 'epochBegin0', 'batch0', 'batch1', 'epochEnd0', 'epochBegin1', 'batch0', 'batch1', 'epochEnd1', 'trainEnd2']);
   expect(h.history.lr).toEqual([0.01, 0.005]);
-  expect(h.history.val_seen).toEqual([16, 16]);
-  // Validation is inference mode: evaluating again on unchanged weights gives the same numbers.
+  for (const key of ['val_accuracy', 'val_macro_f1', 'val_iou', 'val_dice']) {
+    expect(h.history[key]).toHaveLength(2);
+    h.history[key].forEach((v) => expect(v >= 0 && v <= 1).toBe(true));
+  }
+
+  // Validation is inference mode: evaluating again on unchanged weights (other batching) gives the same numbers.
   const again = await trainer.evaluate(data16, 16);
   expect(again.loss).toBeCloseTo(h.history.val_loss[1], 5);
   expect(again.segmentation_loss).toBeCloseTo(h.history.val_segmentation_loss[1], 5);
   expect(again.classification_loss).toBeCloseTo(h.history.val_classification_loss[1], 5);
-  const lambda = 0.7;
-  expect(again.loss).toBeCloseTo(lambda * again.segmentation_loss + (1 - lambda) * again.classification_loss, 5);
+  expect(again.accuracy).toBe(h.history.val_accuracy[1]);
+  expect(again.loss).toBeCloseTo(0.7 * again.segmentation_loss + 0.3 * again.classification_loss, 5);
+  // The logged accuracy is that of the model's predictions.
+  const all = await data16.getBatch(Array.from({ length: 16 }, (_, i) => i));
+  const { mask, logits } = model.predict(all.images);
+  const predicted = tf.argMax(logits, 1);
+  const correct = tf.sum(tf.cast(tf.equal(predicted, tf.cast(all.labels, 'int32')), 'float32')).dataSync()[0];
+  expect(again.accuracy).toBeCloseTo(correct / 16, 6);
+  tf.dispose([all.images, all.masks, all.labels, mask, logits, predicted]);
+
+  let seen = 0;
+  let updates = 0;
+  const custom = new Trainer(model, {
+    metrics: [{ reset: () => void (seen = updates = 0), update: (out) => void ((seen += out.logits.shape[0]), updates++), result: () => ({ seen }) }],
+  });
+  const logs = await custom.evaluate(data16, 5);
+  expect([logs.seen, updates]).toEqual([16, 4]);
+  expect(logs.accuracy).toBeUndefined();
   model.dispose();
 });
 
