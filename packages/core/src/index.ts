@@ -29,3 +29,4 @@ export * from './parity/check';
 export * from './training/data';
 export * from './training/callbacks';
 export * from './training/trainer';
+export * from './model/count-macs';

@@ -1,2 +1,5 @@
 export {};
 export * from './unet';
+export * from './unetplusplus';
+export * from './fpn';
+export * from './deeplabv3plus';

@@ -12,3 +12,4 @@ export * from './report/progress';
 export * from './report/evaluation';
 export * from './demo/slim-resnet';
 export * from './parity/run-parity';
+export * from './models/factory';

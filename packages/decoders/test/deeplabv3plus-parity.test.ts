@@ -1,0 +1,19 @@
+/**
+ * DeepLabV3Plus × the four paper encoders against the frozen PyTorch fixtures (fixtures/parity): eval and
+ * training outputs, encoder stages and every parameter's gradient norm, within the README's
+ * tolerances. wasm with the busi training kernels; encoders not registered are skipped.
+ */
+import { initBackend } from '@busi/node';
+import '@busi/backbones';
+import '../src';
+import { SMP_ENCODER_NAMES, expectParity } from './helpers/parity';
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', log: false });
+});
+
+describe.each(SMP_ENCODER_NAMES)('DeepLabV3Plus__%s', (encoder) => {
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
+    expectParity('DeepLabV3Plus', 'deeplabv3plus', encoder);
+  });
+});
