@@ -7,6 +7,9 @@ import '@busi/decoders';
 /** Per-kernel wall time, counting only outermost calls so composites are not counted twice. */
 export class KernelTimer {
   readonly ms = new Map<string, { calls: number; ms: number }>();
+  /** Individual calls of the kernels named here, with input shapes (to find slow shapes). */
+  readonly detail: Array<{ kernel: string; shapes: string; ms: number }> = [];
+  detailKernels = new Set<string>();
   private depth = 0;
   private readonly originals: KernelConfig[] = [];
 
@@ -27,8 +30,13 @@ export class KernelTimer {
             this.depth--;
             const e = this.ms.get(config.kernelName) ?? { calls: 0, ms: 0 };
             e.calls++;
-            e.ms += performance.now() - t0;
+            const dt = performance.now() - t0;
+            e.ms += dt;
             this.ms.set(config.kernelName, e);
+            if (this.detailKernels.has(config.kernelName)) {
+              const shapes = Object.entries(args.inputs).map(([k, v]) => `${k}[${v.shape}]`).join(' ');
+              this.detail.push({ kernel: config.kernelName, shapes, ms: dt });
+            }
           }
         },
       });

@@ -10,11 +10,13 @@ async function main(): Promise<void> {
   const bench = makeTrainBench(encoder, decoder, Number(batch), Number(size));
   console.log(`${decoder}/${encoder} ${size}px batch ${batch}: warm-up step ${bench.step().toFixed(0)} ms`);
   const timer = new KernelTimer();
+  for (const k of (process.env.DETAIL ?? '').split(',').filter(Boolean)) timer.detailKernels.add(k);
   timer.install(tf.getBackend());
   const ms = bench.step();
   timer.uninstall(tf.getBackend());
   console.log(`profiled step ${ms.toFixed(0)} ms`);
   for (const r of timer.top(25)) console.log(`${r.kernel.padEnd(36)} ${String(r.calls).padStart(5)} calls ${r.ms.toFixed(1).padStart(9)} ms`);
+  for (const d of timer.detail.sort((a, b) => b.ms - a.ms).slice(0, 30)) console.log(`${d.kernel} ${d.shapes} ${d.ms.toFixed(1)} ms`);
   bench.dispose();
 }
 main().catch((e) => {

@@ -1,0 +1,180 @@
+// Inference latency and training speed of the paper's 16 models on the active backend, next to
+// the PyTorch CPU figures of /work/shared/reference/architectures.md when that file is present.
+//
+// Usage: node packages/node/bench/run.mjs packages/node/bench/models.ts [options]
+//   --models=all | unet:resnet50,unet:efficientnet-b4,...   (decoder:encoder)
+//   --sizes=448,224        input sizes (square)
+//   --batch=8 --micro=2    training batch and micro-batch (gradients accumulated over batch/micro)
+//   --reps=2               timed repetitions after one warm-up (medians reported)
+//   --no-batch-train       skip the batch training measurement (batch-1 fwd+bwd and inference only)
+//   --backend=wasm|cpu|tensorflow|auto   --reference=path   --out=dir
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { MultiTaskModel } from '@busi/core';
+import { initBackend, type BackendChoice } from '../src/backends';
+import { median, multiTaskLoss } from './common';
+import { hostInfo, writeResults } from './report';
+
+const DECODERS = ['unet', 'unetplusplus', 'fpn', 'deeplabv3plus'];
+const ENCODERS = ['resnet50', 'resnext50_32x4d', 'tu-wide_resnet50_2', 'efficientnet-b4'];
+const SMP_DECODER: Record<string, string> = { unet: 'Unet', unetplusplus: 'UnetPlusPlus', fpn: 'FPN', deeplabv3plus: 'DeepLabV3Plus' };
+
+function arg(name: string, def: string): string {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : def;
+}
+
+interface TorchRef {
+  trainMs: number;
+  evalMs: number;
+}
+
+/** PyTorch batch-1 448² timings (min fwd+bwd, eval fwd) keyed `Decoder|encoder`. */
+function torchReference(path: string): Map<string, TorchRef> {
+  const out = new Map<string, TorchRef>();
+  if (!existsSync(path)) return out;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length < 14 || !Object.values(SMP_DECODER).includes(cells[1])) continue;
+    const train = /^(\d+)\s*\//.exec(cells[12]);
+    const evalMs = Number(cells[13]);
+    if (train && evalMs) out.set(`${cells[1]}|${cells[2]}`, { trainMs: Number(train[1]), evalMs });
+  }
+  return out;
+}
+
+/** Bytes the wasm heap has grown to (it never shrinks, so this is the peak so far). */
+function wasmHeapBytes(): number | null {
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return b.wasm?.HEAPU8?.length ?? null;
+}
+
+/**
+ * Wall and process-CPU milliseconds. wasm runs on one thread, so on an idle machine they agree;
+ * on a shared machine CPU time is the better estimate of what the code costs.
+ */
+function timed(f: () => void): { wall: number; cpu: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  f();
+  const c = process.cpuUsage(c0);
+  return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
+}
+
+function measure(reps: number, f: () => void): { wall: number; cpu: number } {
+  f();
+  const ts = Array.from({ length: reps }, () => timed(f));
+  return { wall: median(ts.map((t) => t.wall)), cpu: median(ts.map((t) => t.cpu)) };
+}
+
+async function main(): Promise<void> {
+  const backend = arg('backend', process.env.BUSI_BACKEND ?? 'wasm') as BackendChoice;
+  const desc = await initBackend({ backend });
+  const sizes = arg('sizes', '448,224').split(',').map(Number);
+  const batch = Number(arg('batch', '8'));
+  const micro = Math.min(batch, Number(arg('micro', '2')));
+  const reps = Number(arg('reps', '2'));
+  const batchTrain = !process.argv.includes('--no-batch-train');
+  const ref = torchReference(arg('reference', '/work/shared/reference/architectures.md'));
+  const list = arg('models', 'all') === 'all'
+    ? DECODERS.flatMap((d) => ENCODERS.map((e) => [d, e]))
+    : arg('models', '').split(',').map((s) => s.split(':'));
+
+  const rows: Array<Record<string, string | number>> = [];
+  for (const [decoder, encoder] of list) {
+    for (const size of sizes) {
+      const row: Record<string, string | number> = { model: `${SMP_DECODER[decoder] ?? decoder}/${encoder}`, size };
+      let model: MultiTaskModel | null = null;
+      try {
+        model = new MultiTaskModel({ encoder, decoder, classes: 3 });
+        const m = model;
+        const vars = m.trainableVariables();
+        const x1 = tf.randomNormal([1, size, size, 3]) as tf.Tensor4D;
+        const infer = measure(reps, () => {
+          const out = m.predict(x1);
+          out.mask.dataSync();
+          tf.dispose([out.mask, out.logits]);
+        });
+        row['infer b1 ms'] = +infer.wall.toFixed(0);
+        row['infer cpu ms'] = +infer.cpu.toFixed(0);
+
+        // The reference's train measurement: batch 1, loss mean(mask)+mean(logits), fwd+bwd, no optimiser.
+        // DeepLabV3+'s pooled-branch BN cannot see one value per channel, so it trains at batch 2 there, halved.
+        const b1 = decoder === 'deeplabv3plus' ? 2 : 1;
+        const xb = b1 === 1 ? x1 : (tf.randomNormal([b1, size, size, 3]) as tf.Tensor4D);
+        const fbt = measure(reps, () => {
+          const { value, grads } = tf.variableGrads(() => {
+            const out = m.forward(xb, true);
+            return tf.add(tf.mean(out.mask), tf.mean(out.logits)) as tf.Scalar;
+          }, vars);
+          value.dataSync();
+          tf.dispose([value, ...Object.values(grads)]);
+        });
+        const fb = fbt.wall / b1;
+        row['fwd+bwd b1 ms'] = +fb.toFixed(0);
+        row['fwd+bwd cpu ms'] = +(fbt.cpu / b1).toFixed(0);
+        if (xb !== x1) xb.dispose();
+        x1.dispose();
+
+        const r = ref.get(`${SMP_DECODER[decoder]}|${encoder}`);
+        if (r && size === 448) {
+          row['torch fwd+bwd ms'] = r.trainMs;
+          row['torch infer ms'] = r.evalMs;
+          row['train ×torch (cpu)'] = +(fbt.cpu / b1 / r.trainMs).toFixed(1);
+          row['infer ×torch (cpu)'] = +(infer.cpu / r.evalMs).toFixed(1);
+        }
+
+        if (batchTrain) {
+          // A full optimiser step at `batch`, accumulating gradients over micro-batches to fit the wasm heap.
+          const opt = tf.train.adam(1e-4);
+          const xs = tf.randomNormal([micro, size, size, 3]) as tf.Tensor4D;
+          const ys = tf.cast(tf.greater(tf.randomUniform([micro, size, size, 1]), 0.5), 'float32');
+          const ls = tf.oneHot(tf.tensor1d(Array.from({ length: micro }, (_, i) => i % 3), 'int32'), 3);
+          const step = () => {
+            let acc: Record<string, tf.Tensor> | null = null;
+            for (let k = 0; k < batch / micro; k++) {
+              const { value, grads } = tf.variableGrads(() => {
+                const out = m.forward(xs, true);
+                return multiTaskLoss(out.mask, out.logits, ys, ls);
+              }, vars);
+              value.dispose();
+              if (acc == null) acc = grads;
+              else {
+                const prev: Record<string, tf.Tensor> = acc;
+                acc = Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.add(prev[n], g)]));
+                tf.dispose([...Object.values(prev), ...Object.values(grads)]);
+              }
+            }
+            const scaled = tf.tidy(() => Object.fromEntries(Object.entries(acc!).map(([n, g]) => [n, tf.div(g, batch / micro)])));
+            opt.applyGradients(scaled as tf.NamedTensorMap);
+            tf.dispose([...Object.values(acc!), ...Object.values(scaled)]);
+          };
+          step(); // creates the optimiser state
+          const tensorsBefore = tf.memory().numTensors;
+          const st = timed(step);
+          row['tensor leak/step'] = tf.memory().numTensors - tensorsBefore;
+          row[`train step b${batch} (micro ${micro}) ms`] = +st.wall.toFixed(0);
+          row['img/s'] = +((batch * 1000) / st.wall).toFixed(2);
+          row['img/s (cpu)'] = +((batch * 1000) / st.cpu).toFixed(2);
+          tf.dispose([xs, ys, ls]);
+          opt.dispose();
+        }
+        const heap = wasmHeapBytes();
+        row['peak MiB'] = heap != null ? +(heap / 2 ** 20).toFixed(0) : +(tf.memory().numBytes / 2 ** 20).toFixed(0);
+      } catch (e) {
+        row.error = String((e as Error).message ?? e).split('\n')[0].slice(0, 120);
+      } finally {
+        model?.dispose();
+      }
+      rows.push(row);
+      console.log(JSON.stringify(row));
+    }
+  }
+  const host = hostInfo();
+  writeResults('models', rows, `busi models on ${desc.backend} (${desc.provider}), ${host.cores} cores, load ${host.loadavg1}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
