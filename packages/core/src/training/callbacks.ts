@@ -228,3 +228,87 @@ export class ModelCheckpoint implements TrainingCallback {
     this.best = s.best ?? (this.mode === 'min' ? Infinity : -Infinity);
   }
 }
+
+/** Constructor arguments of {@link ReduceLROnPlateau}. */
+export interface ReduceLROnPlateauArgs {
+  /** Epoch-log quantity to watch. Default 'val_loss'. */
+  monitor?: string;
+  /** Multiplies the learning rate on a plateau. Default 0.1. */
+  factor?: number;
+  /** Epochs without improvement before reducing. Default 10. */
+  patience?: number;
+  /** Whether lower or higher is better. Default 'auto'. */
+  mode?: MonitorMode;
+  /** Smallest change that counts as an improvement. Default 1e-4. */
+  minDelta?: number;
+  /** Epochs to wait after a reduction before counting again. Default 0. */
+  cooldown?: number;
+  /** Lower bound of the learning rate. Default 0. */
+  minLearningRate?: number;
+}
+
+/**
+ * Multiplies the optimizer's `learningRate` by `factor` once `monitor` has not improved for
+ * `patience` epochs (Keras semantics, absolute `minDelta`). Do not combine with a trainer
+ * `learningRateSchedule`, which would overwrite the reduced rate at the next epoch.
+ */
+export class ReduceLROnPlateau implements TrainingCallback {
+  readonly monitor: string;
+  readonly factor: number;
+  readonly patience: number;
+  readonly mode: 'min' | 'max';
+  readonly minDelta: number;
+  readonly cooldown: number;
+  readonly minLearningRate: number;
+  best: number;
+  wait = 0;
+  cooldownLeft = 0;
+
+  constructor(args: ReduceLROnPlateauArgs = {}) {
+    this.monitor = args.monitor ?? 'val_loss';
+    this.factor = args.factor ?? 0.1;
+    this.patience = args.patience ?? 10;
+    this.mode = resolveMode(args.mode ?? 'auto', this.monitor);
+    this.minDelta = Math.abs(args.minDelta ?? 1e-4);
+    this.cooldown = args.cooldown ?? 0;
+    this.minLearningRate = args.minLearningRate ?? 0;
+    if (!(this.factor > 0 && this.factor < 1)) throw new Error(`ReduceLROnPlateau: factor must be in (0, 1), got ${this.factor}`);
+    if (!Number.isInteger(this.patience) || this.patience < 0) {
+      throw new Error(`ReduceLROnPlateau: patience must be a non-negative integer, got ${this.patience}`);
+    }
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+  }
+
+  onEpochEnd(_epoch: number, logs: Logs, control: TrainingControl): void {
+    const v = monitored(logs, this.monitor, 'ReduceLROnPlateau');
+    if (this.cooldownLeft > 0) {
+      this.cooldownLeft -= 1;
+      this.wait = 0;
+    }
+    if (this.mode === 'min' ? v < this.best - this.minDelta : v > this.best + this.minDelta) {
+      this.best = v;
+      this.wait = 0;
+      return;
+    }
+    if (this.cooldownLeft > 0) return;
+    this.wait += 1;
+    if (this.wait >= this.patience) {
+      const opt = control.optimizer as unknown as { learningRate?: unknown };
+      if (typeof opt.learningRate !== 'number') throw new Error('ReduceLROnPlateau: the optimizer has no numeric `learningRate` field');
+      opt.learningRate = Math.max(opt.learningRate * this.factor, this.minLearningRate);
+      this.cooldownLeft = this.cooldown;
+      this.wait = 0;
+    }
+  }
+
+  getState(): unknown {
+    return { best: this.best, wait: this.wait, cooldownLeft: this.cooldownLeft };
+  }
+
+  setState(state: unknown): void {
+    const s = state as { best: number | null; wait: number; cooldownLeft: number };
+    this.best = s.best ?? (this.mode === 'min' ? Infinity : -Infinity);
+    this.wait = s.wait;
+    this.cooldownLeft = s.cooldownLeft;
+  }
+}

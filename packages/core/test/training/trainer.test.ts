@@ -10,6 +10,7 @@ import {
   ModelCheckpoint,
   MultiTaskModel,
   NonFiniteLossError,
+  ReduceLROnPlateau,
   Trainer,
   batchIndices,
   decodeTrainerState,
@@ -67,13 +68,22 @@ function toyDecoder(): Decoder {
   };
 }
 
-function toyModel(withBn = true): MultiTaskModel {
-  return new MultiTaskModel({
+/** The toy model with seeded He-normal kernels (biases and BatchNorm keep their fixed defaults), so runs are deterministic. */
+function toyModel(withBn = true, seed = 1): MultiTaskModel {
+  const model = new MultiTaskModel({
     encoder: toyEncoder(withBn),
     decoder: toyDecoder(),
     classes: 3,
     classificationHead: { dropout: 0 },
   });
+  const weights = model.model.getWeights().map((w, i) => {
+    if (w.rank < 2) return w;
+    const fanIn = w.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    return tf.randomNormal(w.shape, 0, Math.sqrt(2 / fanIn), 'float32', seed * 1000 + i);
+  });
+  model.model.setWeights(weights);
+  tf.dispose(weights.filter((w) => w.rank >= 2));
+  return model;
 }
 
 /** Synthetic ultrasound-like data at 16×16 (dataset tensors are kept for the whole file). */
@@ -207,6 +217,24 @@ describe('callbacks', () => {
     expect(es.bestEpoch).toBe(3);
     expect(new EarlyStopping({ monitor: 'val_dice' }).mode).toBe('max');
     expect(() => es.onEpochEnd(6, { loss: 1 }, control(() => undefined))).toThrow(/'val_loss' is not in the epoch logs \(available: loss\)/);
+  });
+
+  test('ReduceLROnPlateau multiplies the learning rate after `patience` flat epochs, honouring cooldown and the floor', () => {
+    const optimizer = new Adam({ learningRate: 1 });
+    const c: TrainingControl = { model: undefined as never, optimizer, stop: () => undefined };
+    const r = new ReduceLROnPlateau({ monitor: 'loss', factor: 0.5, patience: 2, cooldown: 1, minLearningRate: 0.2 });
+    const lrs: number[] = [];
+    for (const [e, v] of [1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5].entries()) {
+      r.onEpochEnd(e, { loss: v }, c);
+      lrs.push(optimizer.learningRate);
+    }
+    // Epochs 2-3 flat → halve at 3; as in Keras the cooldown epoch (4) ends the cooldown and counts
+    // towards patience → halve at 5; again at 7 (0.125, floored to 0.2).
+    expect(lrs).toEqual([1, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.2, 0.2, 0.2]);
+    const copy = new ReduceLROnPlateau({ monitor: 'loss', factor: 0.5, patience: 2, cooldown: 1 });
+    copy.setState(JSON.parse(JSON.stringify(r.getState())));
+    expect(copy.getState()).toEqual(r.getState());
+    expect(() => new ReduceLROnPlateau({ factor: 1 })).toThrow(/factor must be in \(0, 1\)/);
   });
 
   test('EarlyStopping inside fit ends training; restoreBestWeights puts back the best epoch', async () => {
