@@ -18,8 +18,20 @@ export interface TrainingBatch {
 export interface TrainingDataset {
   /** Number of samples. */
   readonly size: number;
-  /** The samples at `indices`, in that order. */
-  getBatch(indices: number[]): TrainingBatch | Promise<TrainingBatch>;
+  /**
+   * The samples at `indices`, in that order. `context` says whether the batch is for a training
+   * step (where to augment) and which epoch, so augmentation can be seeded and a resumed run can
+   * repeat it exactly.
+   */
+  getBatch(indices: number[], context?: BatchContext): TrainingBatch | Promise<TrainingBatch>;
+}
+
+/** Why the trainer asks for a batch. */
+export interface BatchContext {
+  /** True for a training step, false for validation/evaluation. */
+  training: boolean;
+  /** Epoch of the training step (for evaluation: the epoch just trained, or the trainer's current one). */
+  epoch: number;
 }
 
 /**

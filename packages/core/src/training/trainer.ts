@@ -321,7 +321,7 @@ export class Trainer implements TrainingControl {
       for (let k = 0; k < chunks.length; k++) {
         const chunk = chunks[k];
         const weight = chunk.length / indices.length;
-        const batch = await data.getBatch(chunk);
+        const batch = await data.getBatch(chunk, { training: true, epoch: where.epoch });
         const kept: { parts?: tf.Tensor } = {};
         let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
         try {
@@ -375,7 +375,7 @@ export class Trainer implements TrainingControl {
     const sums = zeroSums();
     const order = Array.from({ length: data.size }, (_, i) => i);
     for (const chunk of batchIndices(order, batchSize, false)) {
-      const batch = await data.getBatch(chunk);
+      const batch = await data.getBatch(chunk, { training: false, epoch: Math.max(0, this.epoch - (this.batchInEpoch === 0 ? 1 : 0)) });
       try {
         checkBatch(batch, chunk.length, this.model);
         const parts = tf.tidy(() => {

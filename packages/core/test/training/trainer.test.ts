@@ -19,6 +19,7 @@ import {
   syntheticToTensors,
   tensorDataset,
   train,
+  type BatchContext,
   type Decoder,
   type Encoder,
   type Logs,
@@ -94,9 +95,15 @@ function syntheticDataset(count: number, seed: number): TrainingDataset {
 }
 
 /** Records the indices the trainer asks for. */
-function spy(data: TrainingDataset): TrainingDataset & { calls: number[][] } {
+function spy(data: TrainingDataset): TrainingDataset & { calls: number[][]; contexts: Array<BatchContext | undefined> } {
   const calls: number[][] = [];
-  return { size: data.size, calls, getBatch: (idx: number[]) => (calls.push([...idx]), data.getBatch(idx)) };
+  const contexts: Array<BatchContext | undefined> = [];
+  return {
+    size: data.size,
+    calls,
+    contexts,
+    getBatch: (idx: number[], ctx?: BatchContext) => (calls.push([...idx]), contexts.push(ctx), data.getBatch(idx)),
+  };
 }
 
 function copyWeights(from: MultiTaskModel, to: MultiTaskModel): void {
@@ -181,6 +188,7 @@ test('seeded shuffling is reproducible, reshuffles every epoch, and dropLast dro
     const d = spy(data10);
     await new Trainer(model, { epochs: 2, batchSize: 4, seed, dropLast, optimizer: new Adam() }).fit(d);
     model.dispose();
+    if (dropLast) expect(d.contexts.map((c) => c && [c.training, c.epoch])).toEqual([[true, 0], [true, 0], [true, 1], [true, 1]]);
     return d.calls;
   };
   const a = await run(7, true);
@@ -295,10 +303,11 @@ test('validation logs (loss and default metrics), custom metrics, learning-rate 
     onEpochEnd: (e) => void events.push(`epochEnd${e}`),
     onTrainEnd: (h) => void events.push(`trainEnd${h.epoch.length}`),
   };
+  const val = spy(data16);
   const trainer = new Trainer(model, {
     epochs: 2,
     batchSize: 8,
-    validationData: data16,
+    validationData: val,
     validationBatchSize: 5,
     learningRateSchedule: (epoch) => 0.01 / (epoch + 1),
     callbacks: [hooks],
@@ -306,6 +315,8 @@ test('validation logs (loss and default metrics), custom metrics, learning-rate 
   const h = await trainer.fit(data16);
   expect(events).toEqual(['trainBegin', 'epochBegin0', 'batch0', 'batch1', 'epochEnd0', 'epochBegin1', 'batch0', 'batch1', 'epochEnd1', 'trainEnd2']);
   expect(h.history.lr).toEqual([0.01, 0.005]);
+  expect(val.calls.map((c) => c.length)).toEqual([5, 5, 5, 1, 5, 5, 5, 1]);
+  expect(val.contexts.map((c) => c && [c.training, c.epoch])).toEqual([...new Array(4).fill([false, 0]), ...new Array(4).fill([false, 1])]);
   for (const key of ['val_accuracy', 'val_macro_f1', 'val_iou', 'val_dice']) {
     expect(h.history[key]).toHaveLength(2);
     h.history[key].forEach((v) => expect(v >= 0 && v <= 1).toBe(true));
