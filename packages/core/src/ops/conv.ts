@@ -71,10 +71,112 @@ export function dilated(
   return tf.batchToSpaceND(y, [d, d], [[0, extraH], [0, extraW]]) as tf.Tensor4D;
 }
 
-/** Grouped convolution as one dense conv per group (tfjs has no grouped conv kernel). */
+/**
+ * Grouped convolution (tfjs has no grouped conv kernel), stride `strides`, no padding, kernel
+ * `[kh, kw, in/groups, out]`, trainable (first-order gradients).
+ *
+ * One dense conv per group, as the plain formulation ({@link groupedConv2dSplit}), but the
+ * channel groups are separated and re-interleaved by single JS passes over the values, inside a
+ * custom gradient whose backward pass does the same around the per-group input and filter
+ * gradient kernels. tfjs's own split/concat/transpose along the channel axis are the bottleneck
+ * otherwise: on wasm every Slice re-reads the whole input (G slices cost G full copies) and the
+ * channel-axis Slice/Concat move a few floats per call. Reading values is synchronous, which is
+ * cheap on the cpu and wasm backends this library trains on (on webgl it would stall the GPU).
+ */
 export function groupedConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, strides: Pair, groups: number): tf.Tensor4D {
+  if (groups === 1) return tf.conv2d(x, kernel, strides, 'valid');
+  const [n, h, w, cin] = x.shape;
+  const [kh, kw, cg, cout] = kernel.shape;
+  if (cin !== cg * groups || cout % groups !== 0) {
+    throw new Error(`groupedConv2d: input ${cin} / output ${cout} channels do not fit groups=${groups} with a ${kernel.shape} kernel`);
+  }
+  const cog = cout / groups;
+  const xGroupShape: [number, number, number, number] = [n, h, w, cg];
+  const kGroupShape: [number, number, number, number] = [kh, kw, cg, cog];
+  // A kernel [kh, kw, cg, g·cog] is channel-interleaved like an image of kh·kw·cg pixels.
+  const kAsImage = [1, kh * kw * cg, 1, cout];
+  const groupTensors = (t: tf.Tensor, asShape: number[], shape: [number, number, number, number]) =>
+    splitGroups(t.dataSync() as Float32Array, asShape, groups).map((v) => tf.tensor4d(v, shape));
+
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, kIn, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([xIn, kIn]);
+    const ys = tf.tidy(() => {
+      const xs = groupTensors(xIn, xIn.shape, xGroupShape);
+      const ks = groupTensors(kIn, kAsImage, kGroupShape);
+      return xs.map((xi, i) => tf.conv2d(xi, ks[i], strides, 'valid'));
+    });
+    const [, ho, wo] = ys[0].shape;
+    const value = tf.tensor4d(mergeGroups(ys.map((y) => y.dataSync() as Float32Array), [n, ho, wo, cog]), [n, ho, wo, cout]);
+    tf.dispose(ys);
+
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [xs, ks, dys] = [
+        groupTensors(saved[0], saved[0].shape, xGroupShape),
+        groupTensors(saved[1], kAsImage, kGroupShape),
+        groupTensors(dy, dy.shape, [n, ho, wo, cog]),
+      ];
+      const dxs = dys.map((d, i) => tf.conv2dTranspose(d, ks[i], xGroupShape, strides, 'valid'));
+      const dks = dys.map(
+        (d, i) =>
+          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: xs[i], dy: d }, {
+            strides,
+            pad: 'valid',
+            dataFormat: 'NHWC',
+            dimRoundingMode: undefined,
+            filterShape: kGroupShape,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      );
+      const dx = tf.tensor4d(mergeGroups(dxs.map((t) => t.dataSync() as Float32Array), xGroupShape), x.shape);
+      const dk = tf.tensor4d(mergeGroups(dks.map((t) => t.dataSync() as Float32Array), [1, kh * kw * cg, 1, cog]), kernel.shape);
+      tf.dispose([...xs, ...ks, ...dys, ...dxs, ...dks]);
+      return [dx, dk];
+    };
+    return { value, gradFunc };
+  });
+  return op(x, kernel) as tf.Tensor4D;
+}
+
+/** Grouped convolution by splitting the channel axis: the plain formulation, kept as a reference. */
+export function groupedConv2dSplit(x: tf.Tensor4D, kernel: tf.Tensor4D, strides: Pair, groups: number): tf.Tensor4D {
   const xs = tf.split(x, groups, 3);
   const ks = tf.split(kernel, groups, 3);
   const ys = xs.map((xi, i) => tf.conv2d(xi as tf.Tensor4D, ks[i] as tf.Tensor4D, strides, 'valid'));
   return tf.concat(ys, 3) as tf.Tensor4D;
+}
+
+/**
+ * The `groups` channel groups of a channel-last `[..., g·c]` array (shape `asShape`, C order)
+ * as g contiguous arrays `[..., c]`.
+ */
+export function splitGroups(src: Float32Array, asShape: readonly number[], groups: number): Float32Array[] {
+  const cAll = asShape[asShape.length - 1];
+  if (cAll % groups !== 0) throw new Error(`splitGroups: ${cAll} channels are not divisible by groups=${groups}`);
+  const c = cAll / groups;
+  const pixels = src.length / cAll;
+  const out: Float32Array[] = [];
+  for (let g = 0; g < groups; g++) {
+    const dst = new Float32Array(pixels * c);
+    for (let p = 0, s = g * c, d = 0; p < pixels; p++, s += cAll, d += c) {
+      for (let k = 0; k < c; k++) dst[d + k] = src[s + k];
+    }
+    out.push(dst);
+  }
+  return out;
+}
+
+/** Inverse of {@link splitGroups}: g arrays of shape `groupShape` (`[..., c]`) interleaved into `[..., g·c]`. */
+export function mergeGroups(parts: Float32Array[], groupShape: readonly number[]): Float32Array {
+  const c = groupShape[groupShape.length - 1];
+  const groups = parts.length;
+  const pixels = parts[0].length / c;
+  const cAll = c * groups;
+  const out = new Float32Array(pixels * cAll);
+  for (let g = 0; g < groups; g++) {
+    const src = parts[g];
+    for (let p = 0, d = g * c, s = 0; p < pixels; p++, d += cAll, s += c) {
+      for (let k = 0; k < c; k++) out[d + k] = src[s + k];
+    }
+  }
+  return out;
 }
