@@ -3,3 +3,4 @@ export * from './unet';
 export * from './unetplusplus';
 export * from './fpn';
 export * from './deeplabv3plus';
+export * from './conformance';
