@@ -82,7 +82,7 @@ describe('core layers train on wasm with the same gradients as on cpu', () => {
     tf.dispose(net.run(x));
     const vars = net.layers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
     const opt = tf.train.sgd(0.01);
-    const step = () => tf.dispose(opt.minimize(() => net.run(x), true, vars));
+    const step = () => tf.dispose(opt.minimize(() => net.run(x), true, vars) as tf.Scalar);
     step();
     const before = tf.memory().numTensors;
     step();
