@@ -79,59 +79,66 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
 
   registerSlimResNet();
   const encoderName = v.encoder as string;
-  const model = new MultiTaskModel({
-    encoder: encoderName,
-    decoder: { name: 'unet', decoderChannels: [64, 32, 16, 16, 8] },
-    classes: BUSI_CLASSES.length,
-    classificationHead: { dropout: 0.2 },
-    name: `demo_unet__${encoderName}`,
-  });
-  say(`model: ${encoderName} + unet, ${model.countParams().total.toLocaleString('en-US')} parameters`);
+  let model: MultiTaskModel | null = null;
+  const optimizer = new Adam({ learningRate: v.lr as number });
+  try {
+    model = new MultiTaskModel({
+      encoder: encoderName,
+      decoder: { name: 'unet', decoderChannels: [64, 32, 16, 16, 8] },
+      classes: BUSI_CLASSES.length,
+      classificationHead: { dropout: 0.2 },
+      name: `demo_unet__${encoderName}`,
+    });
+    say(`model: ${encoderName} + unet, ${model.countParams().total.toLocaleString('en-US')} parameters`);
 
-  const metrics = new MultiTaskMetrics({ classNames: [...BUSI_CLASSES] });
-  const epochs = v.epochs as number;
-  const batchSize = v['batch-size'] as number;
-  const trainer = new Trainer(model, {
-    epochs,
-    batchSize,
-    // BatchNorm in training mode needs more than one sample in the last batch.
-    dropLast: split.train.length % batchSize === 1,
-    seed,
-    optimizer: new Adam({ learningRate: v.lr as number }),
-    lambda: v.lambda as number,
-    validationData: tensorDataset({ images: test.images, masks: test.masks, labels: test.labels }),
-    metrics: [metrics],
-    callbacks: [progressCallback(ctx, epochs, Math.ceil(split.train.length / batchSize), !!v.quiet)],
-  });
-  const trainStart = Date.now();
-  await trainer.fit(tensorDataset({ images: train.images, masks: train.masks, labels: train.labels }));
-  const trainSeconds = (Date.now() - trainStart) / 1000;
+    const metrics = new MultiTaskMetrics({ classNames: [...BUSI_CLASSES] });
+    const epochs = v.epochs as number;
+    const batchSize = v['batch-size'] as number;
+    const trainer = new Trainer(model, {
+      epochs,
+      batchSize,
+      // BatchNorm in training mode needs more than one sample in the last batch.
+      dropLast: split.train.length % batchSize === 1,
+      seed,
+      optimizer,
+      lambda: v.lambda as number,
+      validationData: tensorDataset({ images: test.images, masks: test.masks, labels: test.labels }),
+      metrics: [metrics],
+      callbacks: [progressCallback(ctx, epochs, Math.ceil(split.train.length / batchSize), !!v.quiet)],
+    });
+    const trainStart = Date.now();
+    await trainer.fit(tensorDataset({ images: train.images, masks: train.masks, labels: train.labels }));
+    const trainSeconds = (Date.now() - trainStart) / 1000;
 
-  const logs = await trainer.evaluate(tensorDataset({ images: test.images, masks: test.masks, labels: test.labels }));
-  const report = metrics.report();
-  say('');
-  say(`held-out evaluation (${split.test.length} images):`);
-  say(formatEvaluation(report, logs));
+    const logs = await trainer.evaluate(tensorDataset({ images: test.images, masks: test.masks, labels: test.labels }));
+    const report = metrics.report();
+    say('');
+    say(`held-out evaluation (${split.test.length} images):`);
+    say(formatEvaluation(report, logs));
 
-  fs.mkdirSync(out, { recursive: true });
-  await model.save(fileSystem(path.join(out, 'model'), { force: true }));
-  const overlayFiles = await writeOverlays(model, set, split.test, test.images, path.join(out, 'overlays'), v.overlays as number);
-  const summary = {
-    backend: backend.backend,
-    options: v,
-    data: { count: set.count, size, train: split.train.length, test: split.test.length },
-    parameters: model.countParams().total,
-    trainSeconds,
-    history: trainer.history.toJSON(),
-    test: { logs, classification: report.classification, segmentation: report.segmentation },
-  };
-  fs.writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  say('');
-  say(`wrote ${path.join(out, 'model')} (model.json + weights.bin), metrics.json, ${overlayFiles.length} overlays in ${path.join(out, 'overlays')}`);
-  say(`done in ${formatDuration((Date.now() - t0) / 1000)} (training ${formatDuration(trainSeconds)} on ${backend.backend})`);
-  tf.dispose([train.images, train.masks, train.labels, train.oneHot, test.images, test.masks, test.labels, test.oneHot]);
-  model.dispose();
-  return 0;
+    fs.mkdirSync(out, { recursive: true });
+    await model.save(fileSystem(path.join(out, 'model'), { force: true }));
+    const overlayFiles = await writeOverlays(model, set, split.test, test.images, path.join(out, 'overlays'), v.overlays as number);
+    const summary = {
+      backend: backend.backend,
+      options: v,
+      data: { count: set.count, size, train: split.train.length, test: split.test.length },
+      parameters: model.countParams().total,
+      trainSeconds,
+      history: trainer.history.toJSON(),
+      test: { logs, classification: report.classification, segmentation: report.segmentation },
+    };
+    fs.writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    say('');
+    say(`wrote ${path.join(out, 'model')} (model.json + weights.bin), metrics.json, ${overlayFiles.length} overlays in ${path.join(out, 'overlays')}`);
+    say(`done in ${formatDuration((Date.now() - t0) / 1000)} (training ${formatDuration(trainSeconds)} on ${backend.backend})`);
+    return 0;
+  } finally {
+    // Released on failure too, so a CLI embedded in a longer process does not leak.
+    tf.dispose([train.images, train.masks, train.labels, train.oneHot, test.images, test.masks, test.labels, test.oneHot]);
+    model?.dispose();
+    optimizer.dispose();
+  }
 }
 
 function progressCallback(ctx: CliContext, epochs: number, batches: number, quiet: boolean): TrainingCallback {
