@@ -22,6 +22,7 @@ async function main(): Promise<number> {
     gradients: args.gradients && args.train,
     train: args.train,
     encoder: args.encoder,
+    strictNoise: args.strictNoise,
     onResult: (r) => console.log(r.line),
     onProgress: args.verbose ? (m) => console.error(`  ${m}`) : undefined,
   });

@@ -61,6 +61,8 @@ export interface RunParityOptions {
   train?: boolean;
   /** Compare gradient norms. Default true. */
   gradients?: boolean;
+  /** The README's literal rule for exactly-zero gradients (see ParityCheckOptions.strictNoise). Default false. */
+  strictNoise?: boolean;
   /** Called with each model's result line as soon as it is known. */
   onResult?: (result: ParityRunResult) => void;
   /** Called with progress lines (per stage). */
@@ -132,6 +134,7 @@ async function runOne(
       encoder: options.encoder,
       train: options.train,
       gradients: options.gradients,
+      strictNoise: options.strictNoise,
       onProgress: options.onProgress,
     });
     return { model: name, status: report.pass ? 'pass' : 'fail', line: report.summary, report };
@@ -144,7 +147,7 @@ async function runOne(
 
 /** Usage text of the parity CLI. */
 export const PARITY_USAGE = `usage: parity [dir=fixtures/parity] [--only A,B] [--no-gradients] [--no-train] [--no-encoder]
-              [--backend auto|wasm|cpu|tensorflow] [--json report.json] [--verbose]`;
+              [--strict-noise] [--backend auto|wasm|cpu|tensorflow] [--json report.json] [--verbose]`;
 
 /** Parsed command line of the parity CLI. */
 export interface ParityCliArgs {
@@ -153,13 +156,14 @@ export interface ParityCliArgs {
   gradients: boolean;
   train: boolean;
   encoder: boolean;
+  strictNoise: boolean;
   backend: BackendChoice;
   json?: string;
   verbose: boolean;
 }
 
 export function parseParityArgs(argv: string[]): ParityCliArgs {
-  const args: ParityCliArgs = { dir: 'fixtures/parity', gradients: true, train: true, encoder: true, backend: 'auto', verbose: false };
+  const args: ParityCliArgs = { dir: 'fixtures/parity', gradients: true, train: true, encoder: true, strictNoise: false, backend: 'auto', verbose: false };
   let dirSet = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -172,6 +176,7 @@ export function parseParityArgs(argv: string[]): ParityCliArgs {
     else if (a === '--no-gradients') args.gradients = false;
     else if (a === '--no-train') args.train = false;
     else if (a === '--no-encoder') args.encoder = false;
+    else if (a === '--strict-noise') args.strictNoise = true;
     else if (a === '--backend') args.backend = value() as BackendChoice;
     else if (a === '--json') args.json = value();
     else if (a === '--verbose' || a === '-v') args.verbose = true;

@@ -65,7 +65,8 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('argument parsing', () => {
   expect(parseParityArgs([])).toMatchObject({ dir: 'fixtures/parity', gradients: true, train: true, encoder: true, backend: 'auto' });
-  expect(parseParityArgs(['x', '--only', 'Unet__resnet50,FPN', '--no-gradients', '--backend', 'cpu', '--json', 'r.json'])).toMatchObject({
+  expect(parseParityArgs(['x', '--only', 'Unet__resnet50,FPN', '--no-gradients', '--strict-noise', '--backend', 'cpu', '--json', 'r.json'])).toMatchObject({
+    strictNoise: true,
     dir: 'x', only: ['Unet__resnet50', 'FPN'], gradients: false, backend: 'cpu', json: 'r.json',
   });
   expect(() => parseParityArgs(['a', 'b'])).toThrow(/unexpected argument 'b'/);
