@@ -73,6 +73,16 @@ describe('data-movement kernels on wasm match cpu exactly', () => {
     await expectMatchesCpu('BatchToSpaceND', { x: spec(bShape) }, { blockShape, crops: paddings }, 0);
   });
 
+  test.each([
+    [[3, 4], [4, 5], false, false],
+    [[4, 3], [4, 5], true, false],
+    [[3, 4], [5, 4], false, true],
+    [[2, 4, 3], [2, 5, 4], true, true],
+    [[2, 3, 4], [1, 5, 4], false, true],
+  ])('BatchMatMul %j x %j transposeA %s transposeB %s', async (a, b, transposeA, transposeB) => {
+    await expectMatchesCpu('BatchMatMul', { a: spec(a), b: spec(b) }, { transposeA, transposeB });
+  });
+
   test('Identity shares the buffer yet stays independent of the source tensor lifetime', async () => {
     await tf.setBackend('wasm');
     const x = tf.tensor([1, 2, 3]);
