@@ -35,6 +35,23 @@ describe.each(reference)('%s decoder on channels %#', (name, fixtureName, channe
   });
 });
 
+it("Unet++ with SCSE attention has smp's parameters, incl. the never-run attention1 of x_0_4", () => {
+  // [in + skip, out] of each block on EfficientNet-B4 channels; smp adds SCSE(in + skip) and SCSE(out).
+  const blocks = [[608, 256], [368, 128], [216, 56], [224, 64], [120, 32], [88, 32], [256, 32], [176, 48], [128, 48], [80, 48], [32, 16]];
+  const scse = (c: number) => 2 * c * Math.floor(c / 16) + Math.floor(c / 16) + c + c + 1;
+  const extra = blocks.reduce((s, [i, o]) => s + scse(i) + scse(o), 0);
+  const stats = decoderStats(
+    (f) => createDecoder('unet++', { encoderChannels: EFFICIENTNET_B4_CHANNELS, attentionType: 'scse' }).apply(f),
+    EFFICIENTNET_B4_CHANNELS,
+  );
+  expect(stats.params).toBe(3_264_352 + extra);
+  expect(stats.names).toEqual(expect.arrayContaining([
+    'decoder.blocks.x_0_4.attention1.attention.cSE.1.weight',
+    'decoder.blocks.x_0_4.attention1.attention.sSE.0.bias',
+    'decoder.blocks.x_1_2.attention2.attention.cSE.3.weight',
+  ]));
+});
+
 describe('decoder registration and options', () => {
   it('registers unetplusplus (alias unet++), fpn and deeplabv3plus (encoder output stride 16)', () => {
     expect(decoders.has('unet++')).toBe(true);
@@ -96,18 +113,19 @@ describe('decoder registration and options', () => {
 
 describe.each(['unetplusplus', 'unet++', 'fpn', 'deeplabv3plus'])('%s in a MultiTaskModel with a tiny encoder', (name) => {
   const stride = name === 'deeplabv3plus' ? 16 : 32;
-  // Dropout off so that the loss curve is deterministic.
+  // Dropout off so that the loss curve is deterministic; 'unet++' also exercises SCSE attention.
+  const channels = name === 'unet++' ? [3, 16, 32, 32, 48, 64] : [3, 8, 16, 24, 32, 40];
+  const options: Record<string, Record<string, unknown>> = {
+    fpn: { pyramidChannels: 32, segmentationChannels: 32 },
+    deeplabv3plus: { decoderChannels: 16 },
+    unetplusplus: { decoderChannels: [32, 16, 8, 8, 4] },
+    'unet++': { decoderChannels: [32, 32, 16, 16, 16], attention: 'scse' },
+  };
   const build = () =>
     new MultiTaskModel({
       classificationHead: { dropout: 0 },
-      encoder: tinyEncoder([3, 8, 16, 24, 32, 40], stride),
-      decoder: createDecoder(name, {
-        encoderChannels: [3, 8, 16, 24, 32, 40],
-        dropout: 0,
-        ...(name === 'fpn' ? { pyramidChannels: 32, segmentationChannels: 32 } : {}),
-        ...(name === 'deeplabv3plus' ? { decoderChannels: 16 } : {}),
-        ...(name.startsWith('unet') ? { decoderChannels: [32, 16, 8, 8, 4] } : {}),
-      }),
+      encoder: tinyEncoder(channels, stride),
+      decoder: createDecoder(name, { encoderChannels: channels, dropout: 0, ...options[name] }),
       classes: 3,
     });
 

@@ -13,3 +13,4 @@ export * from './report/evaluation';
 export * from './demo/slim-resnet';
 export * from './parity/run-parity';
 export * from './models/factory';
+export * from './models/table';

@@ -1,5 +1,5 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { BatchNorm2d, Conv2d, Resize } from '@busi/core';
+import { BatchNorm2d, Conv2d, Resize, UnusedWeights } from '@busi/core';
 
 /** Attention applied inside a Unet/Unet++ decoder block: none, or smp's spatial-and-channel squeeze-excitation. */
 export type AttentionType = 'scse' | null;
@@ -61,10 +61,26 @@ export function unetBlock(
   if (skips.length > 0) {
     y = layers.concatenate({ name: `${name}.cat`, axis: -1 }).apply([y, ...skips]) as SymbolicTensor;
     y = attention(y, `${name}.attention1`, opts.attentionType);
+  } else if (opts.attentionType === 'scse') {
+    // smp builds attention1 even for a block without skip and never runs it: keep its weights so
+    // that parameter counts and state dicts match.
+    y = unusedScse(y, `${name}.attention1.attention`);
   }
   y = convBnRelu(y, `${name}.conv1`, outChannels, { useBatchnorm: opts.useBatchnorm });
   y = convBnRelu(y, `${name}.conv2`, outChannels, { useBatchnorm: opts.useBatchnorm });
   return attention(y, `${name}.attention2`, opts.attentionType);
+}
+
+function unusedScse(x: SymbolicTensor, name: string): SymbolicTensor {
+  const c = x.shape[3]!;
+  const r = Math.floor(c / 16);
+  const conv = (suffix: string, cin: number, cout: number) => [
+    { suffix: `${suffix}.weight`, shape: [1, 1, cin, cout], layout: 'conv2d' as const, init: 'heUniform' as const },
+    { suffix: `${suffix}.bias`, shape: [cout] },
+  ];
+  return new UnusedWeights({ name, weights: [...conv('cSE.1', c, r), ...conv('cSE.3', r, c), ...conv('sSE.0', c, 1)] }).apply(
+    x,
+  ) as SymbolicTensor;
 }
 
 /** Channel-wise dropout (PyTorch Dropout2d: whole NHWC channels are zeroed together), or `x` when rate is 0. */

@@ -10,6 +10,8 @@ export interface UnetPlusPlusDecoderArgs extends DecoderArgs {
   useBatchnorm?: boolean;
   /** Attention in each block: 'scse' or null. Default null. */
   attention?: AttentionType;
+  /** Same as `attention` (the Unet decoder's spelling). */
+  attentionType?: AttentionType;
   /** Channel dropout on the decoder output. Not part of the reference (smp's Unet++ has none): default 0. */
   dropout?: number;
 }
@@ -35,7 +37,7 @@ export class UnetPlusPlusDecoder implements Decoder {
     this.encoderChannels = [...args.encoderChannels];
     this.decoderChannels = [...(args.decoderChannels ?? [256, 128, 64, 32, 16])];
     this.useBatchnorm = args.useBatchnorm ?? true;
-    this.attention = args.attention ?? null;
+    this.attention = args.attention ?? args.attentionType ?? null;
     this.dropout = args.dropout ?? 0;
     this.prefix = args.prefix ?? 'decoder';
     checkRate('UnetPlusPlusDecoder', this.dropout);

@@ -1,0 +1,81 @@
+import { countMacs, encoders } from '@busi/core';
+import { PAPER_MODELS, createModel, type PaperModel } from './factory';
+
+/** Measured numbers of one paper model, beside the reference's. */
+export interface PaperModelRow {
+  model: PaperModel;
+  /** null when the encoder is not registered. */
+  measured: {
+    total: number;
+    encoder: number;
+    decoder: number;
+    segmentationHead: number;
+    classificationHead: number;
+    /** Conv2d + Linear MACs at batch 1 and the given size, in 1e9. */
+    gmacs: number;
+    encoderGmacs: number;
+  } | null;
+}
+
+/** Builds each of the 16 paper models in turn (then disposes it) and measures parameters and MACs at `size`. */
+export function measurePaperModels(size: [number, number] = [448, 448], onRow?: (row: PaperModelRow) => void): PaperModelRow[] {
+  const rows: PaperModelRow[] = [];
+  for (const m of PAPER_MODELS) {
+    let row: PaperModelRow = { model: m, measured: null };
+    if (encoders.has(m.encoder)) {
+      const model = createModel({ encoder: m.encoder, decoder: m.decoder, classes: 3 });
+      try {
+        const p = model.countParams();
+        const macs = countMacs(model, size);
+        row = {
+          model: m,
+          measured: {
+            total: p.total,
+            encoder: p.encoder,
+            decoder: p.decoder,
+            segmentationHead: p.segmentationHead,
+            classificationHead: p.classificationHead,
+            gmacs: macs.total / 1e9,
+            encoderGmacs: macs.encoder / 1e9,
+          },
+        };
+      } finally {
+        model.dispose();
+      }
+    }
+    rows.push(row);
+    onRow?.(row);
+  }
+  return rows;
+}
+
+const int = (n: number) => n.toLocaleString('en-US');
+
+/** The Markdown table of docs/models.md: busi's measured numbers, checked against smp v0.3.3's. */
+export function paperModelsMarkdown(rows: PaperModelRow[], size: [number, number] = [448, 448]): string {
+  const lines = [
+    `| Decoder | Encoder | createModel | Total params | Encoder | Decoder | Seg head | Cls head | Dead | GMACs @${size[0]}×${size[1]} | GFLOPs | Enc GMACs | = smp v0.3.3 |`,
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|',
+  ];
+  for (const { model: m, measured: x } of rows) {
+    const call = `\`{ decoder: '${m.decoder}', encoder: '${m.encoder}' }\``;
+    if (!x) {
+      lines.push(`| ${m.smpDecoder} | ${m.smpEncoder} | ${call} | (encoder not registered) | | | | | | | | | |`);
+      continue;
+    }
+    const paramsMatch =
+      x.total === m.params.total &&
+      x.encoder === m.params.encoder &&
+      x.decoder === m.params.decoder &&
+      x.segmentationHead === m.params.segmentationHead &&
+      x.classificationHead === m.params.classificationHead;
+    const is448 = size[0] === 448 && size[1] === 448;
+    const macsMatch = !is448 || (Math.abs(x.gmacs - m.gmacs) <= 0.0051 && Math.abs(x.encoderGmacs - m.encoderGmacs) <= 0.0051);
+    lines.push(
+      `| ${m.smpDecoder} | ${m.smpEncoder} | ${call} | ${int(x.total)} | ${int(x.encoder)} | ${int(x.decoder)} | ${int(x.segmentationHead)} | ` +
+        `${int(x.classificationHead)} | ${int(m.params.dead)} | ${x.gmacs.toFixed(2)} | ${(2 * x.gmacs).toFixed(1)} | ${x.encoderGmacs.toFixed(2)} | ` +
+        `${paramsMatch && macsMatch ? 'yes' : `**no** (ref ${int(m.params.total)} params, ${m.gmacs} GMACs)`} |`,
+    );
+  }
+  return lines.join('\n');
+}
