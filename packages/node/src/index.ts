@@ -14,3 +14,4 @@ export * from './demo/slim-resnet';
 export * from './parity/run-parity';
 export * from './models/factory';
 export * from './models/table';
+export * from './data/busi-split';

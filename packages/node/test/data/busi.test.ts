@@ -185,24 +185,54 @@ if (!fs.existsSync(realBusi)) console.log(`real BUSI tests skipped: ${realBusi} 
 describeReal('real BUSI (slice)', () => {
   test('listing matches the documented counts; quirky files decode and merge', async () => {
     const idx = readBusiFolder(realBusi);
-    const count = (c: string) => idx.entries.filter((e) => e.className === c).length;
-    expect([count('benign'), count('malignant'), count('normal')]).toEqual([437, 210, 133]);
+    const perClass = (c: string) => idx.entries.filter((e) => e.className === c).length;
+    expect([perClass('benign'), perClass('malignant'), perClass('normal')]).toEqual([437, 210, 133]);
     expect(idx.entries.reduce((n, e) => n + e.maskPaths.length, 0)).toBe(454 + 211 + 133);
     const byId = new Map(idx.entries.map((e) => [e.id, e]));
     expect(byId.get('benign (195)')!.maskPaths).toHaveLength(3);
 
     const merged = await decodeBusiEntry(byId.get('benign (195)')!);
     const single = await decodeBusiEntry({ ...byId.get('benign (195)')!, maskPaths: byId.get('benign (195)')!.maskPaths.slice(0, 1) });
-    const area = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
-    expect(area(merged.mask)).toBeGreaterThan(area(single.mask));
+    const count = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
+    expect(count(merged.mask)).toBeGreaterThan(count(single.mask));
 
     const rgba = await decodeBusiEntry(byId.get('benign (4)')!, { size: 64 });
     expect(rgba.image.data.length).toBe(64 * 64 * 3);
-    expect(area(rgba.mask)).toBeGreaterThan(0);
+    expect(count(rgba.mask)).toBeGreaterThan(0);
     const normal = await decodeBusiEntry(byId.get('normal (1)')!);
-    expect(area(normal.mask)).toBe(0);
+    expect(count(normal.mask)).toBe(0);
 
     expect(await hashImage(byId.get('benign (433)')!.imagePath)).toBe(await hashImage(byId.get('malignant (145)')!.imagePath));
     expect(await hashImage(byId.get('benign (1)')!.imagePath)).not.toBe(await hashImage(byId.get('benign (2)')!.imagePath));
+
+    // The lazy dataset on a few real files: mixed gray/RGB images and 1-bit/RGB/RGBA masks become one layout.
+    const ds = new BusiDataset(['benign (4)', 'benign (195)', 'normal (1)', 'malignant (145)'].map((id) => byId.get(id)!), idx.classNames, { size: 64 });
+    const before = tf.memory().numTensors;
+    const b = await ds.getBatch([0, 1, 2, 3]);
+    expect(b.images.shape).toEqual([4, 64, 64, 3]);
+    expect(Array.from(b.labels.dataSync())).toEqual([0, 0, 2, 1]);
+    const area = tf.tidy(() => Array.from(tf.sum(b.masks, [1, 2, 3]).dataSync()));
+    expect(area[0]).toBeGreaterThan(0);
+    expect(area[2]).toBe(0);
+    tf.dispose([b.images, b.masks, b.labels]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('splitBusi', () => {
+  test('keeps the duplicate pair together and records the grouping', async () => {
+    const { splitBusi } = await import('../../src/data/busi-split');
+    const idx = readBusiFolder(root);
+    const ids = idx.entries.map((e) => e.id);
+    for (let seed = 0; seed < 4; seed++) {
+      const { parts, file, duplicates } = await splitBusi(idx, { seed, trainFraction: 0.6 });
+      const side = (id: string) => (parts[0].test.includes(ids.indexOf(id)) ? 'test' : 'train');
+      expect(side('benign (4)')).toBe(side('malignant (3)'));
+      expect(file.groupDuplicates).toBe(true);
+      expect(duplicates!.groups).toHaveLength(1);
+    }
+    const k = await splitBusi(idx, { kind: 'kfold', k: 3, groupDuplicates: false });
+    expect(k.file.folds).toHaveLength(3);
+    expect(k.duplicates).toBeNull();
   });
 });
