@@ -74,9 +74,18 @@ export interface TrainerOptions {
   learningRateSchedule?: (epoch: number, currentLearningRate: number) => number;
   /** Aborting stops training after the current batch, like {@link Trainer.stop}. */
   signal?: AbortSignal;
+  /**
+   * Clips the global L2 norm of each step's (accumulated) gradient as
+   * `torch.nn.utils.clip_grad_norm_(params, max_norm)`: `g ← g·min(1, max/(‖g‖ + 1e-6))`. The
+   * norm before clipping is logged per batch as `grad_norm`; a non-finite norm stops training.
+   */
+  clipGradNorm?: number;
 }
 
-/** Thrown when a batch's loss is NaN or infinite; the weights are left as they were before that batch. */
+/**
+ * Thrown when a batch's loss (or, with `clipGradNorm`, its gradient norm) is NaN or infinite; the
+ * weights are left as they were before that batch.
+ */
 export class NonFiniteLossError extends Error {
   constructor(
     readonly epoch: number,
@@ -85,9 +94,10 @@ export class NonFiniteLossError extends Error {
     readonly logs: Logs,
   ) {
     super(
-      `non-finite loss at epoch ${epoch}, batch ${batch}` +
+      `non-finite ${'grad_norm' in logs ? 'gradient norm' : 'loss'} at epoch ${epoch}, batch ${batch}` +
         (microBatch > 0 ? ` (micro-batch ${microBatch})` : '') +
-        `: loss=${logs.loss}, segmentation_loss=${logs.segmentation_loss}, classification_loss=${logs.classification_loss}. ` +
+        `: loss=${logs.loss}, segmentation_loss=${logs.segmentation_loss}, classification_loss=${logs.classification_loss}` +
+        ('grad_norm' in logs ? `, grad_norm=${logs.grad_norm}. ` : '. ') +
         'The weights were not updated by this batch; lower the learning rate or check the data (NaN pixels, empty masks with a loss that cannot take them).',
     );
     this.name = 'NonFiniteLossError';
@@ -164,13 +174,14 @@ export class Trainer implements TrainingControl {
   /** Optimizer steps taken. */
   globalStep = 0;
   private readonly opts: Required<
-    Omit<TrainerOptions, 'optimizer' | 'loss' | 'validationData' | 'callbacks' | 'learningRateSchedule' | 'signal' | 'metrics'>
+    Omit<TrainerOptions, 'optimizer' | 'loss' | 'validationData' | 'callbacks' | 'learningRateSchedule' | 'signal' | 'metrics' | 'clipGradNorm'>
   >;
   private readonly options: TrainerOptions;
   private readonly metrics: ValidationMetric[];
   private rngState: number;
   private epochSums = zeroSums();
   private stopRequested = false;
+  private readonly ownsOptimizer: boolean;
 
   constructor(model: MultiTaskModel, options: TrainerOptions = {}) {
     this.model = model;
@@ -192,14 +203,23 @@ export class Trainer implements TrainingControl {
         throw new Error(`Trainer: ${key} must be a ${key === 'epochs' ? 'non-negative' : 'positive'} integer, got ${v}`);
       }
     }
+    if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) {
+      throw new Error(`Trainer: clipGradNorm must be > 0, got ${options.clipGradNorm}`);
+    }
     if (options.loss && options.lambda !== undefined) {
       throw new Error('Trainer: give either `loss` or `lambda` (the weight of the default loss), not both');
     }
+    this.ownsOptimizer = options.optimizer === undefined;
     this.optimizer = options.optimizer ?? new Adam();
     this.loss = options.loss ?? new MultiTaskLoss({ lambda: this.opts.lambda });
     this.callbacks = options.callbacks ?? [];
     this.metrics = options.metrics ?? [new MultiTaskMetrics({ numClasses: model.config.classes })];
     this.rngState = new Rng(this.opts.seed).state;
+  }
+
+  /** Releases the optimizer state if this trainer created the optimizer (a given optimizer stays the caller's). */
+  dispose(): void {
+    if (this.ownsOptimizer) this.optimizer.dispose();
   }
 
   /** Asks training to stop after the current batch, or before the next epoch when called from `onEpochEnd`. */
@@ -290,6 +310,22 @@ export class Trainer implements TrainingControl {
   async trainStep(data: TrainingDataset, indices: number[], where: { epoch: number; batch: number } = { epoch: this.epoch, batch: this.batchInEpoch }): Promise<Logs> {
     const { grads, logs } = await this.computeGradients(data, indices, where);
     try {
+      const maxNorm = this.options.clipGradNorm;
+      if (maxNorm !== undefined) {
+        const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))));
+        const value = (await norm.data())[0];
+        norm.dispose();
+        logs.grad_norm = value;
+        if (!Number.isFinite(value)) throw new NonFiniteLossError(where.epoch, where.batch, 0, logs);
+        const coef = maxNorm / (value + 1e-6);
+        if (coef < 1) {
+          for (const name of Object.keys(grads)) {
+            const g = grads[name];
+            grads[name] = tf.mul(g, coef);
+            g.dispose();
+          }
+        }
+      }
       this.optimizer.applyGradients(grads);
     } finally {
       tf.dispose(grads);

@@ -181,6 +181,36 @@ test('accumulating micro-batches gives the gradients of one big batch (model wit
   model.dispose();
 });
 
+test('clipGradNorm scales the step gradient as torch.nn.utils.clip_grad_norm_ and logs the norm', async () => {
+  const model = toyModel(false);
+  const idx = [0, 5, 10, 15];
+  const probe = new Trainer(model, { batchSize: 4 });
+  const { grads } = await probe.computeGradients(data16, idx);
+  const norm = Math.sqrt(Object.values(grads).reduce((a, g) => a + tf.sum(tf.square(g)).dataSync()[0], 0));
+  for (const [maxNorm, coef] of [
+    [norm / 4, norm / 4 / (norm + 1e-6)],
+    [norm * 4, 1],
+  ]) {
+    const vars = model.trainableVariables();
+    const before = vars.map((v) => Float32Array.from(v.dataSync()));
+    const sgd = tf.train.sgd(1);
+    const logs = await new Trainer(model, { batchSize: 4, optimizer: sgd, clipGradNorm: maxNorm }).trainStep(data16, idx);
+    expect(logs.grad_norm).toBeCloseTo(norm, 4);
+    vars.forEach((v, i) => {
+      const step = v.dataSync().map((x, j) => before[i][j] - x);
+      const g = grads[v.name].dataSync();
+      g.forEach((x, j) => expect(Math.abs(step[j] - coef * x)).toBeLessThan(1e-5 * Math.max(1, norm)));
+    });
+    // Undo the step so the second case starts from the same weights (and gradients).
+    vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(before[i], v.shape))));
+    sgd.dispose();
+  }
+  tf.dispose(grads);
+  expect(() => new Trainer(model, { clipGradNorm: 0 })).toThrow(/clipGradNorm must be > 0/);
+  probe.dispose();
+  model.dispose();
+});
+
 test('seeded shuffling is reproducible, reshuffles every epoch, and dropLast drops the short batch', async () => {
   const data10 = syntheticDataset(10, 2);
   const run = async (seed: number, dropLast: boolean) => {
