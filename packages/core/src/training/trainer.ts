@@ -263,7 +263,7 @@ export class Trainer implements TrainingControl {
       const order = shuffle ? rng.permutation(train.size) : Array.from({ length: train.size }, (_, i) => i);
       const batches = batchIndices(order, batchSize, dropLast);
 
-      while (this.batchInEpoch < batches.length) {
+      while (this.batchInEpoch < batches.length && !this.shouldStop) {
         const b = this.batchInEpoch;
         const logs = await this.trainStep(train, batches[b], { epoch, batch: b });
         this.batchInEpoch = b + 1;
@@ -274,7 +274,6 @@ export class Trainer implements TrainingControl {
         s.classification += logs.classification_loss * logs.size;
         s.samples += logs.size;
         for (const cb of this.callbacks) await cb.onBatchEnd?.(b, logs, this);
-        if (this.shouldStop) break;
       }
       // Stopped mid-epoch: the state still says where, so a resume finishes this epoch.
       if (this.batchInEpoch < batches.length) break;

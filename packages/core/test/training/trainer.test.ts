@@ -436,6 +436,26 @@ test('stop requests (stop() or an AbortSignal) end training after the current ba
   model.dispose();
 });
 
+test('frozen layers (trainable = false) keep their weights; the rest trains', async () => {
+  const model = toyModel(true);
+  const frozen = model.model.layers.filter((l) => l.name.startsWith('encoder.c'));
+  for (const l of frozen) l.trainable = false;
+  const before = snapshot(model);
+  const names = model.model.weights.map((w) => w.originalName);
+  expect(names.filter((n) => /^encoder\.c\d\//.test(n))).toHaveLength(10);
+  const trainer = new Trainer(model, { batchSize: 8, optimizer: new AdamW({ learningRate: 1e-2 }) });
+  await trainer.trainStep(data16, [0, 1, 2, 3, 4, 5, 6, 7]);
+  const after = snapshot(model);
+  names.forEach((n, i) => {
+    const changed = maxAbsDiff([before[i]], [after[i]]) > 0;
+    // Frozen convs stay; every trainable weight moves (AdamW decays even a zero-gradient weight).
+    if (/^encoder\.c\d\//.test(n)) expect([n, changed]).toEqual([n, false]);
+    else if (!/running_/.test(n)) expect([n, changed]).toEqual([n, true]);
+  });
+  trainer.dispose();
+  model.dispose();
+});
+
 test('resume from a mid-epoch state (through encode/decode) continues the uninterrupted trajectory exactly', async () => {
   const opts = () => ({
     epochs: 3,
