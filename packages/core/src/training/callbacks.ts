@@ -59,7 +59,8 @@ export class History {
   static fromJSON(json: { epoch: number[]; history: Record<string, number[]> }): History {
     const h = new History();
     h.epoch = [...json.epoch];
-    h.history = structuredClone(json.history);
+    // JSON writes NaN (an epoch without that quantity) as null.
+    h.history = Object.fromEntries(Object.entries(json.history).map(([k, v]) => [k, v.map((x) => x ?? NaN)]));
     return h;
   }
 }

@@ -124,6 +124,16 @@ export interface TrainerStateMeta {
   callbacks: unknown[];
   /** Optimizer class, configuration and iteration count. */
   optimizer: { className: string; config: tf.serialization.ConfigDict; iterations: number };
+  /** How the epoch was cut into batches; a mid-epoch resume must cut it the same way. */
+  batching?: Batching;
+}
+
+interface Batching {
+  batchSize: number;
+  shuffle: boolean;
+  dropLast: boolean;
+  /** Training-set size of the last `fit`, or null before any. */
+  trainSize: number | null;
 }
 
 /**
@@ -182,6 +192,8 @@ export class Trainer implements TrainingControl {
   private epochSums = zeroSums();
   private stopRequested = false;
   private readonly ownsOptimizer: boolean;
+  private trainSize: number | null = null;
+  private resumedBatching: Batching | null = null;
 
   constructor(model: MultiTaskModel, options: TrainerOptions = {}) {
     this.model = model;
@@ -249,6 +261,20 @@ export class Trainer implements TrainingControl {
     if (batchesPerEpoch === 0) {
       throw new Error(`Trainer.fit: dropLast with batchSize ${batchSize} leaves no batch from ${train.size} samples`);
     }
+    const saved = this.resumedBatching;
+    if (saved && this.batchInEpoch > 0) {
+      const now: Batching = { batchSize, shuffle, dropLast, trainSize: train.size };
+      const differs = (Object.keys(now) as Array<keyof Batching>).filter((k) => saved[k] !== null && saved[k] !== now[k]);
+      if (differs.length > 0) {
+        throw new Error(
+          `Trainer.fit: cannot resume epoch ${this.epoch} at batch ${this.batchInEpoch}: ` +
+            differs.map((k) => `${k} was ${saved[k]}, is ${now[k]}`).join('; ') +
+            ' (a mid-epoch resume needs the same batching and training set)',
+        );
+      }
+    }
+    this.resumedBatching = null;
+    this.trainSize = train.size;
     this.stopRequested = false;
     for (const cb of this.callbacks) await cb.onTrainBegin?.(this);
 
@@ -482,6 +508,7 @@ export class Trainer implements TrainingControl {
           config: this.optimizer.getConfig(),
           iterations: this.optimizer.iterations,
         },
+        batching: { batchSize: this.opts.batchSize, shuffle: this.opts.shuffle, dropLast: this.opts.dropLast, trainSize: this.trainSize },
       },
       optimizerWeights,
     };
@@ -522,6 +549,7 @@ export class Trainer implements TrainingControl {
     this.globalStep = meta.globalStep;
     this.rngState = meta.rngState;
     this.epochSums = { ...meta.epochSums };
+    this.resumedBatching = meta.batching ?? null;
     const h = History.fromJSON(meta.history);
     this.history.epoch = h.epoch;
     this.history.history = h.history;

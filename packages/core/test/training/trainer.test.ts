@@ -505,6 +505,20 @@ test('resume from a mid-epoch state (through encode/decode) continues the uninte
   }
   expect((t2.callbacks[0] as EarlyStopping).bestEpoch).toBe((full.callbacks[0] as EarlyStopping).bestEpoch);
 
+  // A mid-epoch state cannot be resumed with other batching or another training set.
+  const mid = decodeTrainerState({ json, data: encoded.data });
+  for (const [o, d, msg] of [
+    [{ batchSize: 4 }, data8, /batchSize was 3, is 4/],
+    [{}, data16, /trainSize was 8, is 16/],
+  ] as const) {
+    const m = toyModel(true);
+    const t = new Trainer(m, { ...opts(), ...o, callbacks: [es(), {}] });
+    await t.setState(mid);
+    await expect(t.fit(d)).rejects.toThrow(msg);
+    m.dispose();
+  }
+  tf.dispose(mid.optimizerWeights.map((w) => w.tensor));
+
   // A state for another optimizer, or another model, is refused.
   const other = new Trainer(second, { optimizer: new AdamW(), callbacks: [{}, {}] });
   const s2 = await t2.getState();
