@@ -7,8 +7,10 @@
 //   --batch=8 --micro=2    training batch and micro-batch (gradients accumulated over batch/micro)
 //   --reps=2               timed repetitions after one warm-up (medians reported)
 //   --no-batch-train       skip the batch training measurement (batch-1 fwd+bwd and inference only)
+//   --infer-only           only the batch-1 inference latency
 //   --backend=wasm|cpu|tensorflow|auto   --reference=path   --out=dir
 import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { MultiTaskModel } from '@busi/core';
 import { initBackend, type BackendChoice } from '../src/backends';
@@ -67,6 +69,8 @@ function measure(reps: number, f: () => void): { wall: number; cpu: number } {
   return { wall: median(ts.map((t) => t.wall)), cpu: median(ts.map((t) => t.cpu)) };
 }
 
+class SkipRest extends Error {}
+
 async function main(): Promise<void> {
   const backend = arg('backend', process.env.BUSI_BACKEND ?? 'wasm') as BackendChoice;
   const desc = await initBackend({ backend });
@@ -74,13 +78,36 @@ async function main(): Promise<void> {
   const batch = Number(arg('batch', '8'));
   const micro = Math.min(batch, Number(arg('micro', '2')));
   const reps = Number(arg('reps', '2'));
-  const batchTrain = !process.argv.includes('--no-batch-train');
+  const inferOnly = process.argv.includes('--infer-only');
+  const batchTrain = !process.argv.includes('--no-batch-train') && !inferOnly;
   const ref = torchReference(arg('reference', '/work/shared/reference/architectures.md'));
   const list = arg('models', 'all') === 'all'
     ? DECODERS.flatMap((d) => ENCODERS.map((e) => [d, e]))
     : arg('models', '').split(',').map((s) => s.split(':'));
 
   const rows: Array<Record<string, string | number>> = [];
+  const child = process.argv.includes('--child');
+  if (!child && list.length * sizes.length > 1) {
+    // One process per model and size: a wasm heap overflow aborts the whole wasm instance, and
+    // the heap never shrinks, so separate processes keep failures and peak memory per model.
+    const passThrough = process.argv.slice(2).filter((a) => !/^--(models|sizes|out)=/.test(a));
+    for (const [decoder, encoder] of list) {
+      for (const size of sizes) {
+        const res = spawnSync(process.execPath, [__filename, ...passThrough, '--child', `--models=${decoder}:${encoder}`, `--sizes=${size}`], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          encoding: 'utf8',
+          maxBuffer: 64 * 2 ** 20,
+        });
+        const line = res.stdout.split('\n').find((l) => l.startsWith('ROW '));
+        const row = line ? JSON.parse(line.slice(4)) : { model: `${SMP_DECODER[decoder] ?? decoder}/${encoder}`, size, error: `exit ${res.status ?? res.signal}` };
+        rows.push(row);
+        console.log(JSON.stringify(row));
+      }
+    }
+    const h = hostInfo();
+    writeResults('models', rows, `busi models on ${desc.backend} (${desc.provider}), ${h.cores} cores, load ${h.loadavg1}`);
+    return;
+  }
   for (const [decoder, encoder] of list) {
     for (const size of sizes) {
       const row: Record<string, string | number> = { model: `${SMP_DECODER[decoder] ?? decoder}/${encoder}`, size };
@@ -97,6 +124,16 @@ async function main(): Promise<void> {
         });
         row['infer b1 ms'] = +infer.wall.toFixed(0);
         row['infer cpu ms'] = +infer.cpu.toFixed(0);
+
+        const r = ref.get(`${SMP_DECODER[decoder]}|${encoder}`);
+        if (r && size === 448) {
+          row['torch infer ms'] = r.evalMs;
+          row['infer ×torch (cpu)'] = +(infer.cpu / r.evalMs).toFixed(1);
+        }
+        if (inferOnly) {
+          x1.dispose();
+          throw new SkipRest();
+        }
 
         // The reference's train measurement: batch 1, loss mean(mask)+mean(logits), fwd+bwd, no optimiser.
         // DeepLabV3+'s pooled-branch BN cannot see one value per channel, so it trains at batch 2 there, halved.
@@ -116,12 +153,9 @@ async function main(): Promise<void> {
         if (xb !== x1) xb.dispose();
         x1.dispose();
 
-        const r = ref.get(`${SMP_DECODER[decoder]}|${encoder}`);
         if (r && size === 448) {
           row['torch fwd+bwd ms'] = r.trainMs;
-          row['torch infer ms'] = r.evalMs;
           row['train ×torch (cpu)'] = +(fbt.cpu / b1 / r.trainMs).toFixed(1);
-          row['infer ×torch (cpu)'] = +(infer.cpu / r.evalMs).toFixed(1);
         }
 
         if (batchTrain) {
@@ -162,14 +196,18 @@ async function main(): Promise<void> {
         const heap = wasmHeapBytes();
         row['peak MiB'] = heap != null ? +(heap / 2 ** 20).toFixed(0) : +(tf.memory().numBytes / 2 ** 20).toFixed(0);
       } catch (e) {
-        row.error = String((e as Error).message ?? e).split('\n')[0].slice(0, 120);
+        if (e instanceof SkipRest) {
+          const heap = wasmHeapBytes();
+          if (heap != null) row['peak MiB'] = +(heap / 2 ** 20).toFixed(0);
+        } else row.error = String((e as Error).message ?? e).split('\n')[0].slice(0, 120);
       } finally {
         model?.dispose();
       }
       rows.push(row);
-      console.log(JSON.stringify(row));
+      console.log(child ? `ROW ${JSON.stringify(row)}` : JSON.stringify(row));
     }
   }
+  if (child) return;
   const host = hostInfo();
   writeResults('models', rows, `busi models on ${desc.backend} (${desc.provider}), ${host.cores} cores, load ${host.loadavg1}`);
 }
