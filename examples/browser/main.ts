@@ -75,8 +75,19 @@ function inputSize(m: MultiTaskModel): [number, number] {
   return [h, w];
 }
 
-/** Per-channel normalisation from `?norm=`: 'unit' ([0,1], default, the synthetic data's) or 'imagenet'. */
+/**
+ * Per-channel normalisation, which must be the training data's: `?mean=a,b,c&std=d,e,f` (one value
+ * for all channels or one per channel; `busi demo` trains with mean 0.3, std 0.2), else `?norm=`
+ * 'unit' (pixels / 255, the default, as the synthetic set) or 'imagenet'.
+ */
 function normalization(channels: number): { mean: number[]; std: number[] } {
+  const list = (key: string) => params.get(key)?.split(',').map(Number);
+  const mean = list('mean');
+  const std = list('std');
+  if (mean || std) {
+    const perChannel = (v: number[] | undefined, dflt: number) => Array.from({ length: channels }, (_, c) => (v ? v[Math.min(c, v.length - 1)] : dflt));
+    return { mean: perChannel(mean, 0), std: perChannel(std, 1) };
+  }
   if (params.get('norm') === 'imagenet') {
     const mean = [0.485, 0.456, 0.406];
     const std = [0.229, 0.224, 0.225];
