@@ -263,20 +263,20 @@ function encode(name: string, dtype: SafetensorsWriteDtype, data: SafetensorsWri
   let out: ArrayBufferView;
   switch (dtype) {
     case 'F64':
-      out = Float64Array.from({ length: numel }, (_, i) => Number(nums[i]));
+      out = new Float64Array(nums);
       break;
     case 'F32':
-      out = data instanceof Float32Array ? data : Float32Array.from({ length: numel }, (_, i) => Number(nums[i]));
+      out = data instanceof Float32Array ? data : new Float32Array(nums);
       break;
     case 'F16': {
       const h = new Uint16Array(numel);
-      for (let i = 0; i < numel; i++) h[i] = numberToF16(Number(nums[i]));
+      for (let i = 0; i < numel; i++) h[i] = numberToF16(+nums[i]);
       out = h;
       break;
     }
     case 'BF16': {
       const h = new Uint16Array(numel);
-      for (let i = 0; i < numel; i++) h[i] = numberToBf16(Number(nums[i]));
+      for (let i = 0; i < numel; i++) h[i] = numberToBf16(+nums[i]);
       out = h;
       break;
     }
@@ -284,13 +284,14 @@ function encode(name: string, dtype: SafetensorsWriteDtype, data: SafetensorsWri
       out = toBigInt64(data, numel, name);
       break;
     case 'I32':
-      out = Int32Array.from({ length: numel }, (_, i) => Number(nums[i]));
+      out = data instanceof Int32Array ? data : new Int32Array(nums);
       break;
     case 'U8':
-      out = Uint8Array.from({ length: numel }, (_, i) => Number(nums[i]));
+      out = new Uint8Array(nums);
       break;
     case 'BOOL':
-      out = Uint8Array.from({ length: numel }, (_, i) => (Number(nums[i]) ? 1 : 0));
+      out = new Uint8Array(numel);
+      for (let i = 0; i < numel; i++) (out as Uint8Array)[i] = nums[i] ? 1 : 0;
       break;
     default:
       fail(`tensor '${name}': cannot write dtype ${String(dtype)}`);

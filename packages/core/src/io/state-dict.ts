@@ -121,7 +121,8 @@ export function readTorchValue(param: TorchParam): StateDictEntry {
   const perm = toTorchPermutation(param.layout);
   const t = tf.tidy(() => (perm ? tf.transpose(param.variable.read(), perm) : tf.clone(param.variable.read())));
   try {
-    return { shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) };
+    // A copy: some backends hand out their own storage.
+    return { shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) };
   } finally {
     t.dispose();
   }
@@ -216,7 +217,7 @@ export function loadStateDictSafetensors(bytes: Uint8Array): StateDict {
   const sd: StateDict = new Map();
   for (const [name, t] of readSafetensors(bytes).tensors) {
     if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16') sd.set(name, { shape: t.shape, data: t.data as Float32Array });
-    else if (t.dtype === 'F64') sd.set(name, { shape: t.shape, data: Float32Array.from(t.data as Float64Array) });
+    else if (t.dtype === 'F64') sd.set(name, { shape: t.shape, data: new Float32Array(t.data as Float64Array) });
   }
   return sd;
 }
