@@ -1,7 +1,8 @@
 /**
  * UnetPlusPlus × the four paper encoders against the frozen PyTorch fixtures (fixtures/parity): eval and
  * training outputs, encoder stages and every parameter's gradient norm, within the README's
- * tolerances. wasm with the busi training kernels; encoders not registered are skipped.
+ * tolerances (training and gradients for one encoder per family by default, see
+ * FULL_PARITY_ENCODERS). wasm with the busi training kernels; unregistered encoders are skipped.
  */
 import { initBackend } from '@busi/node';
 import '@busi/backbones';

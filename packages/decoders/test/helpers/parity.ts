@@ -9,11 +9,21 @@ export const FIXTURES = path.resolve(__dirname, '../../../../fixtures/parity');
 export const SMP_ENCODER_NAMES = ['resnet50', 'resnext50_32x4d', 'tu-wide_resnet50_2', 'efficientnet-b4'];
 
 /**
+ * Encoders whose combinations get the full check (training outputs and every gradient norm) by
+ * default: one per encoder family. The other two ResNets' encoders are checked in full by the
+ * Unet parity test and the decoder is the same, so here they get eval outputs and encoder stages
+ * only, which keeps each test file to a few minutes. `BUSI_PARITY_FULL=1` checks all in full
+ * (all 12 combinations passed in full when this was written).
+ */
+export const FULL_PARITY_ENCODERS = ['resnet50', 'efficientnet-b4'];
+
+/**
  * Runs the parity harness for `<smpDecoder>__<smpEncoder>` and asserts every check passes, or
  * prints why it is skipped when the encoder is not registered. Gradients need the wasm training
  * kernels (`initBackend({ backend: 'wasm' })`).
  */
 export function expectParity(smpDecoder: string, registryDecoder: string, smpEncoder: string): void {
+  const full = FULL_PARITY_ENCODERS.includes(smpEncoder) || process.env.BUSI_PARITY_FULL === '1';
   const encoder = SMP_ENCODERS[smpEncoder] ?? smpEncoder;
   const fixture = `${smpDecoder}__${smpEncoder}`;
   if (!encoders.has(encoder)) {
@@ -26,17 +36,19 @@ export function expectParity(smpDecoder: string, registryDecoder: string, smpEnc
   const report = runParityCheck(model, {
     json,
     safetensors: new Uint8Array(fs.readFileSync(path.join(FIXTURES, `${fixture}.safetensors`))),
-  });
+  }, { train: full, gradients: full });
   expect(tf.memory().numTensors).toBe(before);
   model.dispose();
   console.log(report.summary);
   const failed = report.checks.filter((c) => !c.pass).map((c) => `${c.name}: ${c.err} > ${c.tolerance} ${c.note ?? ''}`);
   expect(failed).toEqual([]);
-  // One gradient check per trainable parameter of the reference, plus the outputs and stages.
-  const trainable = Object.keys(json.grad_norms).length;
-  expect(report.checks.filter((c) => c.name.startsWith('grad:')).length).toBe(trainable);
-  expect(report.checks.map((c) => c.name)).toEqual(
-    expect.arrayContaining(['eval.mask', 'eval.label', 'train.mask', 'train.label', 'encoder.5', 'grad.global']),
-  );
+  const names = report.checks.map((c) => c.name);
+  expect(names).toEqual(expect.arrayContaining(['eval.mask', 'eval.label', 'encoder.1', 'encoder.5']));
+  if (full) {
+    // One gradient check per trainable parameter of the reference.
+    const trainable = Object.keys(json.grad_norms).length;
+    expect(report.checks.filter((c) => c.name.startsWith('grad:')).length).toBe(trainable);
+    expect(names).toEqual(expect.arrayContaining(['train.mask', 'train.label', 'grad.global']));
+  }
   expect(report.pass).toBe(true);
 }
