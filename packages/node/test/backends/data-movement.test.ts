@@ -83,6 +83,19 @@ describe('data-movement kernels on wasm match cpu exactly', () => {
     await expectMatchesCpu('BatchMatMul', { a: spec(a), b: spec(b) }, { transposeA, transposeB });
   });
 
+  test('Cast: same dtype shares the buffer, other dtypes convert like cpu', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor([1.5, -2.25, 0]);
+    const y = tf.cast(x, 'float32');
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1.5, -2.25, 0]);
+    y.dispose();
+    const v = spec([2, 5]);
+    const ref = await runOn('cpu', 'Cast', { x: v }, { dtype: 'int32' });
+    const got = await runOn('wasm', 'Cast', { x: v }, { dtype: 'int32' });
+    expect(Array.from(got.values)).toEqual(Array.from(ref.values));
+  });
+
   test('Identity shares the buffer yet stays independent of the source tensor lifetime', async () => {
     await tf.setBackend('wasm');
     const x = tf.tensor([1, 2, 3]);

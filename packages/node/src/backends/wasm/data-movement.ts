@@ -89,6 +89,15 @@ const identity: KernelFunc = ({ inputs, backend }) => {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
 
+/** Cast to the same dtype is an identity (tf.moments casts every BN input); share the buffer. */
+function castWith(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as TensorInfo;
+    if (args.attrs?.dtype !== x.dtype || x.dtype === 'string') return original(args);
+    return identity(args);
+  };
+}
+
 function stridedSliceWith(original: KernelFunc): KernelFunc {
   return (args) => {
     const x = args.inputs.x as TensorInfo;
@@ -190,6 +199,7 @@ export function dataMovementKernels(stock: (name: string) => KernelFunc | undefi
     { kernelName: tf.SplitV, backendName: 'wasm', kernelFunc: splitV },
     { kernelName: tf.Unpack, backendName: 'wasm', kernelFunc: unpack },
     { kernelName: tf.Identity, backendName: 'wasm', kernelFunc: identity },
+    { kernelName: tf.Cast, backendName: 'wasm', kernelFunc: castWith(must(tf.Cast)) },
     { kernelName: tf.StridedSlice, backendName: 'wasm', kernelFunc: stridedSliceWith(must(tf.StridedSlice)) },
     { kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc: batchMatMulWith(must(tf.BatchMatMul)) },
     { kernelName: tf.SpaceToBatchND, backendName: 'wasm', kernelFunc: spaceBatch(true, must(tf.SpaceToBatchND)) },
