@@ -140,6 +140,27 @@ describe.each(['unetplusplus', 'unet++', 'fpn', 'deeplabv3plus'])('%s in a Multi
     model.dispose();
   });
 
+  it('saves and loads (every layer registered) with identical predictions', async () => {
+    const model = build();
+    const x = tf.randomNormal([2, 32, 64, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    const loaded = await MultiTaskModel.load(tf.io.fromMemory(artifacts!));
+    expect(loaded.config.decoder).toEqual(model.config.decoder);
+    const a = model.predict(x);
+    const b = loaded.predict(x);
+    expect(tf.max(tf.abs(tf.sub(a.mask, b.mask))).dataSync()[0]).toBe(0);
+    expect(tf.max(tf.abs(tf.sub(a.logits, b.logits))).dataSync()[0]).toBe(0);
+    tf.dispose([x, a.mask, a.logits, b.mask, b.logits]);
+    model.dispose();
+    loaded.dispose();
+  });
+
   it('trains: the loss falls and the tensor count stays flat across steps', () => {
     const model = build();
     const x = tf.randomNormal([2, 32, 64, 3], 0, 1, 'float32', 1) as tf.Tensor4D;

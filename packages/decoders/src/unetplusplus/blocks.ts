@@ -74,13 +74,19 @@ export function unetBlock(
 function unusedScse(x: SymbolicTensor, name: string): SymbolicTensor {
   const c = x.shape[3]!;
   const r = Math.floor(c / 16);
-  const conv = (suffix: string, cin: number, cout: number) => [
-    { suffix: `${suffix}.weight`, shape: [1, 1, cin, cout], layout: 'conv2d' as const, init: 'heUniform' as const },
-    { suffix: `${suffix}.bias`, shape: [cout] },
-  ];
-  return new UnusedWeights({ name, weights: [...conv('cSE.1', c, r), ...conv('cSE.3', r, c), ...conv('sSE.0', c, 1)] }).apply(
-    x,
-  ) as SymbolicTensor;
+  // One holder per PyTorch conv module, so each weight is `<module>.weight` / `<module>.bias`.
+  const convs: Array<[string, number, number]> = [['cSE.1', c, r], ['cSE.3', r, c], ['sSE.0', c, 1]];
+  let y = x;
+  for (const [module, cin, cout] of convs) {
+    y = new UnusedWeights({
+      name: `${name}.${module}`,
+      weights: [
+        { suffix: 'weight', shape: [1, 1, cin, cout], layout: 'conv2d', init: 'heUniform' },
+        { suffix: 'bias', shape: [cout] },
+      ],
+    }).apply(y) as SymbolicTensor;
+  }
+  return y;
 }
 
 /** Channel-wise dropout (PyTorch Dropout2d: whole NHWC channels are zeroed together), or `x` when rate is 0. */
