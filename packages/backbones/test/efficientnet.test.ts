@@ -9,13 +9,10 @@ import {
   DropConnect,
   createEncoder,
   encoders,
-  fromTorchPermutation,
   isTorchMappable,
   torchShape,
   type TorchParam,
 } from '@busi/core';
-import { parityFill, parityInputs } from '../../core/src/parity/fill';
-import { readSafetensors } from '../../core/src/io/safetensors';
 import {
   EFFICIENTNET_VARIANTS,
   EfficientNetEncoder,
@@ -25,6 +22,7 @@ import {
   roundRepeats,
   staticSamePadding,
 } from '@busi/backbones';
+import { registerWasmTrainingKernels } from '@busi/node';
 
 const FIXTURES = path.resolve(__dirname, '../../../fixtures/parity');
 
@@ -38,18 +36,6 @@ function build(name: string, args: Record<string, unknown> = {}, size: [number |
 
 function torchParamsOf(model: tfl.LayersModel): TorchParam[] {
   return model.layers.flatMap((l) => (isTorchMappable(l) ? l.torchParams() : []));
-}
-
-/** The fixtures' deterministic weights (shared/parity/README.md), written through the PyTorch layouts. */
-function fill(params: TorchParam[], salt = ''): void {
-  for (const p of params) {
-    const shape = torchShape(p.variable.shape as number[], p.layout);
-    const perm = fromTorchPermutation(p.layout);
-    tf.tidy(() => {
-      const t = tf.tensor(parityFill(p.name, shape, salt), shape);
-      p.variable.write(perm ? tf.transpose(t, perm) : t);
-    });
-  }
 }
 
 beforeAll(async () => {
@@ -127,7 +113,7 @@ describe('efficientnet-b4 encoder', () => {
     );
     const { enc, model } = build('efficientnet-b4');
     expect(enc.countParams()).toBe(ref.counts.encoder);
-    const ours = torchParamsOf(model).map((p) => [p.name, torchShape(p.variable.shape as number[], p.layout)]);
+    const ours = torchParamsOf(model).map((p): [string, number[]] => [p.name, torchShape(p.variable.shape as number[], p.layout)]);
     expect(new Map(ours)).toEqual(new Map(refEntries.map(([n, s]) => [n, s])));
 
     const lean = createEncoder('efficientnet-b4', { keepHead: false }) as EfficientNetEncoder;
@@ -215,5 +201,47 @@ describe('DropConnect', () => {
     expect(dcs.some((d) => d.name === 'encoder._blocks.2._drop_connect')).toBe(false);
     const off = build('efficientnet-b4', { dropConnectRate: 0 });
     expect(off.model.layers.some((l) => l instanceof DropConnect)).toBe(false);
+  });
+});
+
+describe('efficientnet training (wasm: 1x1 filter gradients take minutes on cpu)', () => {
+  beforeAll(async () => {
+    registerWasmTrainingKernels();
+    await tf.setBackend('wasm');
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  test('b0 trains with drop-connect and the unused head: finite loss, no gradient for the head, flat tensor count', () => {
+    const { enc, model } = build('efficientnet-b0', { seed: 3 }, [32, 32]);
+    expect(enc.keepHead).toBe(true);
+    const x = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 11);
+    const opt = tf.train.sgd(1e-3);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const head = torchParamsOf(model).filter((p) => p.name.startsWith('encoder._conv_head') || p.name.startsWith('encoder._bn1.'));
+    expect(head.map((p) => p.name).sort()).toEqual(
+      ['encoder._bn1.bias', 'encoder._bn1.running_mean', 'encoder._bn1.running_var', 'encoder._bn1.weight', 'encoder._conv_head.weight'],
+    );
+    const headBefore = head.map((p) => Array.from(p.variable.read().dataSync()));
+    const loss = () =>
+      tf.tidy(() => {
+        const outs = model.apply(x, { training: true }) as tf.Tensor[];
+        return tf.add(tf.mean(tf.square(outs[4])), tf.mean(outs[2])) as tf.Scalar;
+      });
+    const { grads } = tf.variableGrads(loss, vars);
+    // The head never runs: no gradient reaches it (tfjs drops those entries).
+    for (const p of head) expect(grads[(p.variable.read() as tf.Variable).name]).toBeUndefined();
+    expect(Object.keys(grads).length).toBe(vars.length - 3);
+    tf.dispose(Object.values(grads));
+    let before = 0;
+    for (let step = 0; step < 3; step++) {
+      if (step === 1) before = tf.memory().numTensors;
+      const l = opt.minimize(loss, true, vars)!;
+      expect(Number.isFinite(l.dataSync()[0])).toBe(true);
+      l.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(head.map((p) => Array.from(p.variable.read().dataSync()))).toEqual(headBefore);
   });
 });

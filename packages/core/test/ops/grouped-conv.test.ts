@@ -50,8 +50,8 @@ describe('groupedConv2d', () => {
 
   test.each(CASES)('$name: equals the split and block-diagonal dense convs, values and gradients (cpu)', (c) => {
     tf.tidy(() => {
-      const x = tf.randomNormal(c.x, 0, 1, 'float32', 1) as tf.Tensor4D;
-      const k = tf.randomNormal(c.k, 0, 1, 'float32', 2) as tf.Tensor4D;
+      const x = tf.randomNormal(c.x as [number, number, number, number], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const k = tf.randomNormal(c.k as [number, number, number, number], 0, 1, 'float32', 2) as tf.Tensor4D;
       const strides: [number, number] = c.name.includes('[2,1]') ? [2, 1] : [c.s, c.s];
       const ours = valueAndGrads((a, b) => groupedConv2d(a, b, strides, c.groups), x, k, tf.scalar(1));
       const cot = tf.randomNormal(ours.y.shape, 0, 1, 'float32', 3);
@@ -92,8 +92,8 @@ describe('groupedConv2d', () => {
   });
 
   test('wasm forward agrees with cpu', async () => {
-    const xv = tf.randomNormal([2, 9, 11, 64], 0, 1, 'float32', 6).arraySync();
-    const kv = tf.randomNormal([3, 3, 2, 64], 0, 1, 'float32', 7).arraySync();
+    const xv = tf.randomNormal([2, 9, 11, 64], 0, 1, 'float32', 6).arraySync() as number[][][][];
+    const kv = tf.randomNormal([3, 3, 2, 64], 0, 1, 'float32', 7).arraySync() as number[][][][];
     const onCpu = tf.tidy(() => groupedConv2d(tf.tensor4d(xv), tf.tensor4d(kv), [2, 2], 32).arraySync());
     await tf.setBackend('wasm');
     try {
