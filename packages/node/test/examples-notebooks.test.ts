@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -33,6 +34,25 @@ function denoBin(): string | null {
     return null;
   }
 }
+
+/** A Python with nbclient (to drive a real Jupyter kernel), or null. */
+function pythonWithNbclient(): string | null {
+  for (const py of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(py, ['-c', 'import nbclient, nbformat'], { encoding: 'utf8' });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+// Executes a notebook in the kernel named "deno" and prints its outputs' types as JSON.
+const EXECUTE_PY = `
+import json, sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, timeout=600, kernel_name="deno", resources={"metadata": {"path": sys.argv[2]}}).execute()
+outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+print(json.dumps([{"type": o.output_type, "mime": sorted(o.get("data", {}).keys()), "text": o.get("text", "")[:200]} for o in outs]))
+`;
 
 const notebooks = fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort();
 
@@ -66,6 +86,32 @@ describe('examples/notebooks (Deno kernel)', () => {
       expect(r.stdout).toContain('busi backend:');
     } finally {
       fs.rmSync(tmp, { force: true });
+    }
+  });
+
+  // The notebooks' real home: Jupyter with the Deno kernel (cells evaluated one by one, rich
+  // display). Needs Python's nbclient (Debian: python3-nbclient), so it is skipped where absent.
+  const python = pythonWithNbclient();
+  (python ? test : test.skip)('02-train-synthetic.ipynb runs in the Deno Jupyter kernel and displays its overlay PNG', () => {
+    const jupyterPath = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-jupyter-'));
+    try {
+      // A private kernelspec, so nothing is installed into the user's Jupyter folders.
+      fs.mkdirSync(path.join(jupyterPath, 'kernels', 'deno'), { recursive: true });
+      const argv = [process.execPath, denoBin()!, 'jupyter', '--kernel', '--conn', '{connection_file}'];
+      fs.writeFileSync(path.join(jupyterPath, 'kernels', 'deno', 'kernel.json'), JSON.stringify({ argv, display_name: 'Deno', language: 'typescript' }));
+      const r = spawnSync(python!, ['-c', EXECUTE_PY, path.join(dir, '02-train-synthetic.ipynb'), dir], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 400_000,
+        env: { ...process.env, JUPYTER_PATH: jupyterPath, BUSI_BACKEND: 'auto', NO_COLOR: '1' },
+      });
+      if (r.status !== 0) throw new Error(`nbclient failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+      const outputs = JSON.parse(r.stdout.trim().split('\n').pop()!) as { type: string; mime: string[]; text: string }[];
+      expect(outputs.filter((o) => o.type === 'error')).toEqual([]);
+      expect(outputs.some((o) => o.type === 'display_data' && o.mime.includes('image/png'))).toBe(true);
+      expect(outputs.some((o) => o.text.includes('busi backend:'))).toBe(true);
+    } finally {
+      fs.rmSync(jupyterPath, { recursive: true, force: true });
     }
   });
 });
