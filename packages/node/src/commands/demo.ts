@@ -17,7 +17,7 @@ import {
 import '@busi/backbones';
 import '@busi/decoders';
 import { initBackend, type BackendChoice } from '../backends/index';
-import type { Command, CliContext, OptionValues } from '../cli/args';
+import { UsageError, type Command, type CliContext, type OptionValues } from '../cli/args';
 import { stratifiedSplit } from '../data/split';
 import { registerSlimResNet } from '../demo/slim-resnet';
 import { fileSystem } from '../io/file-system';
@@ -44,11 +44,18 @@ export const demoCommand: Command = {
     force: { type: 'boolean', short: 'f', description: 'Overwrite an existing output folder' },
     size: { type: 'int', default: 64, min: 32, max: 512, description: 'Image size in pixels (a multiple of 32)' },
     count: { type: 'int', default: 240, min: 20, description: 'Number of synthetic images (80% train, 20% test)' },
-    epochs: { type: 'int', short: 'e', default: 8, min: 1, description: 'Training epochs' },
+    epochs: { type: 'int', short: 'e', default: 10, min: 1, description: 'Training epochs' },
     'batch-size': { type: 'int', short: 'b', default: 8, min: 2, description: 'Images per optimizer step' },
     lr: { type: 'number', default: 0.003, min: 0, description: 'Adam learning rate' },
     lambda: { type: 'number', default: 0.7, min: 0, max: 1, description: 'Segmentation weight λ of the loss' },
     encoder: { type: 'string', default: 'slim-resnet', description: "Encoder ('slim-resnet', or any registered one, e.g. resnet18)" },
+    balance: {
+      type: 'string',
+      // Equal classes let the small demo model learn all three within a few epochs.
+      default: 'equal',
+      valueName: 'B,M,N',
+      description: "Class weights benign,malignant,normal: 'busi' (437,210,133), 'equal', or three numbers",
+    },
     seed: { type: 'int', default: 0, description: 'Seed of the data, split, initialisation order and shuffling' },
     overlays: { type: 'int', default: 8, min: 0, description: 'Number of prediction overlay PNGs to write' },
     backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
@@ -62,6 +69,7 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
   const say = (s: string) => ctx.stdout.write(`${s}\n`);
   const size = v.size as number;
   if (size % 32 !== 0) throw new Error(`--size must be a multiple of 32 (the encoder's output stride), got ${size}`);
+  const balance = parseBalance(v.balance as string);
   const out = path.resolve(ctx.cwd, v.out as string);
   if (fs.existsSync(out) && fs.readdirSync(out).length > 0 && !v.force) {
     throw new Error(`output folder '${out}' exists and is not empty; pass --force to overwrite it`);
@@ -70,7 +78,7 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
   say(backend.summary);
 
   const seed = v.seed as number;
-  const set = generateSynthetic({ size, count: v.count as number, seed, channels: 3 });
+  const set = generateSynthetic({ size, count: v.count as number, seed, channels: 3, classBalance: balance });
   const split = stratifiedSplit(Array.from(set.labels), { seed, trainFraction: 0.8 });
   const counts = (idx: number[]) => BUSI_CLASSES.map((c, k) => `${idx.filter((i) => set.labels[i] === k).length} ${c}`).join(', ');
   say(`data: ${set.count} synthetic ${size}x${size} images; train ${split.train.length} (${counts(split.train)}), test ${split.test.length} (${counts(split.test)})`);
@@ -139,6 +147,16 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
     model?.dispose();
     optimizer.dispose();
   }
+}
+
+function parseBalance(spec: string): [number, number, number] {
+  if (spec === 'busi') return [437, 210, 133];
+  if (spec === 'equal') return [1, 1, 1];
+  const w = spec.split(',').map(Number);
+  if (w.length !== 3 || w.some((x) => !(x >= 0)) || w.every((x) => x === 0)) {
+    throw new UsageError(`busi demo: --balance must be 'busi', 'equal' or three non-negative numbers like 2,1,1; got '${spec}'`);
+  }
+  return w as [number, number, number];
 }
 
 function progressCallback(ctx: CliContext, epochs: number, batches: number, quiet: boolean): TrainingCallback {

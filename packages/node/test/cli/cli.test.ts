@@ -152,7 +152,7 @@ describe('busi demo', () => {
     expect(s.stderr.text).toBe('');
     expect(rc).toBe(0);
     expect(s.stdout.text).toMatch(/busi backend: wasm/);
-    expect(s.stdout.text).toMatch(/data: 24 synthetic 32x32 images; train 19 .*test 5/);
+    expect(s.stdout.text).toMatch(/data: 24 synthetic 32x32 images; train 18 \(6 benign, 6 malignant, 6 normal\), test 6/);
     expect(s.stdout.text).toMatch(/epoch 2\/2 \[#+\] 5\/5 100%/);
     expect(s.stdout.text).toMatch(/segmentation\s+dice \d\.\d{4}/);
     expect(s.stdout.text).toMatch(/confusion \(rows: truth, columns: prediction\)/);
@@ -161,7 +161,7 @@ describe('busi demo', () => {
     expect(fs.readdirSync(path.join(out, 'overlays'))).toHaveLength(2);
     const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
     expect(metrics.history.epoch).toEqual([0, 1]);
-    expect(metrics.test.classification.count).toBe(5);
+    expect(metrics.test.classification.count).toBe(6);
     const model = await MultiTaskModel.load(fileSystem(path.join(out, 'model')));
     expect(model.config.encoder.name).toBe('slim-resnet');
     model.dispose();
@@ -170,6 +170,9 @@ describe('busi demo', () => {
     expect(await runCli(args, again)).toBe(1);
     expect(again.stderr.text).toMatch(/exists and is not empty; pass --force/);
     expect(await runCli(['demo', '--size', '40'], streams())).toBe(1);
+    const usage = streams();
+    expect(await runCli(['demo', '--balance', '1,2'], usage)).toBe(2);
+    expect(usage.stderr.text).toMatch(/--balance must be/);
     const bad = streams();
     const n = tf.memory().numTensors;
     expect(await runCli(['demo', '-o', path.join(tmp, 'bad'), '--encoder', 'nope', '--size', '32', '--count', '20', '--backend', 'wasm'], bad)).toBe(1);
