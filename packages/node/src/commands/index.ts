@@ -1,5 +1,9 @@
 import type { Command } from '../cli/args';
 import { demoCommand } from './demo';
+import { trainCommand } from './train';
+import { evaluateCommand } from './evaluate';
+import { predictCommand } from './predict';
+import { gridLambdaCommand } from './grid-lambda';
 
 /** Every `busi` subcommand, in --help order. A new command is one module here plus one line below. */
-export const commands: readonly Command[] = [demoCommand];
+export const commands: readonly Command[] = [demoCommand, trainCommand, evaluateCommand, predictCommand, gridLambdaCommand];

@@ -1,0 +1,114 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { BUSI_CLASSES, MultiTaskModel } from '@busi/core';
+import { initBackend, type BackendChoice } from '../backends/index';
+import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
+import { normalizePixels } from '../data/busi';
+import { fileSystem } from '../io/file-system';
+import { renderOverlay } from '../io/overlay';
+import { convertChannels, decodeImage, resizeRaw, writePng } from '../io/png';
+import { writeJsonAtomic } from '../runs/run-folder';
+import { DEFAULT_NORMALIZATION } from '../runs/train-run';
+import { resolveModel } from './evaluate';
+
+/** One image's prediction, as printed and written to predictions.json. */
+export interface Prediction {
+  image: string;
+  /** Most probable class. */
+  class: string;
+  /** Softmax probability of each class. */
+  probabilities: Record<string, number>;
+  /** Share of the image's pixels predicted as lesion. */
+  lesionFraction: number;
+  /** Mask PNG (original size, 0/255) and overlay PNG. */
+  mask: string;
+  overlay: string;
+}
+
+export const predictCommand: Command = {
+  name: 'predict',
+  summary: 'Predict tumour masks and class probabilities for images with a trained model',
+  positionals: '<image...>',
+  description: [
+    'MODEL is a run folder (its best-model/) or a model folder. Each image is resized to the model size,',
+    'normalised as in training, and predicted; the mask is resized back to the image size.',
+    'Writes <name>_mask.png and <name>_overlay.png per image and predictions.json into --out, prints one',
+    'line per image (or the JSON with --json).',
+  ].join('\n'),
+  options: {
+    model: { type: 'string', short: 'm', valueName: 'DIR', description: 'Run folder or model folder (required)' },
+    out: { type: 'string', short: 'o', default: './busi-predictions', valueName: 'DIR', description: 'Output folder' },
+    size: { type: 'int', min: 16, description: "Input size (default: the run's, else 448)" },
+    threshold: { type: 'number', default: 0.5, min: 0, max: 1, description: 'Mask probability threshold' },
+    json: { type: 'boolean', description: 'Print the predictions as JSON' },
+    backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
+  },
+  run: runPredict,
+};
+
+async function runPredict(v: OptionValues, positionals: string[], ctx: CliContext): Promise<number> {
+  if (!v.model) throw new UsageError('busi predict: --model <run folder or model folder> is required');
+  if (positionals.length === 0) throw new UsageError('busi predict: give at least one image file');
+  const files = positionals.map((p) => path.resolve(ctx.cwd, p));
+  for (const f of files) if (!fs.existsSync(f) || !fs.statSync(f).isFile()) throw new UsageError(`busi predict: image '${f}' not found`);
+  const resolved = resolveModel(v.model as string, ctx.cwd);
+  const size = (v.size as number | undefined) ?? resolved.config?.size ?? 448;
+  const norm = resolved.config?.normalization ?? DEFAULT_NORMALIZATION;
+  const threshold = v.threshold as number;
+  const out = path.resolve(ctx.cwd, v.out as string);
+  await initBackend({ backend: v.backend as BackendChoice, log: false });
+  const model = await MultiTaskModel.load(fileSystem(resolved.modelDir));
+  const classNames = resolved.config?.classNames ?? (model.config.classes === 3 ? [...BUSI_CLASSES] : Array.from({ length: model.config.classes }, (_, i) => `class${i}`));
+  const results: Prediction[] = [];
+  try {
+    model.validateInput([1, size, size, model.config.inChannels], `--size ${size}`);
+    for (const file of files) {
+      let img;
+      try {
+        img = convertChannels(await decodeImage(file), model.config.inChannels === 1 ? 1 : 3);
+      } catch (e) {
+        throw new Error(`cannot read image '${file}': ${(e as Error).message}`);
+      }
+      const small = await resizeRaw(img, [size, size], 'bilinear');
+      const x = tf.tensor4d(normalizePixels(small.data, { mean: norm.mean.slice(0, small.channels), std: norm.std.slice(0, small.channels) }), [1, size, size, small.channels]);
+      const { mask, probs } = tf.tidy(() => {
+        const o = model.predict(x);
+        return { mask: tf.greaterEqual(tf.sigmoid(o.mask), threshold), probs: tf.softmax(o.logits) };
+      });
+      x.dispose();
+      const m = Uint8Array.from(await mask.data(), (b) => (b ? 255 : 0));
+      const p = Array.from(await probs.data());
+      tf.dispose([mask, probs]);
+      const full = await resizeRaw({ data: m, height: size, width: size, channels: 1 }, [img.height, img.width], 'nearest');
+      const stem = path.basename(file).replace(/\.[^.]+$/, '');
+      const maskFile = path.join(out, `${stem}_mask.png`);
+      const overlayFile = path.join(out, `${stem}_overlay.png`);
+      await writePng(maskFile, full);
+      await writePng(overlayFile, renderOverlay(img, full.data, { threshold: 127 }));
+      let lesion = 0;
+      for (const b of full.data) if (b) lesion++;
+      const best = p.indexOf(Math.max(...p));
+      results.push({
+        image: file,
+        class: classNames[best],
+        probabilities: Object.fromEntries(classNames.map((c, k) => [c, p[k]])),
+        lesionFraction: lesion / full.data.length,
+        mask: maskFile,
+        overlay: overlayFile,
+      });
+    }
+  } finally {
+    model.dispose();
+  }
+  writeJsonAtomic(path.join(out, 'predictions.json'), results);
+  if (v.json) ctx.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  else {
+    for (const r of results) {
+      const probs = Object.entries(r.probabilities).map(([c, q]) => `${c} ${(q * 100).toFixed(1)}%`).join(', ');
+      ctx.stdout.write(`${path.basename(r.image)}: ${r.class} (${probs}); lesion ${(r.lesionFraction * 100).toFixed(1)}% of pixels; ${path.basename(r.mask)}, ${path.basename(r.overlay)}\n`);
+    }
+    ctx.stdout.write(`wrote ${results.length} masks and overlays and predictions.json to ${out}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,350 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  Adam,
+  AdamW,
+  EarlyStopping,
+  ModelCheckpoint,
+  MultiTaskMetrics,
+  NonFiniteLossError,
+  Trainer,
+  type Logs,
+  type MultiTaskModel,
+  type TrainingCallback,
+  type TrainingDataset,
+} from '@busi/core';
+import type { CliContext } from '../cli/args';
+import { SampleDataset, sampleSeed, type AugmentOptions } from '../data/augment';
+import { IMAGENET_NORMALIZATION, type Normalization } from '../data/busi';
+import { splitBusi } from '../data/busi-split';
+import { readSplitFile, stratifiedSplit, toSplitFile, type SplitFile, type SplitIndices } from '../data/split';
+import { fileSystem } from '../io/file-system';
+import { createModel } from '../models/factory';
+import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
+import { loadData, type DataSpec, type LoadedData } from './data';
+import {
+  RUN_FILES,
+  createRunFolder,
+  findCheckpoint,
+  historyCsv,
+  loadCheckpoint,
+  readJson,
+  reseedRandom,
+  saveCheckpoint,
+  withSeededRandom,
+  writeJsonAtomic,
+  writeFileAtomic,
+  type RunStatus,
+} from './run-folder';
+
+/** Everything that defines a training run; `config.json` of a run folder. */
+export interface RunConfig {
+  format: 'busi-run';
+  version: 1;
+  data: DataSpec;
+  /** Encoder and decoder registry names; decoder channels (null: the decoder's default). */
+  encoder: string;
+  decoder: string;
+  decoderChannels: number[] | null;
+  /** Dropout of the classification head. */
+  dropout: number;
+  /** Square input size. */
+  size: number;
+  /** Segmentation weight of L = λ·Dice + (1-λ)·Focal. */
+  lambda: number;
+  optimizer: 'adam' | 'adamw';
+  lr: number;
+  /** L2 (adam, as torch.optim.Adam) or decoupled (adamw) weight decay. */
+  weightDecay: number;
+  batchSize: number;
+  /** Samples per forward/backward pass (gradient accumulation below batchSize). */
+  microBatch: number;
+  epochs: number;
+  /** Validation share of a generated split. */
+  valFraction: number;
+  /** Keep pixel-identical BUSI images on one side of a generated split. */
+  groupDuplicates: boolean;
+  /** The split file the run was started with, or null (generated). */
+  splitFile: string | null;
+  /** Seed of the split, initialisation, shuffling, augmentation and dropout. */
+  seed: number;
+  /** Early-stopping patience in epochs; 0 for none. */
+  patience: number;
+  /** Quantity that picks the best model and drives early stopping. */
+  monitor: string;
+  /** Training augmentation, or null. */
+  augment: Required<AugmentOptions> | null;
+  cache: 'memory' | 'disk' | 'none';
+  /** Applied to [0, 1] intensities. */
+  normalization: Normalization;
+  classNames: string[];
+  /** Backend of the first session, versions, start time. */
+  backend: string;
+  versions: Record<string, string>;
+  created: string;
+}
+
+/** The state of a run's validation monitor between sessions; `extra.json` of a checkpoint. */
+interface CheckpointExtra {
+  seconds: number[];
+  bestEpoch: number | null;
+}
+
+/** Options of {@link trainRun} that are not part of the run's configuration. */
+export interface TrainSessionOptions {
+  /** Continue the run in `dir` from its last checkpoint. */
+  resume?: boolean;
+  /** Replace a non-empty `dir`. */
+  force?: boolean;
+  /** Stop after this many epochs in this session (the run stays resumable). */
+  maxEpochsThisRun?: number;
+  /** No progress bars. */
+  quiet?: boolean;
+  /** Backend name for the record. */
+  backend: string;
+}
+
+/** What a training session did. */
+export interface TrainResult {
+  status: RunStatus;
+  /** Logs of the best epoch, if any. */
+  best: Logs | null;
+  /** Loaded data and split (for a report on the validation part). */
+  data: LoadedData;
+  split: SplitIndices;
+}
+
+/** `busi train`'s work: trains `config` into the run folder `dir` (or resumes it). */
+export async function trainRun(config: RunConfig, dir: string, session: TrainSessionOptions, ctx: CliContext): Promise<TrainResult> {
+  const say = (s: string) => ctx.stdout.write(`${s}\n`);
+  const t0 = Date.now();
+  const data = loadData(config.data, config.size, config.cache === 'disk' ? { dir: path.join(dir, '..', '.busi-cache') } : config.cache);
+  say(`data: ${data.describe}`);
+  const { split, file: splitFile } = session.resume ? { split: readRunSplit(dir, data), file: null } : await makeSplit(config, data, ctx);
+  const counts = (idx: number[]) => data.classNames.map((c, k) => `${idx.filter((i) => data.labels[i] === k).length} ${c}`).join(', ');
+  say(`split: train ${split.train.length} (${counts(split.train)}), validation ${split.test.length} (${counts(split.test)})`);
+  if (split.test.length === 0) throw new Error('the validation part of the split is empty; use more images or a larger --val-fraction');
+
+  const checkpoint = session.resume ? findCheckpoint(dir) : null;
+  let model: MultiTaskModel | null = null;
+  let extra: CheckpointExtra = { seconds: [], bestEpoch: null };
+  let state: Awaited<ReturnType<typeof loadCheckpoint>>['state'] | null = null;
+  if (checkpoint) {
+    const loaded = await loadCheckpoint<CheckpointExtra>(checkpoint);
+    model = loaded.model;
+    state = loaded.state;
+    extra = loaded.extra;
+    say(`resuming from ${checkpoint}: epoch ${state.meta.epoch} of ${config.epochs} done`);
+  } else {
+    model = await withSeededRandom(config.seed, () => buildModel(config));
+  }
+  if (config.size % model.outputStride !== 0) {
+    const s = model.outputStride;
+    const lo = Math.max(s, Math.floor(config.size / s) * s);
+    model.dispose();
+    throw new Error(`--size ${config.size} is not divisible by the model's output stride ${s}; nearest valid sizes: ${lo} or ${lo + s}`);
+  }
+  if (!session.resume) {
+    createRunFolder(
+      dir,
+      {
+        [RUN_FILES.config]: `${JSON.stringify(config, null, 2)}\n`,
+        [RUN_FILES.split]: `${JSON.stringify(splitFile, null, 1)}\n`,
+        [RUN_FILES.status]: `${JSON.stringify(status('training', 0, config.epochs, null))}\n`,
+      },
+      !!session.force,
+    );
+  }
+  say(`model: ${config.encoder} + ${config.decoder}, ${model.countParams().total.toLocaleString('en-US')} parameters; run folder ${dir}`);
+
+  const optimizer =
+    config.optimizer === 'adamw'
+      ? new AdamW({ learningRate: config.lr, weightDecay: config.weightDecay })
+      : new Adam({ learningRate: config.lr, weightDecay: config.weightDecay });
+  const norm = config.normalization;
+  const train = seededBatches(new SampleDataset(data.source, { normalization: norm, augment: config.augment, seed: config.seed }, split.train), config.seed);
+  const val = new SampleDataset(data.source, { normalization: norm }, split.test);
+  const batches = Math.ceil(split.train.length / config.batchSize);
+  const dropLast = split.train.length % config.batchSize === 1;
+  const seconds = [...extra.seconds];
+  let bestEpoch = extra.bestEpoch;
+  let trainedThisRun = 0;
+  const callbacks: TrainingCallback[] = [progress(ctx, config.epochs, dropLast ? batches - 1 : batches, !!session.quiet)];
+  const early = config.patience > 0 ? new EarlyStopping({ monitor: config.monitor, patience: config.patience }) : null;
+  if (early) callbacks.push(early);
+  callbacks.push(
+    new ModelCheckpoint({
+      monitor: config.monitor,
+      saveBestOnly: true,
+      save: async (m, epoch) => {
+        await m.save(fileSystem(path.join(dir, RUN_FILES.best), { force: true }));
+        bestEpoch = epoch + 1;
+      },
+    }),
+  );
+  let epochStart = Date.now();
+  // Last, so the state it saves includes every other callback's update for this epoch.
+  callbacks.push({
+    onEpochBegin() {
+      epochStart = Date.now();
+    },
+    async onEpochEnd(epoch, logs, control) {
+      seconds[epoch] = (Date.now() - epochStart) / 1000;
+      const trainer = control as Trainer;
+      writeFileAtomic(path.join(dir, RUN_FILES.history), historyCsv(trainer.history, seconds));
+      await saveCheckpoint(dir, trainer, { seconds, bestEpoch } satisfies CheckpointExtra);
+      writeJsonAtomic(path.join(dir, RUN_FILES.status), status('training', epoch + 1, config.epochs, bestEpoch));
+      trainedThisRun++;
+      if (session.maxEpochsThisRun !== undefined && trainedThisRun >= session.maxEpochsThisRun) control.stop();
+      if (!Number.isFinite(logs.loss)) control.stop();
+    },
+  });
+  const trainer = new Trainer(model, {
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    microBatchSize: config.microBatch,
+    dropLast,
+    seed: config.seed,
+    optimizer,
+    lambda: config.lambda,
+    validationData: val,
+    metrics: [new MultiTaskMetrics({ classNames: [...data.classNames] })],
+    callbacks,
+  });
+  let final: RunStatus;
+  try {
+    if (state) {
+      await trainer.setState(state);
+      tf.dispose(state.optimizerWeights.map((w) => w.tensor));
+      state = null;
+    }
+    if (trainer.epoch >= config.epochs) say(`the run has already trained ${trainer.epoch} of ${config.epochs} epochs`);
+    try {
+      await withSeededRandom(config.seed, () => trainer.fit(train));
+    } catch (e) {
+      if (e instanceof NonFiniteLossError) {
+        const msg = `non-finite loss at epoch ${e.epoch + 1}, batch ${e.batch + 1} (loss ${e.logs.loss}); the run folder keeps the last good checkpoint (epoch ${trainer.epoch})`;
+        writeJsonAtomic(path.join(dir, RUN_FILES.status), { ...status('failed', trainer.epoch, config.epochs, bestEpoch), message: msg });
+        throw new Error(`${msg}. Lower --lr or check the data.`);
+      }
+      throw e;
+    }
+    const done = trainer.epoch;
+    const stoppedEarly = early !== null && early.stoppedEpoch >= 0;
+    const complete = done >= config.epochs || stoppedEarly;
+    final = status(complete ? 'complete' : 'stopped', done, config.epochs, bestEpoch);
+    if (stoppedEarly) final.message = `early stopping at epoch ${early.stoppedEpoch + 1}: ${config.monitor} did not improve for ${config.patience} epochs`;
+    else if (!complete) final.message = `stopped after ${done} of ${config.epochs} epochs; continue with busi train --resume --out ${dir}`;
+    if (complete) await model.save(fileSystem(path.join(dir, RUN_FILES.last), { force: true }));
+    const h = trainer.history;
+    const bestIndex = bestEpoch === null ? -1 : h.epoch.indexOf(bestEpoch - 1);
+    const best = bestIndex >= 0 ? h.logs(bestIndex) : null;
+    const last = h.epoch.length ? h.logs(h.epoch.length - 1) : null;
+    writeJsonAtomic(path.join(dir, RUN_FILES.metrics), {
+      status: final.status,
+      monitor: config.monitor,
+      bestEpoch,
+      best,
+      lastEpoch: done,
+      last,
+      trainSeconds: seconds.reduce((a, b) => a + (b ?? 0), 0),
+    });
+    writeJsonAtomic(path.join(dir, RUN_FILES.status), final);
+    say(
+      `${final.message ?? `trained ${done} epochs`}; best ${config.monitor} ${best ? fmt(best[config.monitor]) : 'n/a'} at epoch ${bestEpoch ?? '-'}; ` +
+        `session time ${formatDuration((Date.now() - t0) / 1000)}`,
+    );
+    return { status: final, best, data, split };
+  } finally {
+    if (state) tf.dispose(state.optimizerWeights.map((w) => w.tensor));
+    trainer.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+function fmt(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? String(v) : v.toFixed(4);
+}
+
+function status(s: RunStatus['status'], epochsDone: number, epochs: number, bestEpoch: number | null): RunStatus {
+  return { status: s, epochsDone, epochs, bestEpoch, updated: new Date().toISOString() };
+}
+
+/** Builds the run's model (call inside {@link withSeededRandom} for a seeded initialisation). */
+export function buildModel(config: Pick<RunConfig, 'encoder' | 'decoder' | 'decoderChannels' | 'dropout' | 'classNames'>): MultiTaskModel {
+  return createModel({
+    encoder: config.encoder,
+    decoder: config.decoderChannels ? { name: config.decoder, decoderChannels: config.decoderChannels } : config.decoder,
+    classes: config.classNames.length,
+    classificationHead: { dropout: config.dropout },
+  });
+}
+
+// Dropout masks come from Math.random (seeded by withSeededRandom); reseeding per batch makes them
+// independent of how many batches ran before in this process, so a resumed run draws the same ones.
+function seededBatches(data: SampleDataset, seed: number): TrainingDataset {
+  return {
+    size: data.size,
+    getBatch(indices, context) {
+      if (context?.training) reseedRandom(sampleSeed(seed ^ 0x5bd1e995, context.epoch, indices[0] ?? 0));
+      return data.getBatch(indices, context);
+    },
+  };
+}
+
+async function makeSplit(config: RunConfig, data: LoadedData, ctx: CliContext): Promise<{ split: SplitIndices; file: SplitFile }> {
+  if (config.splitFile) {
+    const { split, parts } = readSplitFile(config.splitFile, data.ids);
+    return { split: parts[0], file: { ...split, folds: [split.folds[0]] } };
+  }
+  if (data.busi && config.groupDuplicates) {
+    ctx.stdout.write('split: hashing every image to keep identical ones together\n');
+    const index = { root: '', classNames: data.classNames, entries: [...data.busi.entries] };
+    const r = await splitBusi(index, { seed: config.seed, trainFraction: 1 - config.valFraction, groupDuplicates: true });
+    return { split: r.parts[0], file: r.file };
+  }
+  const split = stratifiedSplit(data.labels, { seed: config.seed, trainFraction: 1 - config.valFraction });
+  return { split, file: toSplitFile(data.ids, [split], { kind: 'holdout', seed: config.seed, groupDuplicates: false }) };
+}
+
+/** The split stored in a run folder, as indices into `data`. */
+export function readRunSplit(dir: string, data: LoadedData): SplitIndices {
+  return readSplitFile(path.join(dir, RUN_FILES.split), data.ids).parts[0];
+}
+
+/** Reads `config.json` of a run folder. */
+export function readRunConfig(dir: string): RunConfig {
+  const file = path.join(dir, RUN_FILES.config);
+  if (!fs.existsSync(file)) throw new Error(`'${dir}' is not a busi run folder (no ${RUN_FILES.config})`);
+  const c = readJson<RunConfig>(file, 'run config');
+  if (c.format !== 'busi-run') throw new Error(`'${file}' is not a busi run config (format '${String(c.format)}')`);
+  return c;
+}
+
+/** The default normalisation of runs: ImageNet's, which pretrained encoders expect. */
+export const DEFAULT_NORMALIZATION = IMAGENET_NORMALIZATION;
+
+function progress(ctx: CliContext, epochs: number, batches: number, quiet: boolean): TrainingCallback {
+  let bar: ProgressBar | null = null;
+  const running = new RunningMean();
+  let seen = 0;
+  return {
+    onEpochBegin(epoch) {
+      running.reset();
+      seen = 0;
+      if (!quiet) bar = new ProgressBar({ total: Math.max(1, batches), label: `epoch ${String(epoch + 1).padStart(String(epochs).length)}/${epochs}`, stream: ctx.stdout });
+    },
+    onBatchEnd(_b, logs) {
+      running.add({ loss: logs.loss, seg: logs.segmentation_loss, cls: logs.classification_loss }, logs.size ?? 1);
+      seen++;
+      bar?.update(seen, running.values());
+    },
+    onEpochEnd(epoch, logs) {
+      bar?.finish(running.values());
+      const keys = ['loss', 'val_loss', 'val_dice', 'val_iou', 'val_accuracy', 'val_macro_f1'];
+      ctx.stdout.write(`  epoch ${epoch + 1}: ${keys.filter((k) => k in logs).map((k) => `${k} ${fmt(logs[k])}`).join('  ')}\n`);
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import { runCli } from '../../src/cli/main';
+
+/** A stream capturing what a command writes. */
+export class Capture extends Writable {
+  text = '';
+  isTTY = false;
+  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+/** Runs `busi <argv>` in `cwd`; returns the exit code and the captured output. */
+export async function cli(argv: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await runCli(argv, { stdout, stderr, cwd });
+  return { code, out: stdout.text, err: stderr.text };
+}
+
+/** A small, fast run on synthetic data: slim ResNet, slim U-Net, 32x32, no augmentation unless asked. */
+export const SMALL_RUN = [
+  '--synthetic', '24',
+  '--encoder', 'slim-resnet',
+  '--decoder-channels', '16,16,8,8,8',
+  '--size', '32',
+  '--batch-size', '4',
+  '--lr', '0.003',
+  '--dropout', '0.2',
+  '--backend', 'wasm',
+  '--quiet',
+];
+
+export function readJson(file: string): any {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+export function ls(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => !f.startsWith('.')).sort();
+}
+
+export { path };
