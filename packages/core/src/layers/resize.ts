@@ -20,8 +20,7 @@ export interface ResizeArgs {
 
 /**
  * Spatial resize with PyTorch `F.interpolate` semantics, by an integer scale or to a reference's size.
- * Bilinear resizing is computed as two interpolation-matrix products (see {@link resizeBilinearTorch}),
- * so its gradient is exact on every backend.
+ * Bilinear resizing has an exact gradient on every backend (see {@link resizeBilinearTorch}).
  */
 export class Resize extends layers.Layer {
   static className = 'BusiResize';
@@ -107,32 +106,59 @@ export function bilinearMatrix(inSize: number, outSize: number, alignCorners: bo
 }
 
 /**
- * PyTorch's bilinear `F.interpolate` (align_corners true or false) for NHWC tensors, as
- * `A_h · x · A_wᵀ` per channel. tfjs' own ResizeBilinearGrad ignores half-pixel centres (and the cpu
- * kernel swaps height and width of its result), so the matrix form is used instead: its gradient
- * is the transposed products, exact and available wherever matMul and transpose are.
+ * PyTorch's bilinear `F.interpolate` (align_corners true or false) for NHWC tensors. The forward
+ * pass is tfjs' own kernel, which matches PyTorch (half-pixel centres for align_corners=false,
+ * checked against a float64 reference in the tests). The gradient is not: tfjs'
+ * ResizeBilinearGrad ignores half-pixel centres (and the cpu kernel swaps height and width of its
+ * result), so the gradient is `A_hᵀ · dy · A_w` with the interpolation matrices, exact on every
+ * backend that has matMul and transpose.
  */
 export function resizeBilinearTorch(x: tf.Tensor4D, size: [number, number], alignCorners: boolean): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  const [oh, ow] = size;
+  if (oh === h && ow === w) return tf.clone(x);
+  const op = tf.customGrad((input: tf.Tensor) => {
+    const value = tf.image.resizeBilinear(input as tf.Tensor4D, size, alignCorners, !alignCorners);
+    const gradFunc = (dy: tf.Tensor) =>
+      tf.tidy(() => {
+        const ah = transposed(bilinearMatrix(h, oh, alignCorners), oh, h);
+        const aw = transposed(bilinearMatrix(w, ow, alignCorners), ow, w);
+        return separableMatMul(dy as tf.Tensor4D, ah, [h, oh], aw, [w, ow]);
+      });
+    return { value, gradFunc };
+  });
+  return op(x) as tf.Tensor4D;
+}
+
+function transposed(m: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = m[i * cols + j];
+  return t;
+}
+
+/**
+ * `M_h · x · M_wᵀ` for every sample and channel of an NHWC tensor, with `M_h` of shape
+ * `[outH, H]` and `M_w` of shape `[outW, W]` given row-major.
+ */
+export function separableMatMul(
+  x: tf.Tensor4D,
+  mh: Float32Array,
+  mhShape: [number, number],
+  mw: Float32Array,
+  mwShape: [number, number],
+): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
-    const [oh, ow] = size;
-    const doH = oh !== h;
-    const doW = ow !== w;
-    if (!doH && !doW) return tf.clone(x);
-    let y: tf.Tensor;
-    if (doH) {
-      const mh = tf.tensor2d(bilinearMatrix(h, oh, alignCorners), [oh, h]);
-      const cols = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]);
-      y = tf.reshape(tf.matMul(mh, cols), [oh, n, w, c]); // [oh, N, W, C]
-      if (!doW) return tf.transpose(y, [1, 0, 2, 3]) as tf.Tensor4D;
-      y = tf.transpose(y, [2, 0, 1, 3]); // [W, oh, N, C]
-    } else {
-      y = tf.transpose(x, [2, 0, 1, 3]); // [W, N, H, C]
+    const [oh] = mhShape;
+    const [ow] = mwShape;
+    if (mhShape[1] !== h || mwShape[1] !== w) {
+      throw new Error(`separableMatMul: matrices [${mhShape}] and [${mwShape}] do not fit a ${h}x${w} map`);
     }
-    const mw = tf.tensor2d(bilinearMatrix(w, ow, alignCorners), [ow, w]);
-    const [, a, b] = y.shape;
-    const z = tf.reshape(tf.matMul(mw, tf.reshape(y, [w, a * b * c])), [ow, a, b, c]);
-    // z is [ow, oh, N, C] after an H pass, else [ow, N, H, C].
-    return (doH ? tf.transpose(z, [2, 1, 0, 3]) : tf.transpose(z, [1, 2, 0, 3])) as tf.Tensor4D;
+    // Bring the contracted axis first, multiply, and put the axes back.
+    const cols = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]);
+    const y = tf.reshape(tf.matMul(tf.tensor2d(mh, mhShape), cols), [oh, n, w, c]); // [oh, N, W, C]
+    const rows = tf.reshape(tf.transpose(y, [2, 0, 1, 3]), [w, oh * n * c]); // [W, oh·N·C]
+    const z = tf.reshape(tf.matMul(tf.tensor2d(mw, mwShape), rows), [ow, oh, n, c]);
+    return tf.transpose(z, [2, 1, 0, 3]) as tf.Tensor4D;
   });
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
 import { Resize, resizeBilinearTorch } from '../../src';
 
 function values(n: number, seed: number): number[] {
@@ -49,9 +50,10 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe('bilinear Resize (PyTorch F.interpolate semantics)', () => {
+// The forward pass is each backend's own kernel, so both backends are checked.
+describe.each(['cpu', 'wasm'])('bilinear Resize (PyTorch F.interpolate semantics) on %s', (backend) => {
   beforeAll(async () => {
-    await tf.setBackend('cpu');
+    expect(await tf.setBackend(backend)).toBe(true);
   });
 
   // Non-square maps so that a swapped height and width shows; 1x1 is DeepLabV3+'s image pooling.
@@ -107,7 +109,7 @@ describe('bilinear Resize (PyTorch F.interpolate semantics)', () => {
   it('keeps the tensor count flat across gradient steps', () => {
     const x = tf.variable(tf.tensor4d(values(24, 5), [1, 3, 4, 2]));
     const opt = tf.train.sgd(0.1);
-    const step = () => tf.dispose(opt.minimize(() => tf.sum(tf.square(resizeBilinearTorch(x, [12, 16], false))) as tf.Scalar, true));
+    const step = () => tf.dispose(opt.minimize(() => tf.sum(tf.square(resizeBilinearTorch(x, [12, 16], false))) as tf.Scalar, true) ?? []);
     step();
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) step();
