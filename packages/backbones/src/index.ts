@@ -1,3 +1,4 @@
 export {};
 export * from './efficientnet';
 export * from './resnet';
+export * from './conformance';

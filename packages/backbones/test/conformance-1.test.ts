@@ -1,0 +1,3 @@
+import { describeEncoderConformance } from './conformance-suite';
+
+describeEncoderConformance(1, 2);
