@@ -72,6 +72,24 @@ describe('RGB weights into a ResNet with other input channels', () => {
     other.dispose();
   });
 
+  it('loads a torchvision-style checkpoint (bare names, fc head) into a grayscale encoder', () => {
+    const rgb = build(3);
+    applyParityFill(rgb, 'tv');
+    // torchvision names have no 'encoder.' prefix and carry the classifier.
+    const tv = new Map([...exportStateDict(rgb)].map(([k, v]) => [k.replace(/^encoder\./, ''), v]));
+    tv.set('fc.weight', { shape: [10, 512], data: new Float32Array(5120) });
+    tv.set('fc.bias', { shape: [10], data: new Float32Array(10) });
+    const gray = build(1);
+    const r = loadStateDict(gray, adaptStateDictInChannels(tv, 1), { prefix: 'encoder.', ignore: ['fc.'] });
+    expect(r).toMatchObject({ missing: [], unexpected: [], mismatched: [] });
+    const want = [...tv.get('conv1.weight')!.data.subarray(0, 49)].map((v, j) => v + tv.get('conv1.weight')!.data[49 + j] + tv.get('conv1.weight')!.data[98 + j]);
+    const got = exportStateDict(gray).get('encoder.conv1.weight')!;
+    expect(got.shape).toEqual([64, 1, 7, 7]);
+    got.data.subarray(0, 49).forEach((v, j) => expect(v).toBeCloseTo(want[j], 5));
+    rgb.dispose();
+    gray.dispose();
+  });
+
   it('finds the first 3-channel conv itself, or takes its name', () => {
     const sd = new Map([
       ['encoder.conv1.weight', { shape: [1, 3, 1, 1], data: Float32Array.from([1, 2, 3]) }],
