@@ -34,7 +34,13 @@ describe('examples/', () => {
 
   test('every example script is covered by this test', () => {
     const scripts = fs.readdirSync(examplesDir).filter((f) => /^\d\d-.*\.mjs$/.test(f));
-    expect(scripts.sort()).toEqual(['01-compose-model.mjs', '02-train-synthetic.mjs', '03-save-and-evaluate.mjs', '04-pytorch-weights.mjs']);
+    expect(scripts.sort()).toEqual([
+      '01-compose-model.mjs',
+      '02-train-synthetic.mjs',
+      '03-save-and-evaluate.mjs',
+      '04-pytorch-weights.mjs',
+      '05-train-busi.mjs',
+    ]);
   });
 
   test('01 composes resnet18 + slim Unet + heads and predicts', () => {
@@ -79,5 +85,18 @@ describe('examples/', () => {
     expect(result.unexpected).toEqual([]);
     expect(result.onlyDecoderAndHeadsMissing).toBe(true);
     expect(result.featureDiff).toBeLessThan(1e-4);
+  });
+
+  // The real dataset is not part of the repository; the workspace keeps a copy beside it.
+  const busi = path.resolve(root, '..', 'shared', 'busi');
+  (fs.existsSync(busi) ? test : test.skip)('05 trains on a small stratified subset of the real BUSI set and evaluates the best model', () => {
+    const { result } = runExample('05-train-busi.mjs', '--data', busi, '--limit', '24', '--size', '64', '--encoder', 'resnet18', '--epochs', '1', '--out', path.join(tmp, 'ex05'));
+    expect(result.train + result.val).toBe(result.images);
+    expect(result.val).toBeGreaterThanOrEqual(3);
+    expect(result.steps).toBe(Math.ceil(result.train / 8));
+    // The reloaded best checkpoint scores exactly what validation logged for its epoch.
+    expect(result.final.dice).toBeCloseTo(result.bestValDice, 6);
+    expect(Number.isFinite(result.final.loss)).toBe(true);
+    expect(fs.existsSync(path.join(tmp, 'ex05', 'best-model', 'model.json'))).toBe(true);
   });
 });
