@@ -117,8 +117,8 @@ export function resizeBilinearTorch(x: tf.Tensor4D, size: [number, number], alig
   const [, h, w] = x.shape;
   const [oh, ow] = size;
   if (oh === h && ow === w) return tf.clone(x);
-  const op = tf.customGrad((input: tf.Tensor) => {
-    const value = tf.image.resizeBilinear(input as tf.Tensor4D, size, alignCorners, !alignCorners);
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const value = tf.image.resizeBilinear(args[0] as tf.Tensor4D, size, alignCorners, !alignCorners);
     const gradFunc = (dy: tf.Tensor) =>
       tf.tidy(() => {
         const ah = transposed(bilinearMatrix(h, oh, alignCorners), oh, h);
