@@ -33,7 +33,9 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 export function lineChartSvg(series: readonly PlotSeries[], options: LineChartOptions): string {
   const W = options.width ?? 560;
   const H = options.height ?? 340;
-  const m = { l: 58, r: 16, t: 34, b: 46 };
+  // The legend sits in its own band under the x axis, so it never hides a line.
+  const legendRows = legendLayout(series.map((s) => s.name), W - 2 * 16);
+  const m = { l: 58, r: 16, t: 34, b: 46 + legendRows.rows * 16 };
   const pts = series.flatMap((s) => s.x.map((x, i) => [x, s.y[i]] as const)).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);
@@ -60,7 +62,7 @@ export function lineChartSvg(series: readonly PlotSeries[], options: LineChartOp
     out.push(`<text x="${px(t).toFixed(1)}" y="${H - m.b + 16}" text-anchor="middle">${fmtTick(t)}</text>`);
   }
   out.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`);
-  if (options.xLabel) out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 8}" text-anchor="middle">${esc(options.xLabel)}</text>`);
+  if (options.xLabel) out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - m.b + 32}" text-anchor="middle">${esc(options.xLabel)}</text>`);
   if (options.yLabel) out.push(`<text transform="translate(14 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(options.yLabel)}</text>`);
   series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length];
@@ -81,12 +83,30 @@ export function lineChartSvg(series: readonly PlotSeries[], options: LineChartOp
         if (Number.isFinite(s.y[i])) out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(s.y[i]).toFixed(1)}" r="2.5" fill="${color}"/>`);
       });
     }
-    const ly = m.t + 12 + k * 15;
-    out.push(`<line x1="${W - m.r - 120}" x2="${W - m.r - 100}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
-    out.push(`<text x="${W - m.r - 95}" y="${ly}">${esc(s.name)}</text>`);
+    const [lx, row] = legendRows.at[k];
+    const ly = H - m.b + 46 + row * 16;
+    out.push(`<line x1="${lx}" x2="${lx + 20}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
+    out.push(`<text x="${lx + 25}" y="${ly}">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');
+}
+
+/** Legend entries left to right, wrapping at `width` (text width estimated at 6.5 px per character). */
+function legendLayout(names: string[], width: number): { rows: number; at: Array<[number, number]> } {
+  const at: Array<[number, number]> = [];
+  let x = 16;
+  let row = 0;
+  for (const n of names) {
+    const w = 25 + n.length * 6.5 + 18;
+    if (x + w > width + 16 && x > 16) {
+      row++;
+      x = 16;
+    }
+    at.push([x, row]);
+    x += w;
+  }
+  return { rows: names.length ? row + 1 : 0, at };
 }
 
 function ticks(lo: number, hi: number, n: number): number[] {

@@ -1,0 +1,117 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { generateSynthetic } from '@busi/core';
+import { initBackend } from '../../src/backends/index';
+import { readPng, toUint8, writePng } from '../../src/io/png';
+import { SMALL_RUN, cli, ls, readJson } from './helpers';
+
+let tmp: string;
+let run: string;
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', log: false });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-eval-'));
+  run = path.join(tmp, 'run');
+  const r = await cli(['train', '-o', run, ...SMALL_RUN, '--epochs', '2', '--no-report'], tmp);
+  if (r.code !== 0) throw new Error(r.err);
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('busi evaluate', () => {
+  test("scores a run's validation part: metrics.json, metrics.md, report.html with tables, curves and gallery PNGs", async () => {
+    const before = tf.memory().numTensors;
+    const r = await cli(['evaluate', '--model', run, '--gallery', '3'], tmp);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    const out = path.join(run, 'evaluation');
+    expect(ls(out)).toEqual(['curves-loss.png', 'curves-loss.svg', 'curves-scores.png', 'curves-scores.svg', 'gallery', 'metrics.json', 'metrics.md', 'report.html']);
+    const m = readJson(path.join(out, 'metrics.json'));
+    const nVal = readJson(path.join(run, 'split.json')).folds[0].test.length;
+    expect(m.images).toBe(nVal);
+    expect(m.classification.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(nVal);
+    expect(m.classification.classNames).toEqual(['benign', 'malignant', 'normal']);
+    for (const k of ['accuracy', 'macroF1']) expect(m.classification[k]).toBeGreaterThanOrEqual(0);
+    for (const k of ['iou', 'dice', 'f1']) {
+      expect(m.segmentation.perImage[k]).toBeGreaterThanOrEqual(0);
+      expect(m.segmentation.pooled[k]).toBeLessThanOrEqual(1);
+    }
+    // The validation score the trainer logged for the best epoch is what evaluate finds for best-model.
+    const best = readJson(path.join(run, 'metrics.json')).best;
+    expect(m.segmentation.perImage.dice).toBeCloseTo(best.val_dice, 5);
+    expect(m.classification.accuracy).toBeCloseTo(best.val_accuracy, 6);
+    const md = fs.readFileSync(path.join(out, 'metrics.md'), 'utf8');
+    expect(md).toContain(`| accuracy | ${m.classification.accuracy.toFixed(4)} |`);
+    expect(md).toContain('| truth \\ pred | benign | malignant | normal |');
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    for (const id of ['metrics', 'classification', 'per-class', 'confusion']) expect(html).toContain(`<table id="${id}">`);
+    expect(html).toContain(`<td>${m.segmentation.perImage.dice.toFixed(4)}</td>`);
+    expect((html.match(/<svg /g) ?? []).length).toBe(2);
+    const imgs = [...html.matchAll(/<img src="([^"]+)"/g)].map((x) => x[1]);
+    expect(imgs).toHaveLength(3);
+    for (const src of imgs) {
+      const png = await readPng(path.join(out, src));
+      // image | truth | prediction, 4-pixel gaps.
+      expect([png.height, png.width]).toEqual([32, 3 * 32 + 8]);
+    }
+    const curve = await readPng(path.join(out, 'curves-loss.png'));
+    expect(curve.width).toBe(560);
+  });
+
+  test('other data: --synthetic N scores all N images; errors name the option', async () => {
+    const out = path.join(tmp, 'eval-syn');
+    const r = await cli(['evaluate', '-m', path.join(run, 'last-model'), '--synthetic', '9', '--seed', '7', '-o', out, '--gallery', '0'], tmp);
+    expect(r.err).toBe('');
+    expect(readJson(path.join(out, 'metrics.json')).images).toBe(9);
+    expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).not.toContain('<img');
+    let e = await cli(['evaluate'], tmp);
+    expect([e.code, e.err]).toEqual([2, expect.stringContaining('--model <run folder or model folder> is required')]);
+    e = await cli(['evaluate', '-m', path.join(tmp, 'missing')], tmp);
+    expect(e.code).toBe(2);
+    expect(e.err).toContain(`--model: '${path.join(tmp, 'missing')}' not found`);
+    e = await cli(['evaluate', '-m', tmp], tmp);
+    expect(e.err).toContain('is neither a run folder (config.json) nor a model folder (model.json)');
+  });
+});
+
+describe('busi predict', () => {
+  test('writes masks at the image size, overlays and predictions.json; prints probabilities', async () => {
+    const set = generateSynthetic({ size: [40, 48], count: 2, seed: 3 });
+    const files: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const f = path.join(tmp, `img${i}.png`);
+      await writePng(f, { data: toUint8(set.images.subarray(i * 40 * 48 * 3, (i + 1) * 40 * 48 * 3)), height: 40, width: 48, channels: 3 });
+      files.push(f);
+    }
+    const out = path.join(tmp, 'pred');
+    const before = tf.memory().numTensors;
+    const r = await cli(['predict', ...files, '--model', run, '-o', out, '--json', '--backend', 'wasm'], tmp);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    const printed = JSON.parse(r.out.slice(r.out.indexOf('[')));
+    expect(printed).toEqual(readJson(path.join(out, 'predictions.json')));
+    expect(printed).toHaveLength(2);
+    for (const p of printed) {
+      const probs = Object.values(p.probabilities) as number[];
+      expect(Object.keys(p.probabilities)).toEqual(['benign', 'malignant', 'normal']);
+      expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(p.class).toBe(Object.keys(p.probabilities)[probs.indexOf(Math.max(...probs))]);
+      const mask = await readPng(p.mask);
+      expect([mask.height, mask.width, mask.channels]).toEqual([40, 48, 1]);
+      expect(mask.data.every((v) => v === 0 || v === 255)).toBe(true);
+      expect(p.lesionFraction).toBeCloseTo(mask.data.filter((v) => v).length / (40 * 48), 6);
+      expect((await readPng(p.overlay)).width).toBe(48);
+    }
+    const text = await cli(['predict', files[0], '--model', run, '-o', out], tmp);
+    expect(text.out).toMatch(/img0\.png: (benign|malignant|normal) \(benign \d+\.\d%, malignant \d+\.\d%, normal \d+\.\d%\); lesion/);
+    let e = await cli(['predict', path.join(tmp, 'nope.png'), '--model', run], tmp);
+    expect([e.code, e.err]).toEqual([2, expect.stringContaining(`image '${path.join(tmp, 'nope.png')}' not found`)]);
+    e = await cli(['predict', files[0]], tmp);
+    expect(e.err).toContain('--model <run folder or model folder> is required');
+    e = await cli(['predict', files[0], '--model', run, '--size', '40', '-o', out], tmp);
+    expect(e.code).toBe(1);
+    expect(e.err).toContain('nearest valid sizes: 32x32');
+  });
+});
