@@ -40,6 +40,7 @@ describe('examples/', () => {
       '03-save-and-evaluate.mjs',
       '04-pytorch-weights.mjs',
       '05-train-busi.mjs',
+      '06-custom-encoder-decoder.mjs',
     ]);
   });
 
@@ -85,6 +86,31 @@ describe('examples/', () => {
     expect(result.unexpected).toEqual([]);
     expect(result.onlyDecoderAndHeadsMissing).toBe(true);
     expect(result.featureDiff).toBeLessThan(1e-4);
+  });
+
+  test('06 registers a custom encoder and decoder that compose, save/load and pass the encoder conformance suite', () => {
+    const { result } = runExample('06-custom-encoder-decoder.mjs');
+    for (const v of Object.values(result.shapes) as { mask: number[]; logits: number[] }[]) {
+      expect(v.mask).toEqual([2, 64, 64, 1]);
+      expect(v.logits).toEqual([2, 3]);
+    }
+    // The PyTorch twins' parameter count, by hand: encoder stages (3x3 conv without bias + BN, twice)
+    // for widths 16, 24, 32, 48, 64; 1x1 laterals (with bias) from 24, 32, 48, 64 to 32 channels and
+    // a fusing 3x3 conv + BN; a 1x1 segmentation head from 32 channels; a linear head from 64.
+    const stage = (c: number, w: number) => 9 * c * w + 2 * w + 9 * w * w + 2 * w;
+    const encoder = stage(3, 16) + stage(16, 24) + stage(24, 32) + stage(32, 48) + stage(48, 64);
+    const decoder = (24 + 32 + 48 + 64) * 32 + 4 * 32 + 9 * 32 * 32 + 2 * 32;
+    expect(result.shapes['topdown__tiny-vgg'].params).toBe(encoder + decoder + (32 + 1) + (64 * 3 + 3));
+    expect(result.firstNames).toEqual([
+      'encoder.stages.0.0.weight',
+      'encoder.stages.0.1.weight',
+      'encoder.stages.0.1.bias',
+      'encoder.stages.0.1.running_mean',
+      'encoder.stages.0.1.running_var',
+    ]);
+    expect(result.roundTrip).toBe(0);
+    expect(result.conformance.length).toBeGreaterThanOrEqual(5);
+    for (const c of result.conformance) expect(c).toEqual({ check: c.check, pass: true });
   });
 
   // The real dataset is not part of the repository; the workspace keeps a copy beside it.
