@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Conv2d, MultiTaskModel, createDecoder, decoders } from '@busi/core';
-import { UnetDecoder, scse } from '../src';
+import { UnetDecoder, decoderConformanceChecks, scse } from '../src';
 import { EFFICIENTNET_B4_CHANNELS, RESNET_CHANNELS, decoderStats, fixtureDecoderNames, tinyEncoder } from './helpers/tiny-encoder';
 
 beforeAll(async () => {
@@ -124,5 +124,18 @@ describe('unet forward', () => {
 
   it('scse refuses fewer channels than its reduction', () => {
     expect(() => scse('a', tfl.input({ shape: [4, 4, 8] }))).toThrow(/at least 16 channels/);
+  });
+});
+
+describe('unet variants through the shared decoder contract (cpu, no training check)', () => {
+  const variants: Record<string, unknown>[] = [
+    { attentionType: 'scse', decoderChannels: [32, 16, 16, 16, 16] },
+    { useBatchnorm: false, decoderChannels: [16, 16, 8, 8, 4] },
+  ];
+  describe.each(variants)('%j', (args) => {
+    const checks = decoderConformanceChecks('unet', { args, sizes: [[32, 64]] }).filter((c) => !c.name.startsWith('training'));
+    test.each(checks.map((c) => [c.name, c] as const))('%s', async (_label, check) => {
+      await check.run();
+    });
   });
 });
