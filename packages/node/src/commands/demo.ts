@@ -56,7 +56,7 @@ export const demoCommand: Command = {
       valueName: 'B,M,N',
       description: "Class weights benign,malignant,normal: 'busi' (437,210,133), 'equal', or three numbers",
     },
-    seed: { type: 'int', default: 0, description: 'Seed of the data, split, initialisation order and shuffling' },
+    seed: { type: 'int', default: 0, description: 'Seed of the data, split and shuffling (weight initialisation is not seeded)' },
     overlays: { type: 'int', default: 8, min: 0, description: 'Number of prediction overlay PNGs to write' },
     backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
     quiet: { type: 'boolean', short: 'q', description: 'No progress bars' },
