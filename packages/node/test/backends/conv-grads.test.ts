@@ -24,6 +24,10 @@ const dense: Case[] = [
   { x: [2, 7, 5, 6], k: [1, 1], co: 3, s: [2, 2], pad: 'valid' },
   { x: [1, 6, 6, 3], k: [1, 1], co: 2, s: [1, 1], pad: explicit(1, 1, 1, 1) },
   { x: [2, 5, 5, 2], k: [3, 3], co: 3, s: [3, 3], pad: explicit(2, 0, 0, 2) },
+  { x: [2, 8, 6, 3], k: [3, 3], co: 4, s: [2, 2], pad: 'same' },
+  { x: [1, 8, 9, 2], k: [2, 2], co: 3, s: [2, 2], pad: 'valid' },
+  { x: [2, 11, 9, 2], k: [3, 3], co: 2, s: [4, 4], pad: explicit(1, 1, 1, 1) },
+  { x: [1, 12, 12, 3], k: [5, 5], co: 2, s: [2, 3], pad: explicit(2, 1, 0, 3) },
 ];
 
 function convShapes(c: Case, depthwise: boolean, m = 1): { filter: number[]; dy: number[] } {
