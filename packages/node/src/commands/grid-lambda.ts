@@ -5,7 +5,7 @@ import { UsageError, type CliContext, type Command, type OptionValues } from '..
 import { lineChartSvg, writeChart } from '../report/plot';
 import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } from '../runs/run-folder';
 import { trainRun } from '../runs/train-run';
-import { RUN_OPTIONS, runConfigFromOptions } from './train';
+import { RUN_OPTIONS, runConfigFromOptions, runVersions } from './train';
 
 /** One λ's row of the grid table. */
 export interface LambdaRow {
@@ -52,6 +52,7 @@ async function runGrid(v: OptionValues, positionals: string[], ctx: CliContext):
   const base = runConfigFromOptions(v, ctx, 'grid-lambda');
   const backend = await initBackend({ backend: v.backend as BackendChoice, log: false });
   ctx.stdout.write(`${backend.summary}\n`);
+  base.versions = await runVersions();
   if (v.force) fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(out, { recursive: true });
   const rows: LambdaRow[] = [];

@@ -4,7 +4,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BUSI_CLASSES, listDecoders, listEncoders } from '@busi/core';
 import { initBackend, type BackendChoice } from '../backends/index';
 import { UsageError, type CliContext, type Command, type OptionSpec, type OptionValues } from '../cli/args';
-import { BUSI_VERSION } from '../cli/main';
 import { resolveAugment } from '../data/augment';
 import { registerSlimResNet } from '../demo/slim-resnet';
 import { decoderRegistryName, encoderRegistryName } from '../models/factory';
@@ -95,8 +94,30 @@ async function runTrain(v: OptionValues, positionals: string[], ctx: CliContext)
   }
   const backend = await initBackend({ backend: v.backend as BackendChoice, log: false });
   ctx.stdout.write(`${backend.summary}\n`);
-  if (!v.resume) config.backend = backend.backend;
-  const result = await trainRun(config, dir, { resume: !!v.resume, force: !!v.force, maxEpochsThisRun: v['max-epochs-this-run'] as number | undefined, quiet: !!v.quiet, backend: backend.backend }, ctx);
+  if (!v.resume) {
+    config.backend = backend.backend;
+    config.versions = await runVersions();
+  }
+  // First Ctrl-C: finish the batch, checkpoint mid-epoch and exit resumable; a second one quits at once.
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (abort.signal.aborted) process.exit(130);
+    ctx.stderr.write('\nstopping after this batch and saving a checkpoint (Ctrl-C again quits without saving)\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let result: Awaited<ReturnType<typeof trainRun>>;
+  try {
+    result = await trainRun(
+      config,
+      dir,
+      { resume: !!v.resume, force: !!v.force, maxEpochsThisRun: v['max-epochs-this-run'] as number | undefined, quiet: !!v.quiet, backend: backend.backend, signal: abort.signal },
+      ctx,
+    );
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (abort.signal.aborted) return 130;
   if (result.status.status === 'complete' && v.report && !v['no-report'] && fs.existsSync(path.join(dir, RUN_FILES.best))) {
     await evaluateRun({ modelDir: path.join(dir, RUN_FILES.best), runDir: dir, config, data: result.data, indices: result.split.test, outDir: path.join(dir, 'evaluation'), ctx, gallery: 8, title: `validation of ${path.basename(dir)}` });
   }
@@ -163,9 +184,16 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
     normalization: DEFAULT_NORMALIZATION,
     classNames: [...BUSI_CLASSES],
     backend: '',
-    versions: { busi: BUSI_VERSION, tfjs: tf.version_core, node: process.version },
+    versions: { tfjs: tf.version_core, node: process.version },
     created: new Date().toISOString(),
   };
+}
+
+/** busi, tfjs and node versions for config.json. */
+export async function runVersions(): Promise<Record<string, string>> {
+  // Imported late: cli/main imports the command table, which imports this module.
+  const { BUSI_VERSION } = await import('../cli/main');
+  return { busi: BUSI_VERSION, tfjs: tf.version_core, node: process.version };
 }
 
 /** `--data DIR` or `--synthetic N` (exactly one). */

@@ -103,6 +103,14 @@ export interface TrainSessionOptions {
   quiet?: boolean;
   /** Backend name for the record. */
   backend: string;
+  /**
+   * Aborting stops training after the current batch; a mid-epoch state is then checkpointed, so
+   * `--resume` continues with the next batch (the CLI aborts on the first Ctrl-C).
+   */
+  signal?: AbortSignal;
+  /** Observers (progress displays, tests); not part of the resumable state. */
+  onBatchEnd?: (epoch: number, batch: number, logs: Logs) => void;
+  onEpochEnd?: (epoch: number, logs: Logs) => void;
 }
 
 /** What a training session did. */
@@ -166,11 +174,14 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
   const train = seededBatches(new SampleDataset(data.source, { normalization: norm, augment: config.augment, seed: config.seed }, split.train), config.seed);
   const val = new SampleDataset(data.source, { normalization: norm }, split.test);
   const batches = Math.ceil(split.train.length / config.batchSize);
-  const dropLast = split.train.length % config.batchSize === 1;
+  // BatchNorm cannot train on one sample at a 1x1 map: drop a last batch that would end in a
+  // one-sample micro-batch (unless every micro-batch is one sample, as asked).
+  const lastSize = split.train.length % config.batchSize;
+  const dropLast = lastSize > 0 && (lastSize === 1 || (config.microBatch > 1 && lastSize % config.microBatch === 1));
   const seconds = [...extra.seconds];
   let bestEpoch = extra.bestEpoch;
   let trainedThisRun = 0;
-  const callbacks: TrainingCallback[] = [progress(ctx, config.epochs, dropLast ? batches - 1 : batches, !!session.quiet)];
+  const callbacks: TrainingCallback[] = [progress(ctx, config.epochs, dropLast ? batches - 1 : batches, !!session.quiet, session)];
   const early = config.patience > 0 ? new EarlyStopping({ monitor: config.monitor, patience: config.patience }) : null;
   if (early) callbacks.push(early);
   callbacks.push(
@@ -189,7 +200,7 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
     onEpochBegin() {
       epochStart = Date.now();
     },
-    async onEpochEnd(epoch, logs, control) {
+    async onEpochEnd(epoch, _logs, control) {
       seconds[epoch] = (Date.now() - epochStart) / 1000;
       const trainer = control as Trainer;
       writeFileAtomic(path.join(dir, RUN_FILES.history), historyCsv(trainer.history, seconds));
@@ -197,7 +208,6 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
       writeJsonAtomic(path.join(dir, RUN_FILES.status), status('training', epoch + 1, config.epochs, bestEpoch));
       trainedThisRun++;
       if (session.maxEpochsThisRun !== undefined && trainedThisRun >= session.maxEpochsThisRun) control.stop();
-      if (!Number.isFinite(logs.loss)) control.stop();
     },
   });
   const trainer = new Trainer(model, {
@@ -211,6 +221,7 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
     validationData: val,
     metrics: [new MultiTaskMetrics({ classNames: [...data.classNames] })],
     callbacks,
+    signal: session.signal,
   });
   let final: RunStatus;
   try {
@@ -230,12 +241,19 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
       }
       throw e;
     }
+    if (trainer.batchInEpoch > 0) {
+      await saveCheckpoint(dir, trainer, { seconds, bestEpoch } satisfies CheckpointExtra);
+      say(`interrupted in epoch ${trainer.epoch + 1} after batch ${trainer.batchInEpoch}; checkpoint saved`);
+    }
     const done = trainer.epoch;
     const stoppedEarly = early !== null && early.stoppedEpoch >= 0;
     const complete = done >= config.epochs || stoppedEarly;
     final = status(complete ? 'complete' : 'stopped', done, config.epochs, bestEpoch);
     if (stoppedEarly) final.message = `early stopping at epoch ${early.stoppedEpoch + 1}: ${config.monitor} did not improve for ${config.patience} epochs`;
-    else if (!complete) final.message = `stopped after ${done} of ${config.epochs} epochs; continue with busi train --resume --out ${dir}`;
+    else if (!complete) {
+      const where = trainer.batchInEpoch > 0 ? `${done} epochs and ${trainer.batchInEpoch} batches` : `${done} epochs`;
+      final.message = `stopped after ${where} of ${config.epochs} epochs; continue with busi train --resume --out ${dir}`;
+    }
     if (complete) await model.save(fileSystem(path.join(dir, RUN_FILES.last), { force: true }));
     const h = trainer.history;
     const bestIndex = bestEpoch === null ? -1 : h.epoch.indexOf(bestEpoch - 1);
@@ -326,25 +344,40 @@ export function readRunConfig(dir: string): RunConfig {
 /** The default normalisation of runs: ImageNet's, which pretrained encoders expect. */
 export const DEFAULT_NORMALIZATION = IMAGENET_NORMALIZATION;
 
-function progress(ctx: CliContext, epochs: number, batches: number, quiet: boolean): TrainingCallback {
+function progress(ctx: CliContext, epochs: number, batches: number, quiet: boolean, hooks: Pick<TrainSessionOptions, 'onBatchEnd' | 'onEpochEnd'>): TrainingCallback {
+  let current = 0;
   let bar: ProgressBar | null = null;
   const running = new RunningMean();
   let seen = 0;
+  const newBar = (epoch: number) =>
+    quiet ? null : new ProgressBar({ total: Math.max(1, batches), label: `epoch ${String(epoch + 1).padStart(String(epochs).length)}/${epochs}`, stream: ctx.stdout });
   return {
+    onTrainBegin(control) {
+      // A resume in the middle of an epoch gets no onEpochBegin for it.
+      const t = control as Trainer;
+      current = t.epoch;
+      if (t.batchInEpoch > 0) {
+        bar = newBar(t.epoch);
+        seen = t.batchInEpoch;
+      }
+    },
     onEpochBegin(epoch) {
+      current = epoch;
       running.reset();
       seen = 0;
-      if (!quiet) bar = new ProgressBar({ total: Math.max(1, batches), label: `epoch ${String(epoch + 1).padStart(String(epochs).length)}/${epochs}`, stream: ctx.stdout });
+      bar = newBar(epoch);
     },
     onBatchEnd(_b, logs) {
       running.add({ loss: logs.loss, seg: logs.segmentation_loss, cls: logs.classification_loss }, logs.size ?? 1);
       seen++;
       bar?.update(seen, running.values());
+      hooks.onBatchEnd?.(current, _b, logs);
     },
     onEpochEnd(epoch, logs) {
       bar?.finish(running.values());
       const keys = ['loss', 'val_loss', 'val_dice', 'val_iou', 'val_accuracy', 'val_macro_f1'];
       ctx.stdout.write(`  epoch ${epoch + 1}: ${keys.filter((k) => k in logs).map((k) => `${k} ${fmt(logs[k])}`).join('  ')}\n`);
+      hooks.onEpochEnd?.(epoch, logs);
     },
   };
 }

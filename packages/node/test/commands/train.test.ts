@@ -36,7 +36,7 @@ describe('busi train', () => {
     expect(config).toMatchObject({ format: 'busi-run', encoder: 'slim-resnet', decoder: 'unet', size: 32, lambda: 0.7, lr: 0.003, weightDecay: 1e-5, optimizer: 'adam', batchSize: 4, seed: 42, epochs: 2 });
     expect(config.data).toEqual({ kind: 'synthetic', count: 24, seed: 42 });
     expect(config.augment).toMatchObject({ hflip: 0.5, speckle: 0.1 });
-    expect(config.versions.tfjs).toBe(tf.version_core);
+    expect(config.versions).toMatchObject({ tfjs: tf.version_core, busi: expect.stringMatching(/^\d+\.\d+\.\d+/) });
     expect(config.backend).toBe('wasm');
     const split = readJson(path.join(full, 'split.json'));
     expect(split.folds[0].train.length + split.folds[0].test.length).toBe(24);
