@@ -95,27 +95,27 @@ export function groupedConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, strides: Pair
   const kGroupShape: [number, number, number, number] = [kh, kw, cg, cog];
   // A kernel [kh, kw, cg, g·cog] is channel-interleaved like an image of kh·kw·cg pixels.
   const kAsImage = [1, kh * kw * cg, 1, cout];
-  const groupTensors = (t: tf.Tensor, asShape: number[], shape: [number, number, number, number]) =>
-    splitGroups(t.dataSync() as Float32Array, asShape, groups).map((v) => tf.tensor4d(v, shape));
+  const split = (t: tf.Tensor, asShape: number[]) => splitGroups(t.dataSync() as Float32Array, asShape, groups);
+  const tensors = (parts: Float32Array[], shape: [number, number, number, number]) => parts.map((v) => tf.tensor4d(v, shape));
 
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xIn, kIn, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
-    save([xIn, kIn]);
+    const [xIn, kIn] = args as [tf.Tensor4D, tf.Tensor4D];
+    // The per-group copies are kept for the backward pass instead of re-splitting saved tensors.
+    const xParts = split(xIn, xIn.shape);
+    const kParts = split(kIn, kAsImage);
     const ys = tf.tidy(() => {
-      const xs = groupTensors(xIn, xIn.shape, xGroupShape);
-      const ks = groupTensors(kIn, kAsImage, kGroupShape);
+      const xs = tensors(xParts, xGroupShape);
+      const ks = tensors(kParts, kGroupShape);
       return xs.map((xi, i) => tf.conv2d(xi, ks[i], strides, 'valid'));
     });
     const [, ho, wo] = ys[0].shape;
     const value = tf.tensor4d(mergeGroups(ys.map((y) => y.dataSync() as Float32Array), [n, ho, wo, cog]), [n, ho, wo, cout]);
     tf.dispose(ys);
 
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [xs, ks, dys] = [
-        groupTensors(saved[0], saved[0].shape, xGroupShape),
-        groupTensors(saved[1], kAsImage, kGroupShape),
-        groupTensors(dy, dy.shape, [n, ho, wo, cog]),
-      ];
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
+      const xs = tensors(xParts, xGroupShape);
+      const ks = tensors(kParts, kGroupShape);
+      const dys = tensors(split(dy, dy.shape), [n, ho, wo, cog]);
       const dxs = dys.map((d, i) => tf.conv2dTranspose(d, ks[i], xGroupShape, strides, 'valid'));
       const dks = dys.map(
         (d, i) =>
@@ -154,13 +154,14 @@ export function splitGroups(src: Float32Array, asShape: readonly number[], group
   if (cAll % groups !== 0) throw new Error(`splitGroups: ${cAll} channels are not divisible by groups=${groups}`);
   const c = cAll / groups;
   const pixels = src.length / cAll;
-  const out: Float32Array[] = [];
-  for (let g = 0; g < groups; g++) {
-    const dst = new Float32Array(pixels * c);
-    for (let p = 0, s = g * c, d = 0; p < pixels; p++, s += cAll, d += c) {
-      for (let k = 0; k < c; k++) dst[d + k] = src[s + k];
+  const out = Array.from({ length: groups }, () => new Float32Array(pixels * c));
+  // One sequential pass over the source (the strided reads of a per-group loop thrash the cache).
+  let s = 0;
+  for (let p = 0, d = 0; p < pixels; p++, d += c) {
+    for (let g = 0; g < groups; g++) {
+      const dst = out[g];
+      for (let k = 0; k < c; k++) dst[d + k] = src[s++];
     }
-    out.push(dst);
   }
   return out;
 }
@@ -170,12 +171,12 @@ export function mergeGroups(parts: Float32Array[], groupShape: readonly number[]
   const c = groupShape[groupShape.length - 1];
   const groups = parts.length;
   const pixels = parts[0].length / c;
-  const cAll = c * groups;
-  const out = new Float32Array(pixels * cAll);
-  for (let g = 0; g < groups; g++) {
-    const src = parts[g];
-    for (let p = 0, d = g * c, s = 0; p < pixels; p++, d += cAll, s += c) {
-      for (let k = 0; k < c; k++) out[d + k] = src[s + k];
+  const out = new Float32Array(pixels * c * groups);
+  let d = 0;
+  for (let p = 0, s = 0; p < pixels; p++, s += c) {
+    for (let g = 0; g < groups; g++) {
+      const src = parts[g];
+      for (let k = 0; k < c; k++) out[d++] = src[s + k];
     }
   }
   return out;
