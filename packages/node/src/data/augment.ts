@@ -103,12 +103,19 @@ function gaussian(rng: Rng): number {
 
 /** A seed for sample `index` in `epoch`: independent of batching, so a resumed run repeats it. */
 export function sampleSeed(seed: number, epoch: number, index: number): number {
-  let s = (seed ^ 0x9e3779b9) >>> 0;
+  // MurmurHash3's block mix and finaliser over (seed, epoch, index).
+  let h = seed >>> 0;
   for (const v of [epoch, index]) {
-    s = Math.imul(s ^ (v + 0x7f4a7c15), 0x85ebca6b) >>> 0;
-    s = (s ^ (s >>> 13)) >>> 0;
+    let k = Math.imul(v >>> 0, 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    h ^= k;
+    h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) >>> 0;
   }
-  return s;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** Where {@link SampleDataset} gets samples from: intensities in [0, 1] before normalisation. */
