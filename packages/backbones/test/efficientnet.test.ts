@@ -7,6 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {
   Conv2d,
   DropConnect,
+  UnusedWeights,
   createEncoder,
   encoders,
   isTorchMappable,
@@ -201,6 +202,42 @@ describe('DropConnect', () => {
     expect(dcs.some((d) => d.name === 'encoder._blocks.2._drop_connect')).toBe(false);
     const off = build('efficientnet-b4', { dropConnectRate: 0 });
     expect(off.model.layers.some((l) => l instanceof DropConnect)).toBe(false);
+  });
+});
+
+describe('serialisation', () => {
+  test('UnusedWeights and DropConnect survive a save/load round trip (names, values, config)', async () => {
+    const input = tfl.input({ shape: [4, 4, 3] });
+    let y = new DropConnect({ name: 'encoder._blocks.1._drop_connect', rate: 0.1, seed: 5 }).apply(input) as tfl.SymbolicTensor;
+    y = new UnusedWeights({
+      name: 'encoder._bn1',
+      held: [
+        { suffix: 'weight', shape: [5], init: 'ones' },
+        { suffix: 'running_mean', shape: [5], trainable: false },
+        { suffix: 'running_var', shape: [5], trainable: false, init: 'ones' },
+      ],
+    }).apply(y) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: y });
+    const params = torchParamsOf(model);
+    params.forEach((p, i) => p.variable.write(tf.fill([5], i + 0.5)));
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts!));
+    const reloaded = torchParamsOf(loaded);
+    expect(reloaded.map((p) => [p.name, p.variable.trainable])).toEqual([
+      ['encoder._bn1.weight', true],
+      ['encoder._bn1.running_mean', false],
+      ['encoder._bn1.running_var', false],
+    ]);
+    reloaded.forEach((p, i) => expect(Array.from(p.variable.read().dataSync())).toEqual(new Array(5).fill(i + 0.5)));
+    expect(loaded.getLayer('encoder._blocks.1._drop_connect').getConfig()).toMatchObject({ rate: 0.1, seed: 5 });
+    const x = tf.randomNormal([1, 4, 4, 3]);
+    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
   });
 });
 

@@ -197,13 +197,13 @@ export class EfficientNetEncoder implements Encoder {
     const last = this.arch.blocks[this.arch.blocks.length - 1].outFilters;
     const c = this.arch.headFilters;
     x = this.add(
-      new UnusedWeights({ name: `${p}._conv_head`, weights: [{ suffix: 'weight', shape: [1, 1, last, c], layout: 'conv2d', init: 'heUniform' }] }),
+      new UnusedWeights({ name: `${p}._conv_head`, held: [{ suffix: 'weight', shape: [1, 1, last, c], layout: 'conv2d', init: 'kaiming' }] }),
       x,
     );
     return this.add(
       new UnusedWeights({
         name: `${p}._bn1`,
-        weights: [
+        held: [
           { suffix: 'weight', shape: [c], init: 'ones' },
           { suffix: 'bias', shape: [c] },
           { suffix: 'running_mean', shape: [c], trainable: false },

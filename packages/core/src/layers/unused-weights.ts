@@ -15,16 +15,16 @@ export interface UnusedWeightSpec {
   layout?: TorchLayout;
   /** Whether PyTorch counts it as a parameter (requires_grad) rather than a buffer. Default true. */
   trainable?: boolean;
-  /** Initial value. Default 'zeros'. */
-  init?: 'zeros' | 'ones' | 'heUniform';
+  /** Initial value ('kaiming': He-uniform). Default 'zeros'. */
+  init?: 'zeros' | 'ones' | 'kaiming';
 }
 
 /** Constructor arguments of {@link UnusedWeights}. */
 export interface UnusedWeightsArgs {
   /** Layer name: the PyTorch module path of the unused module (e.g. `encoder._conv_head`). */
   name?: string;
-  /** The weights the PyTorch module holds. */
-  weights: UnusedWeightSpec[];
+  /** The weights the PyTorch module holds (not `weights`: Keras configs reserve that key for initial values). */
+  held: UnusedWeightSpec[];
 }
 
 /**
@@ -40,8 +40,10 @@ export class UnusedWeights extends layers.Layer implements TorchMappable {
 
   constructor(args: UnusedWeightsArgs) {
     super({ name: args.name });
-    this.specs = args.weights.map((w) => ({
-      suffix: w.suffix,
+    this.specs = args.held.map((w) => ({
+      // tfjs camel-cases string values of nested configs on load (running_mean -> runningMean);
+      // PyTorch names are snake_case, so converting back is lossless.
+      suffix: w.suffix.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`),
       shape: [...w.shape],
       layout: w.layout ?? 'identity',
       trainable: w.trainable ?? true,
@@ -51,7 +53,7 @@ export class UnusedWeights extends layers.Layer implements TorchMappable {
 
   override build(_inputShape: Shape | Shape[]): void {
     this.vars = this.specs.map((w) => {
-      const init = w.init === 'ones' ? initializers.ones() : w.init === 'heUniform' ? initializers.heUniform({}) : initializers.zeros();
+      const init = w.init === 'ones' ? initializers.ones() : w.init === 'kaiming' ? initializers.heUniform({}) : initializers.zeros();
       return this.addWeight(w.suffix, w.shape, 'float32', init, undefined, w.trainable);
     });
     this.built = true;
@@ -70,7 +72,7 @@ export class UnusedWeights extends layers.Layer implements TorchMappable {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), weights: this.specs as unknown as tf.serialization.ConfigDictArray };
+    return { ...super.getConfig(), held: this.specs as unknown as tf.serialization.ConfigDictArray };
   }
 }
 tf.serialization.registerClass(UnusedWeights);
