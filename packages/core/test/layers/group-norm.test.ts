@@ -106,7 +106,7 @@ describe('GroupNorm', () => {
     const x = tf.tensor4d(xs, shape as [number, number, number, number]);
     const opt = tf.train.sgd(0.01);
     const step = () =>
-      tf.dispose(opt.minimize(() => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true));
+      tf.dispose(opt.minimize(() => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true) ?? []);
     step();
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) step();
