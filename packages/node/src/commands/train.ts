@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BUSI_CLASSES, listDecoders, listEncoders } from '@busi/core';
+import { BUSI_CLASSES, decoders, listDecoders, listEncoders } from '@busi/core';
 import { initBackend, type BackendChoice } from '../backends/index';
 import { UsageError, type CliContext, type Command, type OptionSpec, type OptionValues } from '../cli/args';
 import { resolveAugment } from '../data/augment';
@@ -18,6 +18,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   synthetic: { type: 'int', min: 10, valueName: 'N', description: 'Train on N generated synthetic images instead of --data' },
   encoder: { type: 'string', default: 'resnet50', description: 'Encoder (busi or smp name, e.g. resnet50, resnext50_32x4d, tu-wide_resnet50_2, efficientnet-b4)' },
   decoder: { type: 'string', default: 'unet', description: 'Decoder: unet, unetplusplus, fpn, deeplabv3plus' },
+  'encoder-weights': { type: 'string', valueName: 'FILE', description: 'Pretrained (ImageNet) encoder weights as safetensors (see docs/pytorch-weights.md); default: random init' },
   'decoder-channels': { type: 'string', valueName: 'A,B,..', description: "Decoder channels, e.g. 64,32,16,16,8 (default: the decoder's own)" },
   dropout: { type: 'number', default: 0.5, min: 0, max: 0.99, description: 'Dropout of the classification head' },
   size: { type: 'int', default: 448, min: 16, max: 2048, description: 'Square input size in pixels (divisible by the output stride)' },
@@ -144,8 +145,8 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
     }
   }
   const size = v.size as number;
-  // Every busi encoder reduces by 32 (DeepLabV3+ by 16): a size check before any data is read.
-  const stride = decoder === 'deeplabv3plus' ? 16 : 32;
+  // Checked before any data is read; encoders reduce by 32 unless the decoder asks for less (DeepLabV3+: 16).
+  const stride = decoders.info(decoder).encoderOutputStride ?? 32;
   if (size % stride !== 0) {
     const lo = Math.max(stride, Math.floor(size / stride) * stride);
     throw new UsageError(`busi ${cmd}: --size ${size} is not divisible by the output stride ${stride} of ${decoder}; nearest valid sizes: ${lo === size ? lo : `${lo} or ${lo + stride}`}`);
@@ -155,6 +156,8 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
   if (micro > batchSize) throw new UsageError(`busi ${cmd}: --micro-batch ${micro} is larger than --batch-size ${batchSize}`);
   const splitFile = v['split-file'] === undefined ? null : path.resolve(ctx.cwd, v['split-file'] as string);
   if (splitFile && !fs.existsSync(splitFile)) throw new UsageError(`busi ${cmd}: --split-file '${splitFile}' not found`);
+  const encoderWeights = v['encoder-weights'] === undefined ? null : path.resolve(ctx.cwd, v['encoder-weights'] as string);
+  if (encoderWeights && !fs.existsSync(encoderWeights)) throw new UsageError(`busi ${cmd}: --encoder-weights file '${encoderWeights}' not found`);
   const monitor = v.monitor as string;
   if (!monitor.startsWith('val_')) throw new UsageError(`busi ${cmd}: --monitor must be a validation quantity such as val_dice or val_loss; got '${monitor}'`);
   return {
@@ -164,6 +167,7 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
     encoder,
     decoder,
     decoderChannels,
+    encoderWeights,
     dropout: v.dropout as number,
     size,
     lambda: v.lambda as number,

@@ -23,6 +23,7 @@ import { fileSystem } from '../io/file-system';
 import { createModel } from '../models/factory';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { loadData, type DataSpec, type LoadedData } from './data';
+import { loadEncoderWeights } from './encoder-weights';
 import {
   RUN_FILES,
   createRunFolder,
@@ -47,6 +48,8 @@ export interface RunConfig {
   encoder: string;
   decoder: string;
   decoderChannels: number[] | null;
+  /** Pretrained encoder weights (safetensors) loaded before the first epoch, or null (random initialisation). */
+  encoderWeights?: string | null;
   /** Dropout of the classification head. */
   dropout: number;
   /** Square input size. */
@@ -146,6 +149,15 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
     say(`resuming from ${checkpoint}: epoch ${state.meta.epoch} of ${config.epochs} done`);
   } else {
     model = await withSeededRandom(config.seed, () => buildModel(config));
+    if (config.encoderWeights) {
+      try {
+        const r = loadEncoderWeights(model, config.encoderWeights);
+        say(`loaded ${r.loaded} pretrained weights from ${config.encoderWeights}`);
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    }
   }
   if (config.size % model.outputStride !== 0) {
     const s = model.outputStride;
