@@ -83,6 +83,16 @@ describe('data-movement kernels on wasm match cpu exactly', () => {
     await expectMatchesCpu('BatchMatMul', { a: spec(a), b: spec(b) }, { transposeA, transposeB });
   });
 
+  test.each([
+    [[1, 1, 1, 4], [2, 3, 5, 1]],
+    [[2, 3, 1, 2], [1, 2, 4, 3]],
+    [[3, 1], [2, 7]],
+    [[2, 2, 2], [1, 1, 1]],
+    [[5], [3]],
+  ])('Tile %j reps %j', async (shape, reps) => {
+    await expectMatchesCpu('Tile', { x: spec(shape) }, { reps }, 0);
+  });
+
   test('Cast: same dtype shares the buffer, other dtypes convert like cpu', async () => {
     await tf.setBackend('wasm');
     const x = tf.tensor([1.5, -2.25, 0]);

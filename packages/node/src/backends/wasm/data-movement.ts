@@ -89,6 +89,47 @@ const identity: KernelFunc = ({ inputs, backend }) => {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
 
+/**
+ * Tile by block replication: each axis's block is built once and then duplicated with
+ * copyWithin (a memmove), instead of the stock kernel's per-element index arithmetic.
+ */
+const tile: KernelFunc = ({ inputs, attrs = {}, backend }) => {
+  const b = backend as unknown as WasmBackendLike;
+  const x = inputs.x as TensorInfo;
+  if (x.dtype === 'string') throw new Error('busi wasm Tile: string tensors are not supported');
+  const reps = attrs.reps as number[];
+  const shape = x.shape;
+  const rank = shape.length;
+  const outShape = shape.map((d, i) => d * reps[i]);
+  const out = b.makeOutput(outShape, x.dtype);
+  if (outShape.some((d) => d === 0)) return out;
+  if (rank === 0) {
+    b.typedArrayFromHeap(out).set(b.typedArrayFromHeap(x));
+    return out;
+  }
+  const src = b.typedArrayFromHeap(x);
+  const dst = b.typedArrayFromHeap(out);
+  const srcStride = strides(shape);
+  const dstStride = strides(outShape);
+  const build = (axis: number, srcOff: number, dstOff: number): void => {
+    const n = shape[axis];
+    if (axis === rank - 1) {
+      if (n === 1) dst.fill(src[srcOff], dstOff, dstOff + reps[axis]);
+      else {
+        const row = src.subarray(srcOff, srcOff + n);
+        for (let r = 0; r < reps[axis]; r++) dst.set(row, dstOff + r * n);
+      }
+      return;
+    }
+    const inner = dstStride[axis];
+    for (let i = 0; i < n; i++) build(axis + 1, srcOff + i * srcStride[axis], dstOff + i * inner);
+    const block = n * inner;
+    for (let r = 1; r < reps[axis]; r++) dst.copyWithin(dstOff + r * block, dstOff, dstOff + block);
+  };
+  build(0, 0, 0);
+  return out;
+};
+
 /** Cast to the same dtype is an identity (tf.moments casts every BN input); share the buffer. */
 function castWith(original: KernelFunc): KernelFunc {
   return (args) => {
@@ -199,6 +240,7 @@ export function dataMovementKernels(stock: (name: string) => KernelFunc | undefi
     { kernelName: tf.SplitV, backendName: 'wasm', kernelFunc: splitV },
     { kernelName: tf.Unpack, backendName: 'wasm', kernelFunc: unpack },
     { kernelName: tf.Identity, backendName: 'wasm', kernelFunc: identity },
+    { kernelName: tf.Tile, backendName: 'wasm', kernelFunc: tile },
     { kernelName: tf.Cast, backendName: 'wasm', kernelFunc: castWith(must(tf.Cast)) },
     { kernelName: tf.StridedSlice, backendName: 'wasm', kernelFunc: stridedSliceWith(must(tf.StridedSlice)) },
     { kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc: batchMatMulWith(must(tf.BatchMatMul)) },
