@@ -13,7 +13,7 @@ import { evaluationHtml, evaluationMarkdown, type EvaluationSummary, type Galler
 import { lineChartSvg, writeChart } from '../report/plot';
 import { formatDuration } from '../report/progress';
 import { loadData, type DataSpec, type LoadedData } from '../runs/data';
-import { RUN_FILES, parseHistoryCsv, writeJsonAtomic } from '../runs/run-folder';
+import { RUN_FILES, parseHistoryCsv, readJson, writeJsonAtomic, type RunStatus } from '../runs/run-folder';
 import { DEFAULT_NORMALIZATION, readRunConfig, readRunSplit, type RunConfig } from '../runs/train-run';
 import { dataSpec } from './train';
 
@@ -149,7 +149,7 @@ export async function evaluateRun(a: EvaluateRunArgs): Promise<EvaluationSummary
     fs.writeFileSync(path.join(a.outDir, 'metrics.md'), evaluationMarkdown(summary));
     const charts = await trainingCharts(a.runDir, a.outDir);
     const gallery = await writeGallery(model, dataset, a.data, a.indices, path.join(a.outDir, 'gallery'), a.gallery);
-    fs.writeFileSync(path.join(a.outDir, 'report.html'), evaluationHtml(summary, charts, gallery));
+    fs.writeFileSync(path.join(a.outDir, 'report.html'), evaluationHtml(summary, charts, gallery, runDetails(a.runDir)));
     say(`${a.title} (${a.indices.length} images):`);
     say(formatEvaluation(report, logs));
     say(`wrote metrics.json, metrics.md, report.html, ${charts.length} charts and ${gallery.length} gallery images to ${a.outDir} in ${formatDuration((Date.now() - t0) / 1000)}`);
@@ -178,6 +178,23 @@ async function trainingCharts(runDir: string | null, outDir: string): Promise<{ 
     charts.push({ title: s.title, svg });
   }
   return charts;
+}
+
+function runDetails(runDir: string | null): Record<string, string> {
+  if (!runDir || !fs.existsSync(path.join(runDir, RUN_FILES.config))) return {};
+  const c = readRunConfig(runDir);
+  const st = fs.existsSync(path.join(runDir, RUN_FILES.status)) ? readJson<RunStatus>(path.join(runDir, RUN_FILES.status)) : null;
+  return {
+    model: `${c.encoder} + ${c.decoder}${c.decoderChannels ? ` (${c.decoderChannels.join(',')})` : ''}${c.encoderWeights ? `, encoder from ${path.basename(c.encoderWeights)}` : ', random init'}`,
+    data: c.data.kind === 'busi' ? c.data.dir : `${c.data.count} synthetic (seed ${c.data.seed})`,
+    input: `${c.size}x${c.size}`,
+    loss: `${c.lambda}·Dice + ${Number((1 - c.lambda).toFixed(6))}·Focal`,
+    optimizer: `${c.optimizer}, lr ${c.lr}, weight decay ${c.weightDecay}, batch ${c.batchSize}${c.microBatch < c.batchSize ? ` (micro-batches of ${c.microBatch})` : ''}`,
+    epochs: st ? `${st.epochsDone} of ${c.epochs} (${st.status}); best by ${c.monitor}: epoch ${st.bestEpoch ?? '-'}` : String(c.epochs),
+    augmentation: c.augment ? 'flip, affine, brightness/contrast, speckle' : 'none',
+    seed: String(c.seed),
+    backend: c.backend,
+  };
 }
 
 /** Up to `n` samples taken round-robin over the classes, so every class shows. */

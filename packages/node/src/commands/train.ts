@@ -51,7 +51,11 @@ export const trainCommand: Command = {
     'The run folder gets config.json, split.json, status.json, history.csv (one row per epoch),',
     'metrics.json, best-model/ (by --monitor), last-model/, checkpoint/ (model + trainer state, every',
     'epoch, written atomically) and evaluation/ (report.html on the validation part).',
-    'A killed run continues with --resume (its config.json is used; --epochs may extend it).',
+    'A killed run continues with --resume (its config.json is used; --epochs may extend it); the first',
+    'Ctrl-C finishes the current batch and saves a mid-epoch checkpoint.',
+    'Cost: the wasm backend trains Unet/ResNet-50 at ~0.2 img/s at 224x224 (about an hour per BUSI epoch)',
+    'and cannot hold it at 448x448 (4 GiB heap); use --backend tensorflow (@tensorflow/tfjs-node) for',
+    "the paper's protocol, or smaller models and sizes.",
   ].join('\n'),
   options: {
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'Run folder (required)' },

@@ -63,7 +63,13 @@ export interface GalleryItem {
  * A self-contained HTML report: the metric tables, charts (inline SVG, e.g. training curves) and a
  * gallery of image | ground truth | prediction pictures (PNG files next to the report).
  */
-export function evaluationHtml(s: EvaluationSummary, charts: { title: string; svg: string }[], gallery: GalleryItem[]): string {
+export function evaluationHtml(
+  s: EvaluationSummary,
+  charts: { title: string; svg: string }[],
+  gallery: GalleryItem[],
+  /** Settings of the run that trained the model (shown as a table), if known. */
+  details: Record<string, string> = {},
+): string {
   const c = s.classification;
   const g = s.segmentation;
   const names = c.classNames ?? c.perClass.map((_, i) => `class${i}`);
@@ -79,6 +85,7 @@ figure{display:inline-block;margin:0 1em 1em 0}figure img{max-width:100%;border:
 </style></head><body>
 <h1>${esc(s.title)}</h1>
 <p>Model <code>${esc(s.model)}</code><br>Data: ${esc(s.data)} (${s.images} images)</p>
+${Object.keys(details).length ? `<h2>Run</h2>\n<table id="run">\n${Object.entries(details).map(([k, x]) => row([k, x])).join('\n')}\n</table>` : ''}
 <h2>Metrics</h2>
 <table id="metrics">
 ${row(['metric', 'per image (mean)', 'pooled pixels'], true)}

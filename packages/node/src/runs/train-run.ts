@@ -251,6 +251,14 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
         writeJsonAtomic(path.join(dir, RUN_FILES.status), { ...status('failed', trainer.epoch, config.epochs, bestEpoch), message: msg });
         throw new Error(`${msg}. Lower --lr or check the data.`);
       }
+      const text = String((e as Error)?.message ?? e);
+      if (session.backend === 'wasm' && /abort|out of memory|memory access out of bounds|Cannot enlarge memory/i.test(text)) {
+        throw new Error(
+          `the wasm backend ran out of memory (its heap is limited to 4 GiB) training ${config.encoder} + ${config.decoder} at ${config.size}x${config.size} ` +
+            `with micro-batches of ${config.microBatch}: use --micro-batch 1, a smaller --size (e.g. 224 or 256), or the tensorflow backend ` +
+            `(npm install @tensorflow/tfjs-node, then --backend tensorflow). The run stays resumable from its last checkpoint (epoch ${trainer.epoch}). (${text})`,
+        );
+      }
       throw e;
     }
     if (trainer.batchInEpoch > 0) {

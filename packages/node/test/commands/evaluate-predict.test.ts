@@ -45,7 +45,8 @@ describe('busi evaluate', () => {
     expect(md).toContain(`| accuracy | ${m.classification.accuracy.toFixed(4)} |`);
     expect(md).toContain('| truth \\ pred | benign | malignant | normal |');
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
-    for (const id of ['metrics', 'classification', 'per-class', 'confusion']) expect(html).toContain(`<table id="${id}">`);
+    for (const id of ['run', 'metrics', 'classification', 'per-class', 'confusion']) expect(html).toContain(`<table id="${id}">`);
+    expect(html).toContain('<td>0.7·Dice + 0.3·Focal</td>');
     expect(html).toContain(`<td>${m.segmentation.perImage.dice.toFixed(4)}</td>`);
     expect((html.match(/<svg /g) ?? []).length).toBe(2);
     const imgs = [...html.matchAll(/<img src="([^"]+)"/g)].map((x) => x[1]);
