@@ -16,8 +16,6 @@ const FAMILY_OPTIONS: Record<string, EncoderConformanceOptions> = {
  * green and flags the day they are fixed (then delete the entry). Keyed `<encoder> › <check prefix>`.
  */
 const KNOWN_GAPS: Record<string, string> = {
-  'efficientnet-b* › save/load':
-    "UnusedWeights (the kept _conv_head/_bn1) does not reload: 'Provided weight data has no target variable: encoder._bn1/running_mean'",
   'slim-resnet › output stride 16': 'the @busi/node demo encoder refuses outputStride 16 (EncoderArgs allows 16 | 32)',
 };
 
