@@ -70,6 +70,8 @@ export interface RunConfig {
   groupDuplicates: boolean;
   /** The split file the run was started with, or null (generated). */
   splitFile: string | null;
+  /** Fold of a k-fold split file to train on (0-based). */
+  fold?: number;
   /** Seed of the split, initialisation, shuffling, augmentation and dropout. */
   seed: number;
   /** Early-stopping patience in epochs; 0 for none. */
@@ -335,7 +337,9 @@ function seededBatches(data: SampleDataset, seed: number): TrainingDataset {
 async function makeSplit(config: RunConfig, data: LoadedData, ctx: CliContext): Promise<{ split: SplitIndices; file: SplitFile }> {
   if (config.splitFile) {
     const { split, parts } = readSplitFile(config.splitFile, data.ids);
-    return { split: parts[0], file: { ...split, folds: [split.folds[0]] } };
+    const fold = config.fold ?? 0;
+    if (fold >= parts.length) throw new Error(`--fold ${fold}: split file '${config.splitFile}' has ${parts.length} fold(s) (0-based)`);
+    return { split: parts[fold], file: { ...split, folds: [split.folds[fold]] } };
   }
   if (data.busi && config.groupDuplicates) {
     ctx.stdout.write('split: hashing every image to keep identical ones together\n');

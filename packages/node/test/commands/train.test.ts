@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { MultiTaskModel } from '@busi/core';
+import { MultiTaskModel, generateSynthetic } from '@busi/core';
+import { stratifiedKFold, toSplitFile, writeSplitFile } from '../../src/data/split';
 import { initBackend } from '../../src/backends/index';
 import { fileSystem } from '../../src/io/file-system';
 import { parseHistoryCsv } from '../../src/runs/run-folder';
@@ -99,6 +100,21 @@ describe('busi train', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('is not a run folder');
     expect(fs.existsSync(path.join(tmp, 'bad'))).toBe(false);
+  });
+
+  test('--split-file with --fold trains on that fold of a k-fold split', async () => {
+    const labels = Array.from(generateSynthetic({ size: 32, count: 24, seed: 42 }).labels);
+    const ids = labels.map((_, i) => `synthetic-${i}`);
+    const file = path.join(tmp, 'folds.json');
+    writeSplitFile(file, toSplitFile(ids, stratifiedKFold(labels, 3, { seed: 1 }), { kind: 'kfold', seed: 1, groupDuplicates: false }));
+    const dir = path.join(tmp, 'fold1');
+    const r = await cli(['train', '-o', dir, ...SMALL_RUN, '--epochs', '1', '--split-file', file, '--fold', '1', '--no-report'], tmp);
+    expect(r.err).toBe('');
+    const stored = readJson(path.join(dir, 'split.json'));
+    expect(stored.folds).toEqual([readJson(file).folds[1]]);
+    expect(readJson(path.join(dir, 'config.json'))).toMatchObject({ splitFile: file, fold: 1 });
+    const bad = await cli(['train', '-o', path.join(tmp, 'fold9'), ...SMALL_RUN, '--split-file', file, '--fold', '9'], tmp);
+    expect(bad.err).toContain(`--fold 9: split file '${file}' has 3 fold(s) (0-based)`);
   });
 
   test('a non-finite loss names epoch and batch and marks the run failed', async () => {
