@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MultiTaskModel, decodeTrainerState, encodeTrainerState, type History, type Trainer, type TrainerState } from '@busi/core';
+import { MultiTaskModel, Rng, decodeTrainerState, encodeTrainerState, type History, type Trainer, type TrainerState } from '@busi/core';
 import { fileSystem } from '../io/file-system';
 
 /** Files of a run folder. */
@@ -166,14 +166,7 @@ export async function loadCheckpoint<E>(dir: string): Promise<{ model: MultiTask
 /** Replaces Math.random by a seeded generator while `fn` runs: tfjs draws unseeded initialisers and dropout masks from it. */
 export async function withSeededRandom<T>(seed: number, fn: () => Promise<T> | T): Promise<T> {
   const original = Math.random;
-  let s = seed >>> 0;
-  Math.random = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  reseedRandom(seed);
   try {
     return await fn();
   } finally {
@@ -183,12 +176,6 @@ export async function withSeededRandom<T>(seed: number, fn: () => Promise<T> | T
 
 /** Reseeds Math.random (inside {@link withSeededRandom}) so that what follows does not depend on what came before. */
 export function reseedRandom(seed: number): void {
-  let s = seed >>> 0;
-  Math.random = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  Math.random = () => rng.next();
 }

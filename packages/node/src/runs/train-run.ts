@@ -370,6 +370,9 @@ export const DEFAULT_NORMALIZATION = IMAGENET_NORMALIZATION;
 
 function progress(ctx: CliContext, epochs: number, batches: number, quiet: boolean, hooks: Pick<TrainSessionOptions, 'onBatchEnd' | 'onEpochEnd'>): TrainingCallback {
   let current = 0;
+  // Session time per finished epoch, for the run's ETA.
+  let started = Date.now();
+  let done = 0;
   let bar: ProgressBar | null = null;
   const running = new RunningMean();
   let seen = 0;
@@ -380,6 +383,7 @@ function progress(ctx: CliContext, epochs: number, batches: number, quiet: boole
       // A resume in the middle of an epoch gets no onEpochBegin for it.
       const t = control as Trainer;
       current = t.epoch;
+      started = Date.now();
       if (t.batchInEpoch > 0) {
         bar = newBar(t.epoch);
         seen = t.batchInEpoch;
@@ -400,7 +404,12 @@ function progress(ctx: CliContext, epochs: number, batches: number, quiet: boole
     onEpochEnd(epoch, logs) {
       bar?.finish(running.values());
       const keys = ['loss', 'val_loss', 'val_dice', 'val_iou', 'val_accuracy', 'val_macro_f1'];
-      ctx.stdout.write(`  epoch ${epoch + 1}: ${keys.filter((k) => k in logs).map((k) => `${k} ${fmt(logs[k])}`).join('  ')}\n`);
+      const took = (Date.now() - started) / 1000;
+      done++;
+      const left = epochs - epoch - 1;
+      const eta = left > 0 ? `  (${formatDuration(took)}; run eta ${formatDuration((took / done) * left)})` : `  (${formatDuration(took)})`;
+      ctx.stdout.write(`  epoch ${epoch + 1}: ${keys.filter((k) => k in logs).map((k) => `${k} ${fmt(logs[k])}`).join('  ')}${eta}\n`);
+      started = Date.now();
       hooks.onEpochEnd?.(epoch, logs);
     },
   };

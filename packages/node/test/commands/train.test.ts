@@ -31,6 +31,7 @@ describe('busi train', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/epoch 2: loss \d/);
+    expect(r.out).toMatch(/epoch 1: loss \d.*run eta \d+:\d\d/);
     expect(tf.memory().numTensors).toBe(before);
     expect(ls(full)).toEqual(['best-model', 'checkpoint', 'config.json', 'evaluation', 'history.csv', 'last-model', 'metrics.json', 'split.json', 'status.json']);
     const config = readJson(path.join(full, 'config.json'));
