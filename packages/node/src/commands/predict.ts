@@ -29,7 +29,7 @@ export interface Prediction {
 export const predictCommand: Command = {
   name: 'predict',
   summary: 'Predict tumour masks and class probabilities for images with a trained model',
-  positionals: '<image...>',
+  positionals: '<image or folder...>',
   description: [
     'MODEL is a run folder (its best-model/) or a model folder. Each image is resized to the model size,',
     'normalised as in training, and predicted; the mask is resized back to the image size.',
@@ -50,8 +50,16 @@ export const predictCommand: Command = {
 async function runPredict(v: OptionValues, positionals: string[], ctx: CliContext): Promise<number> {
   if (!v.model) throw new UsageError('busi predict: --model <run folder or model folder> is required');
   if (positionals.length === 0) throw new UsageError('busi predict: give at least one image file');
-  const files = positionals.map((p) => path.resolve(ctx.cwd, p));
-  for (const f of files) if (!fs.existsSync(f) || !fs.statSync(f).isFile()) throw new UsageError(`busi predict: image '${f}' not found`);
+  const files: string[] = [];
+  for (const p of positionals.map((x) => path.resolve(ctx.cwd, x))) {
+    if (!fs.existsSync(p)) throw new UsageError(`busi predict: image '${p}' not found`);
+    if (fs.statSync(p).isDirectory()) {
+      // A folder stands for its images; BUSI-style mask files next to them are not inputs.
+      const inside = fs.readdirSync(p).filter((n) => /\.(png|jpe?g|bmp|tiff?|webp)$/i.test(n) && !/_mask(_\d+)?\.png$/i.test(n));
+      if (inside.length === 0) throw new UsageError(`busi predict: folder '${p}' holds no images (.png, .jpg, .bmp, .tif, .webp)`);
+      files.push(...inside.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).map((n) => path.join(p, n)));
+    } else files.push(p);
+  }
   const resolved = resolveModel(v.model as string, ctx.cwd);
   const size = (v.size as number | undefined) ?? resolved.config?.size ?? 448;
   const norm = resolved.config?.normalization ?? DEFAULT_NORMALIZATION;

@@ -107,6 +107,14 @@ describe('busi predict', () => {
     }
     const text = await cli(['predict', files[0], '--model', run, '-o', out], tmp);
     expect(text.out).toMatch(/img0\.png: (benign|malignant|normal) \(benign \d+\.\d%, malignant \d+\.\d%, normal \d+\.\d%\); lesion/);
+    // A folder stands for its images (mask files excluded).
+    const folder = path.join(tmp, 'folder');
+    fs.mkdirSync(folder);
+    fs.copyFileSync(files[1], path.join(folder, 'a (1).png'));
+    fs.copyFileSync(files[1], path.join(folder, 'a (1)_mask.png'));
+    const byFolder = await cli(['predict', folder, '--model', run, '-o', path.join(tmp, 'pred2')], tmp);
+    expect(readJson(path.join(tmp, 'pred2', 'predictions.json')).map((x: { image: string }) => x.image)).toEqual([path.join(folder, 'a (1).png')]);
+    expect(byFolder.code).toBe(0);
     let e = await cli(['predict', path.join(tmp, 'nope.png'), '--model', run], tmp);
     expect([e.code, e.err]).toEqual([2, expect.stringContaining(`image '${path.join(tmp, 'nope.png')}' not found`)]);
     e = await cli(['predict', files[0]], tmp);
