@@ -73,7 +73,8 @@ export function dilated(
 
 /**
  * Grouped convolution (tfjs has no grouped conv kernel), stride `strides`, no padding, kernel
- * `[kh, kw, in/groups, out]`, trainable (first-order gradients).
+ * `[kh, kw, in/groups, out]`, trainable (first-order gradients). `groupsPerConv` groups share one
+ * dense conv with a block-diagonal kernel (default {@link defaultGroupsPerConv}).
  *
  * One dense conv per group, as the plain formulation ({@link groupedConv2dSplit}), but the
  * channel groups are separated and re-interleaved by single JS passes over the values, inside a
@@ -83,40 +84,52 @@ export function dilated(
  * channel-axis Slice/Concat move a few floats per call. Reading values is synchronous, which is
  * cheap on the cpu and wasm backends this library trains on (on webgl it would stall the GPU).
  */
-export function groupedConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, strides: Pair, groups: number): tf.Tensor4D {
+export function groupedConv2d(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  strides: Pair,
+  groups: number,
+  groupsPerConv = defaultGroupsPerConv(groups, kernel.shape[2]),
+): tf.Tensor4D {
   if (groups === 1) return tf.conv2d(x, kernel, strides, 'valid');
   const [n, h, w, cin] = x.shape;
   const [kh, kw, cg, cout] = kernel.shape;
   if (cin !== cg * groups || cout % groups !== 0) {
     throw new Error(`groupedConv2d: input ${cin} / output ${cout} channels do not fit groups=${groups} with a ${kernel.shape} kernel`);
   }
+  if (!Number.isInteger(groupsPerConv) || groupsPerConv < 1 || groups % groupsPerConv !== 0) {
+    throw new Error(`groupedConv2d: groupsPerConv=${groupsPerConv} must divide groups=${groups}`);
+  }
+  const q = groupsPerConv;
+  const chunks = groups / q;
   const cog = cout / groups;
-  const xGroupShape: [number, number, number, number] = [n, h, w, cg];
-  const kGroupShape: [number, number, number, number] = [kh, kw, cg, cog];
+  const taps = kh * kw;
+  const xChunkShape: [number, number, number, number] = [n, h, w, q * cg];
+  const kChunkShape: [number, number, number, number] = [kh, kw, q * cg, q * cog];
   // A kernel [kh, kw, cg, g·cog] is channel-interleaved like an image of kh·kw·cg pixels.
-  const kAsImage = [1, kh * kw * cg, 1, cout];
-  const split = (t: tf.Tensor, asShape: number[]) => splitGroups(t.dataSync() as Float32Array, asShape, groups);
+  const kAsImage = [1, taps * cg, 1, cout];
+  const split = (t: tf.Tensor, asShape: number[]) => splitGroups(t.dataSync() as Float32Array, asShape, chunks);
   const tensors = (parts: Float32Array[], shape: [number, number, number, number]) => parts.map((v) => tf.tensor4d(v, shape));
 
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, kIn] = args as [tf.Tensor4D, tf.Tensor4D];
-    // The per-group copies are kept for the backward pass instead of re-splitting saved tensors.
+    // The per-chunk copies are kept for the backward pass instead of re-splitting saved tensors.
     const xParts = split(xIn, xIn.shape);
-    const kParts = split(kIn, kAsImage);
+    const kParts = split(kIn, kAsImage).map((part) => blockDiagonal(part, taps, cg, cog, q));
     const ys = tf.tidy(() => {
-      const xs = tensors(xParts, xGroupShape);
-      const ks = tensors(kParts, kGroupShape);
+      const xs = tensors(xParts, xChunkShape);
+      const ks = tensors(kParts, kChunkShape);
       return xs.map((xi, i) => tf.conv2d(xi, ks[i], strides, 'valid'));
     });
     const [, ho, wo] = ys[0].shape;
-    const value = tf.tensor4d(mergeGroups(ys.map((y) => y.dataSync() as Float32Array), [n, ho, wo, cog]), [n, ho, wo, cout]);
+    const value = tf.tensor4d(mergeGroups(ys.map((y) => y.dataSync() as Float32Array), [n, ho, wo, q * cog]), [n, ho, wo, cout]);
     tf.dispose(ys);
 
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const xs = tensors(xParts, xGroupShape);
-      const ks = tensors(kParts, kGroupShape);
-      const dys = tensors(split(dy, dy.shape), [n, ho, wo, cog]);
-      const dxs = dys.map((d, i) => tf.conv2dTranspose(d, ks[i], xGroupShape, strides, 'valid'));
+      const xs = tensors(xParts, xChunkShape);
+      const ks = tensors(kParts, kChunkShape);
+      const dys = tensors(split(dy, dy.shape), [n, ho, wo, q * cog]);
+      const dxs = dys.map((d, i) => tf.conv2dTranspose(d, ks[i], xChunkShape, strides, 'valid'));
       const dks = dys.map(
         (d, i) =>
           tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: xs[i], dy: d }, {
@@ -124,17 +137,63 @@ export function groupedConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, strides: Pair
             pad: 'valid',
             dataFormat: 'NHWC',
             dimRoundingMode: undefined,
-            filterShape: kGroupShape,
+            filterShape: kChunkShape,
           } as unknown as tf.NamedAttrMap) as tf.Tensor,
       );
-      const dx = tf.tensor4d(mergeGroups(dxs.map((t) => t.dataSync() as Float32Array), xGroupShape), x.shape);
-      const dk = tf.tensor4d(mergeGroups(dks.map((t) => t.dataSync() as Float32Array), [1, kh * kw * cg, 1, cog]), kernel.shape);
+      const dx = tf.tensor4d(mergeGroups(dxs.map((t) => t.dataSync() as Float32Array), xChunkShape), x.shape);
+      const dkParts = dks.map((t) => diagonalBlocks(t.dataSync() as Float32Array, taps, cg, cog, q));
+      const dk = tf.tensor4d(mergeGroups(dkParts, [1, taps * cg, 1, q * cog]), kernel.shape);
       tf.dispose([...xs, ...ks, ...dys, ...dxs, ...dks]);
       return [dx, dk];
     };
     return { value, gradFunc };
   });
   return op(x, kernel) as tf.Tensor4D;
+}
+
+/**
+ * How many groups {@link groupedConv2d} packs into one dense conv (a block-diagonal kernel, so
+ * that many times the multiply-adds). Measured (packages/node/bench/grouped-conv.ts): on wasm,
+ * XNNPACK convs with 4–8 channels per group are so inefficient that pairing groups cuts
+ * forward+backward time by ~40 % at ResNeXt's layer1/layer2 widths, while 4+ per conv or wider
+ * groups lose; on cpu the wasted work always costs (its filter gradient is FLOP-bound).
+ */
+export function defaultGroupsPerConv(groups: number, channelsPerGroup: number, backend = tf.getBackend()): number {
+  return backend === 'wasm' && channelsPerGroup <= 8 && groups % 2 === 0 ? 2 : 1;
+}
+
+/** `[taps·cg, q·cog]` (q sub-groups side by side) -> block-diagonal `[taps, q·cg, q·cog]`. */
+function blockDiagonal(part: Float32Array, taps: number, cg: number, cog: number, q: number): Float32Array {
+  if (q === 1) return part;
+  const rowIn = q * cog;
+  const out = new Float32Array(taps * q * cg * q * cog);
+  for (let t = 0; t < taps; t++) {
+    for (let p = 0; p < cg; p++) {
+      const src = (t * cg + p) * rowIn;
+      for (let j = 0; j < q; j++) {
+        const dst = (t * q * cg + j * cg + p) * rowIn + j * cog;
+        for (let o = 0; o < cog; o++) out[dst + o] = part[src + j * cog + o];
+      }
+    }
+  }
+  return out;
+}
+
+/** Inverse of {@link blockDiagonal}: keeps the diagonal blocks (the gradient elsewhere is dropped). */
+function diagonalBlocks(dense: Float32Array, taps: number, cg: number, cog: number, q: number): Float32Array {
+  if (q === 1) return dense;
+  const rowIn = q * cog;
+  const out = new Float32Array(taps * cg * rowIn);
+  for (let t = 0; t < taps; t++) {
+    for (let p = 0; p < cg; p++) {
+      const dst = (t * cg + p) * rowIn;
+      for (let j = 0; j < q; j++) {
+        const src = (t * q * cg + j * cg + p) * rowIn + j * cog;
+        for (let o = 0; o < cog; o++) out[dst + j * cog + o] = dense[src + o];
+      }
+    }
+  }
+  return out;
 }
 
 /** Grouped convolution by splitting the channel axis: the plain formulation, kept as a reference. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { groupedConv2d, groupedConv2dSplit, mergeGroups, splitGroups, torchConv2d } from '../../src';
+import { defaultGroupsPerConv, groupedConv2d, groupedConv2dSplit, mergeGroups, splitGroups, torchConv2d } from '../../src';
 
 /** The grouped kernel [kh, kw, cg, out] as the dense [kh, kw, g·cg, out] kernel it stands for (zeros off the diagonal blocks). */
 function blockDiagonal(k: tf.Tensor4D, groups: number): tf.Tensor4D {
@@ -56,9 +56,11 @@ describe('groupedConv2d', () => {
       const ours = valueAndGrads((a, b) => groupedConv2d(a, b, strides, c.groups), x, k, tf.scalar(1));
       const cot = tf.randomNormal(ours.y.shape, 0, 1, 'float32', 3);
       const a = valueAndGrads((p, q) => groupedConv2d(p, q, strides, c.groups), x, k, cot);
+      // Groups packed in pairs (the wasm default at <= 8 channels per group): block-diagonal kernels.
+      const paired = valueAndGrads((p, q) => groupedConv2d(p, q, strides, c.groups, c.groups === 3 ? 3 : 2), x, k, cot);
       const split = valueAndGrads((p, q) => groupedConv2dSplit(p, q, strides, c.groups), x, k, cot);
       const dense = valueAndGrads((p, q) => tf.conv2d(p, blockDiagonal(q, c.groups), strides, 'valid'), x, k, cot);
-      for (const ref of [split, dense]) {
+      for (const ref of [paired, split, dense]) {
         expect(maxAbsDiff(a.y, ref.y)).toBeLessThan(1e-4);
         expect(maxAbsDiff(a.dx, ref.dx)).toBeLessThan(1e-4);
         expect(maxAbsDiff(a.dk, ref.dk)).toBeLessThan(1e-4);
@@ -89,6 +91,10 @@ describe('groupedConv2d', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(losses[3]).toBeLessThan(losses[0]);
     expect(() => groupedConv2d(x, tf.zeros([3, 3, 3, 8]) as tf.Tensor4D, [1, 1], 4)).toThrow(/groups=4/);
+    expect(() => groupedConv2d(x, k as unknown as tf.Tensor4D, [1, 1], 4, 3)).toThrow(/groupsPerConv=3/);
+    expect(defaultGroupsPerConv(32, 4, 'wasm')).toBe(2);
+    expect(defaultGroupsPerConv(32, 16, 'wasm')).toBe(1);
+    expect(defaultGroupsPerConv(32, 4, 'cpu')).toBe(1);
   });
 
   test('wasm forward agrees with cpu', async () => {
