@@ -20,8 +20,15 @@ const TYPES = {
 /** Serves `dir` (and `modelDir` under /model/) on 127.0.0.1; resolves to { url, close }. */
 export function serveDemo({ dir, modelDir = null, port = 0 }) {
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    let rel = decodeURIComponent(url.pathname);
+    let rel;
+    try {
+      // Not new URL(): a path such as '//' is no URL, and a malformed one must not stop the server.
+      rel = decodeURIComponent((req.url ?? '/').split(/[?#]/)[0]);
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end('bad request');
+      return;
+    }
     let base = dir;
     if (modelDir && rel.startsWith('/model/')) {
       base = modelDir;

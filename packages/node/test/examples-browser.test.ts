@@ -31,7 +31,13 @@ const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javas
 /** Serves `site` at / and `modelDir` at /model/ on a random port. */
 function serve(site: string, modelDir: string): Promise<{ url: string; server: http.Server }> {
   const server = http.createServer((req, res) => {
-    let rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let rel: string;
+    try {
+      rel = decodeURIComponent((req.url ?? '/').split(/[?#]/)[0]);
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
     let base = site;
     if (rel.startsWith('/model/')) {
       base = modelDir;
