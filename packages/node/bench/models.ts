@@ -8,12 +8,14 @@
 //   --reps=2               timed repetitions after one warm-up (medians reported)
 //   --no-batch-train       skip the batch training measurement (batch-1 fwd+bwd and inference only)
 //   --infer-only           only the batch-1 inference latency
+//   --small-map=N          wasm: output maps up to N pixels use the matmul conv forms (0: XNNPACK only)
 //   --backend=wasm|cpu|tensorflow|auto   --reference=path   --out=dir
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { MultiTaskModel } from '@busi/core';
 import { initBackend, type BackendChoice } from '../src/backends';
+import { setSmallMapPixels } from '../src/backends/wasm/conv-grads';
 import { median, multiTaskLoss } from './common';
 import { hostInfo, writeResults } from './report';
 
@@ -64,6 +66,9 @@ function timed(f: () => void): { wall: number; cpu: number } {
 }
 
 function measure(reps: number, f: () => void): { wall: number; cpu: number } {
+  // Two warm-ups: on wasm a conv's first call on a small map runs as a matmul and only the second
+  // one creates (and packs) the cached XNNPACK operator.
+  f();
   f();
   const ts = Array.from({ length: reps }, () => timed(f));
   return { wall: median(ts.map((t) => t.wall)), cpu: median(ts.map((t) => t.cpu)) };
@@ -74,6 +79,8 @@ class SkipRest extends Error {}
 async function main(): Promise<void> {
   const backend = arg('backend', process.env.BUSI_BACKEND ?? 'wasm') as BackendChoice;
   const desc = await initBackend({ backend });
+  const smallMap = process.argv.find((a) => a.startsWith('--small-map='));
+  if (smallMap) setSmallMapPixels(Number(smallMap.slice('--small-map='.length)));
   const sizes = arg('sizes', '448,224').split(',').map(Number);
   const batch = Number(arg('batch', '8'));
   const micro = Math.min(batch, Number(arg('micro', '2')));

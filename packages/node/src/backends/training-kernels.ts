@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
-import { convGradKernels } from './wasm/conv-grads';
+import { convForwardKernel, convGradKernels } from './wasm/conv-grads';
 import { dataMovementKernels } from './wasm/data-movement';
 
 /**
@@ -10,7 +10,9 @@ import { dataMovementKernels } from './wasm/data-movement';
  */
 export function wasmTrainingKernelConfigs(): KernelConfig[] {
   const stock = (name: string) => (replaced.get(name) ?? tf.getKernel(name, 'wasm'))?.kernelFunc;
-  return [...convGradKernels, ...dataMovementKernels(stock)];
+  const conv = stock(tf.Conv2D);
+  if (conv == null) throw new Error('busi wasm kernels: stock wasm Conv2D missing');
+  return [convForwardKernel(conv), ...convGradKernels, ...dataMovementKernels(stock)];
 }
 
 const replaced = new Map<string, KernelConfig>();

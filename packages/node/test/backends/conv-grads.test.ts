@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { setSmallMapPixels } from '../../src/backends/wasm/conv-grads';
 import { expectMatchesCpu, maxRelError, runOn, setupBackends, spec } from './helpers';
 
 type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
@@ -42,13 +43,36 @@ beforeAll(async () => {
   await setupBackends();
 });
 
-describe('Conv2D gradients on wasm match cpu', () => {
+// Every case runs twice: with the small-map matmul forms (im2col forward, col2im input gradient)
+// and with them disabled (XNNPACK conv compositions), since the tests' maps are all small.
+const paths = [['matmul forms', 1024], ['XNNPACK forms', 0]] as const;
+
+describe.each(paths)('Conv2D and its gradients on wasm match cpu (%s)', (_path, pixels) => {
+  let prev = 0;
+  beforeAll(() => {
+    prev = setSmallMapPixels(pixels);
+  });
+  afterAll(() => {
+    setSmallMapPixels(prev);
+  });
   test.each(dense.map((c) => [JSON.stringify(c), c] as const))('%s', async (_name, c) => {
     const { filter, dy } = convShapes(c, false);
     const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+    const w = spec(filter);
+    await expectMatchesCpu('Conv2D', { x: spec(c.x), filter: w }, { ...attrs, dilations: 1 });
     await expectMatchesCpu('Conv2DBackpropFilter', { x: spec(c.x), dy: spec(dy) }, { ...attrs, filterShape: filter });
-    await expectMatchesCpu('Conv2DBackpropInput', { dy: spec(dy), filter: spec(filter) }, { ...attrs, inputShape: c.x });
+    await expectMatchesCpu('Conv2DBackpropInput', { dy: spec(dy), filter: w }, { ...attrs, inputShape: c.x });
   });
+});
+
+test('a filter seen before goes to the cached XNNPACK conv and gives the same result', async () => {
+  await tf.setBackend('wasm');
+  const x = tf.tensor4d(spec([2, 9, 8, 5]).values!, [2, 9, 8, 5]);
+  const w = tf.tensor4d(spec([3, 3, 5, 4]).values!, [3, 3, 5, 4]);
+  const first = tf.conv2d(x, w, [2, 1], [[0, 0], [1, 1], [0, 2], [0, 0]]);
+  const second = tf.conv2d(x, w, [2, 1], [[0, 0], [1, 1], [0, 2], [0, 0]]);
+  expect(maxRelError(second.dataSync() as Float32Array, first.dataSync() as Float32Array)).toBeLessThan(1e-5);
+  tf.dispose([x, w, first, second]);
 });
 
 const depthwise: Array<Case & { m: number }> = [

@@ -1,6 +1,103 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { composite, type KernelScope } from './kernel-scope';
+import { composite, type KernelScope, type WasmBackendLike } from './kernel-scope';
+
+/**
+ * Output maps with at most this many pixels (N·oh·ow) use matmul forms that take the weights as
+ * they are. XNNPACK repacks a conv's weights whenever it sees a new filter tensor, which in
+ * training is every step, and that costs as much as ~1000 output pixels of compute: on small
+ * maps (deep layers, decoder heads) the packing dominates.
+ */
+let smallMapPixels = 1024;
+
+/** Sets the small-map threshold (0 disables the matmul forms); returns the previous value. For tests and benchmarks. */
+export function setSmallMapPixels(pixels: number): number {
+  const prev = smallMapPixels;
+  smallMapPixels = pixels;
+  return prev;
+}
+
+let stockConv2D: tf.KernelFunc | null = null;
+
+/** The stock XNNPACK Conv2D: the gradient compositions want it, never the small-map forward. */
+function xnnConv2D(): tf.KernelFunc {
+  return stockConv2D ?? tf.getKernel(tf.Conv2D, 'wasm')!.kernelFunc;
+}
+
+/** Filters XNNPACK has already packed (their operator is cached, so the conv kernel is cheapest). */
+const packedFilters = new WeakSet<object>();
+
+function convIm2col(scope: KernelScope, x: TensorInfo, filter: TensorInfo, g: Geometry): TensorInfo {
+  const [kh, kw, ci, co] = filter.shape;
+  const n = x.shape[0];
+  const xp = fitInput(scope, x, g, kh, kw);
+  const pixels = n * g.outH * g.outW;
+  const cols: TensorInfo[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      cols.push(scope.run('StridedSlice', { x: xp }, {
+        begin: [0, i, j, 0], end: [n, i + (g.outH - 1) * g.sh + 1, j + (g.outW - 1) * g.sw + 1, ci], strides: [1, g.sh, g.sw, 1],
+        beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+      }));
+    }
+  }
+  const patches = cols.length === 1 ? cols[0] : scope.run('Concat', cols as unknown as tf.NamedTensorInfoMap, { axis: 3 });
+  const y = scope.run('BatchMatMul', {
+    a: scope.reshape(patches, [1, pixels, kh * kw * ci]), b: scope.reshape(filter, [1, kh * kw * ci, co]),
+  }, { transposeA: false, transposeB: false });
+  return scope.reshape(y, [n, g.outH, g.outW, co]);
+}
+
+/**
+ * Conv2D forward. Filters seen before go to XNNPACK (its packed operator is cached); a filter
+ * seen for the first time on a small map (every training step's fresh weights) runs as
+ * im2col + matmul, which reads the weights as they are.
+ */
+function conv2DWith(original: tf.KernelFunc): tf.KernelFunc {
+  const small = composite((scope, inputs, attrs) =>
+    convIm2col(scope, inputs.x as TensorInfo, inputs.filter as TensorInfo, geometry((inputs.x as TensorInfo).shape, (inputs.filter as TensorInfo).shape, attrs, false)));
+  return (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const filter = args.inputs.filter as TensorInfo;
+    const attrs = args.attrs ?? {};
+    const seen = packedFilters.has(filter.dataId);
+    packedFilters.add(filter.dataId);
+    const f = attrs.dataFormat as string | undefined;
+    if (seen || (f != null && f !== 'NHWC') || pair(attrs.dilations).some((d) => d !== 1)) return original(args);
+    const g = geometry(x.shape, filter.shape, attrs, false);
+    if (x.shape[0] * g.outH * g.outW > smallMapPixels) return original(args);
+    return small(args);
+  };
+}
+
+/** Adds each matmul row (one output pixel's kh·kw·ci contributions) back onto the input pixels it came from. */
+function col2im(backend: WasmBackendLike, cols: TensorInfo, inputShape: number[], g: Geometry, kh: number, kw: number): TensorInfo {
+  const [n, h, w, ci] = inputShape;
+  const out = backend.makeOutput(inputShape, 'float32');
+  const dx = backend.typedArrayFromHeap(out) as Float32Array;
+  dx.fill(0);
+  const src = backend.typedArrayFromHeap(cols) as Float32Array;
+  const rowLen = kh * kw * ci;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < g.outH; y++) {
+      for (let xx = 0; xx < g.outW; xx++) {
+        const rowOff = ((b * g.outH + y) * g.outW + xx) * rowLen;
+        for (let i = 0; i < kh; i++) {
+          const r = y * g.sh + i - g.top;
+          if (r < 0 || r >= h) continue;
+          for (let j = 0; j < kw; j++) {
+            const c = xx * g.sw + j - g.left;
+            if (c < 0 || c >= w) continue;
+            const dOff = ((b * h + r) * w + c) * ci;
+            const sOff = rowOff + (i * kw + j) * ci;
+            for (let k = 0; k < ci; k++) dx[dOff + k] += src[sOff + k];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -133,7 +230,7 @@ const conv2DBackpropFilter = composite((scope, inputs, attrs) => {
   const xp = fitInput(scope, x, g, kh, kw);
   const xt = scope.transpose(xp, [3, 1, 2, 0]);
   const k = scope.transpose(dy, [1, 2, 0, 3]);
-  const r = scope.run('Conv2D', { x: xt, filter: k }, {
+  const r = scope.call(xnnConv2D(), { x: xt, filter: k }, {
     strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [g.sh, g.sw],
   });
   return scope.transpose(r, [1, 2, 0, 3]);
@@ -153,6 +250,13 @@ const conv2DBackpropInput = composite((scope, inputs, attrs) => {
   const g = geometry(inputShape, filter.shape, { ...attrs, dilations: 1 }, false);
   const [n, h, w] = inputShape;
 
+  if (!isPointwise(g, kh, kw, inputShape) && n * g.outH * g.outW <= smallMapPixels) {
+    // Small map: dy·Wᵀ gives every output pixel's contributions; no flipped copy for XNNPACK to repack.
+    const wt = scope.transpose(scope.reshape(filter, [1, kh * kw * ci, co]), [0, 2, 1]);
+    const cols = scope.run('BatchMatMul', { a: scope.reshape(dy, [1, n * g.outH * g.outW, co]), b: wt }, { transposeA: false, transposeB: false });
+    return col2im(scope.backend, cols, inputShape, g, kh, kw);
+  }
+
   if (isPointwise(g, kh, kw, inputShape)) {
     const wt = scope.transpose(scope.reshape(filter, [1, ci, co]), [0, 2, 1]);
     const r = scope.run('BatchMatMul', { a: scope.reshape(dy, [1, n * g.outH * g.outW, co]), b: wt }, { transposeA: false, transposeB: false });
@@ -164,7 +268,7 @@ const conv2DBackpropInput = composite((scope, inputs, attrs) => {
   const flipped = scope.run('Reverse', { x: filter }, { dims: [0, 1] });
   const kt = scope.transpose(flipped, [0, 1, 3, 2]);
   const src = spreadGradient(scope, dy, g, inputShape, kh, kw);
-  return scope.run('Conv2D', { x: src, filter: kt }, {
+  return scope.call(xnnConv2D(), { x: src, filter: kt }, {
     strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1],
   });
 });
@@ -210,6 +314,12 @@ const depthwiseBackpropInput = composite((scope, inputs, attrs) => {
   const [n, h, w] = inputShape;
   return scope.run('Sum', { x: scope.reshape(r, [n, h, w, c, m]) }, { axis: [4], keepDims: false });
 });
+
+/** The Conv2D forward replacement, wrapping the stock XNNPACK kernel. */
+export function convForwardKernel(stock: tf.KernelFunc): KernelConfig {
+  stockConv2D = stock;
+  return { kernelName: tf.Conv2D, backendName: 'wasm', kernelFunc: conv2DWith(stock) };
+}
 
 export const convGradKernels: KernelConfig[] = [
   { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },

@@ -32,6 +32,17 @@ export class KernelScope {
     return out;
   }
 
+  /** Runs a given kernel function (e.g. a stock kernel that a replacement wraps). */
+  call(kernelFunc: tf.KernelFunc, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+    const out = kernelFunc({ inputs, attrs, backend: this.backend as unknown as tf.KernelBackend });
+    if (Array.isArray(out)) {
+      this.temps.push(...out);
+      throw new Error('wasm training kernels: kernel returned several outputs');
+    }
+    this.temps.push(out);
+    return out;
+  }
+
   runMulti(name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo[] {
     const kernel = tf.getKernel(name, 'wasm');
     if (kernel == null) throw new Error(`wasm training kernels: kernel ${name} is not registered for wasm`);
