@@ -45,7 +45,7 @@ beforeAll(async () => {
 
 // Every case runs twice: with the small-map matmul forms (im2col forward, col2im input gradient)
 // and with them disabled (XNNPACK conv compositions), since the tests' maps are all small.
-const paths = [['matmul forms', 1024], ['XNNPACK forms', 0]] as const;
+const paths = [['matmul forms', 4096], ['XNNPACK forms', 0]] as const;
 
 describe.each(paths)('Conv2D and its gradients on wasm match cpu (%s)', (_path, pixels) => {
   let prev = 0;

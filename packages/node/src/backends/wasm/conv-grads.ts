@@ -8,7 +8,7 @@ import { composite, type KernelScope, type WasmBackendLike } from './kernel-scop
  * training is every step, and that costs as much as ~1000 output pixels of compute: on small
  * maps (deep layers, decoder heads) the packing dominates.
  */
-let smallMapPixels = 1024;
+let smallMapPixels = 4096;
 
 /** Sets the small-map threshold (0 disables the matmul forms); returns the previous value. For tests and benchmarks. */
 export function setSmallMapPixels(pixels: number): number {
