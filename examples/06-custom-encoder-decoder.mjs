@@ -2,7 +2,7 @@
 // each is a small class built from @busi/core's PyTorch-semantics layers, every layer named by its
 // module path in the matching PyTorch module (below), registered by name, then usable with every
 // registered decoder / encoder, saved and loaded like the built-in ones, and checked by the
-// conformance suite that every built-in encoder passes.
+// conformance suites that every built-in encoder and decoder passes.
 //
 //   npm run build && node examples/06-custom-encoder-decoder.mjs
 //
@@ -44,7 +44,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { layers } from '@tensorflow/tfjs-layers';
 import { BatchNorm2d, Conv2d, MultiTaskModel, Resize, featureNamesFor, registerDecoder, registerEncoder } from '@busi/core';
 import { runEncoderConformance } from '@busi/backbones';
-import '@busi/decoders';
+import { runDecoderConformance } from '@busi/decoders';
 import { fileSystem, initBackend } from '@busi/node';
 
 const TINY_WIDTHS = [16, 24, 32, 48, 64];
@@ -164,8 +164,15 @@ fs.rmSync(dir, { recursive: true, force: true });
 const report = await runEncoderConformance('tiny-vgg');
 for (const r of report.results) console.log(`  ${r.pass ? 'pass' : 'FAIL'} ${r.check}${r.error ? `: ${r.error}` : ''}`);
 console.log(`encoder conformance: ${report.pass ? 'passed' : 'FAILED'}`);
+// And the decoder suite, on its own small stand-in encoder: map shapes and strides at several sizes,
+// full-size masks, PyTorch names, getConfig, save/load, training steps without leaks.
+const decoderReport = await runDecoderConformance('topdown');
+for (const r of decoderReport.results) console.log(`  ${r.pass ? 'pass' : 'FAIL'} ${r.check}${r.error ? `: ${r.error}` : ''}`);
+console.log(`decoder conformance: ${decoderReport.pass ? 'passed' : 'FAILED'}`);
 
-const result = { shapes, names: names.length, firstNames: names.slice(0, 5), roundTrip, conformance: report.results.map((r) => ({ check: r.check, pass: r.pass })) };
+const result = { shapes, names: names.length, firstNames: names.slice(0, 5), roundTrip, conformance: report.results.map((r) => ({ check: r.check, pass: r.pass })),
+  decoderConformance: decoderReport.results.map((r) => ({ check: r.check, pass: r.pass })),
+};
 tf.dispose([x, a, b]);
 model.dispose();
 loaded.dispose();

@@ -88,7 +88,7 @@ describe('examples/', () => {
     expect(result.featureDiff).toBeLessThan(1e-4);
   });
 
-  test('06 registers a custom encoder and decoder that compose, save/load and pass the encoder conformance suite', () => {
+  test('06 registers a custom encoder and decoder that compose, save/load and pass both conformance suites', () => {
     const { result } = runExample('06-custom-encoder-decoder.mjs');
     for (const v of Object.values(result.shapes) as { mask: number[]; logits: number[] }[]) {
       expect(v.mask).toEqual([2, 64, 64, 1]);
@@ -111,6 +111,8 @@ describe('examples/', () => {
     expect(result.roundTrip).toBe(0);
     expect(result.conformance.length).toBeGreaterThanOrEqual(5);
     for (const c of result.conformance) expect(c).toEqual({ check: c.check, pass: true });
+    expect(result.decoderConformance.length).toBeGreaterThanOrEqual(5);
+    for (const c of result.decoderConformance) expect(c).toEqual({ check: c.check, pass: true });
   });
 
   // The real dataset is not part of the repository; the workspace keeps a copy beside it.
