@@ -80,8 +80,8 @@ function unusedScse(x: SymbolicTensor, name: string): SymbolicTensor {
   for (const [module, cin, cout] of convs) {
     y = new UnusedWeights({
       name: `${name}.${module}`,
-      weights: [
-        { suffix: 'weight', shape: [1, 1, cin, cout], layout: 'conv2d', init: 'heUniform' },
+      held: [
+        { suffix: 'weight', shape: [1, 1, cin, cout], layout: 'conv2d', init: 'kaiming' },
         { suffix: 'bias', shape: [cout] },
       ],
     }).apply(y) as SymbolicTensor;
