@@ -62,8 +62,6 @@ export class BatchNorm2d extends layers.Layer implements TorchMappable {
       if (!isTraining(kwargs)) {
         return tf.batchNorm(x, this.runningMean!.read(), this.runningVar!.read(), beta, gamma, this.eps);
       }
-      const axes = x.shape.slice(0, -1).map((_, i) => i);
-      const { mean, variance } = tf.moments(x, axes);
       const n = x.size / x.shape[x.shape.length - 1];
       if (n <= 1) {
         throw new Error(
@@ -71,9 +69,10 @@ export class BatchNorm2d extends layers.Layer implements TorchMappable {
             '(a batch of one at a 1x1 map, e.g. DeepLabV3+ image pooling: use batch size > 1)',
         );
       }
+      const { y, mean, variance } = batchNormTraining(x, gamma, beta, this.eps);
       this.updateRunningStats(mean, variance, n);
-      const inv = tf.mul(tf.rsqrt(tf.add(variance, this.eps)), gamma);
-      return tf.add(tf.mul(tf.sub(x, mean), inv), beta);
+      tf.dispose([mean, variance]);
+      return y;
     });
   }
 
@@ -103,4 +102,54 @@ export class BatchNorm2d extends layers.Layer implements TorchMappable {
   }
 }
 tf.serialization.registerClass(BatchNorm2d);
+
+/** Output and batch statistics of {@link batchNormTraining}. */
+export interface BatchNormTrainingResult {
+  /** Normalised, scaled and shifted input. */
+  y: tf.Tensor;
+  /** Per-channel batch mean (not on the gradient tape; the caller disposes it). */
+  mean: tf.Tensor1D;
+  /** Per-channel biased batch variance (not on the gradient tape; the caller disposes it). */
+  variance: tf.Tensor1D;
+}
+
+/**
+ * Training-mode batch normalisation over every axis but the last, as one custom-gradient op.
+ *
+ * Composed of tfjs ops (moments, sub, mul, add), the gradient tape keeps every intermediate
+ * full-size tensor of the chain for the backward pass: ~7× the input per layer. Here the tape
+ * keeps only x (already alive as the previous op's output) and the per-channel mean and 1/σ;
+ * the backward pass uses the closed form
+ * dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy.
+ */
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): BatchNormTrainingResult {
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const n = x.size / x.shape[x.shape.length - 1];
+  let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const { mean, variance } = tf.moments(xIn, axes) as { mean: tf.Tensor1D; variance: tf.Tensor1D };
+    const invStd = tf.rsqrt(tf.add(variance, eps));
+    const scale = tf.mul(g, invStd);
+    const value = tf.add(tf.mul(xIn, scale), tf.sub(b, tf.mul(mean, scale)));
+    save([xIn, mean, invStd]);
+    // The forward runs in its own tidy scope: keep the statistics for the running estimates.
+    stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [xs, m, inv] = saved;
+      // Centred first: sum(dy·x) − mean·sum(dy) cancels badly when |mean| ≫ σ.
+      const xc = tf.sub(xs, m);
+      const sumDy = tf.sum(dy, axes);
+      const sumDyXc = tf.sum(tf.mul(dy, xc), axes);
+      const a = tf.mul(g, inv);
+      const b2 = tf.mul(tf.neg(a), tf.mul(tf.square(inv), tf.div(sumDyXc, n)));
+      const c = tf.mul(tf.neg(a), tf.div(sumDy, n));
+      const dx = tf.add(tf.add(tf.mul(dy, a), tf.mul(xc, b2)), c);
+      return [dx, tf.mul(sumDyXc, inv), sumDy];
+    };
+    return { value, gradFunc };
+  });
+  const y = op(x, gamma, beta);
+  return { y, mean: stats!.mean, variance: stats!.variance };
+}
 
