@@ -38,7 +38,8 @@ export function reduce(perSample: tf.Tensor1D, reduction: Reduction): tf.Tensor 
   }
 }
 
-type LossConstructor = new (config: never) => Loss;
+/** A loss class that can be rebuilt from its config. */
+export type LossConstructor = new (config: never) => Loss;
 const lossClasses = new Map<string, LossConstructor>();
 
 /** Makes a loss class known to {@link lossFromConfig} under its `className`. */

@@ -3,7 +3,8 @@ import { ResNetEncoder, type ResNetSpec } from './resnet';
 
 export * from './resnet';
 
-type Variant = Omit<ResNetSpec, 'style'> & { params: number };
+/** Architecture facts of one registered ResNet-family variant. */
+export type Variant = Omit<ResNetSpec, 'style'> & { params: number };
 
 /** The torchvision ResNet family; `params` is the encoder's parameter count at 3 input channels, depth 5. */
 export const RESNET_VARIANTS: Record<string, Variant> = {

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 // tfjs-core does not export its NamedTensor type from the package root.
-type NamedTensor = { name: string; tensor: tf.Tensor };
+/** A tensor with a stable name (tfjs-core does not export its own NamedTensor type from the package root). */
+export type NamedTensor = { name: string; tensor: tf.Tensor };
 
 /** Constructor arguments of {@link Adam} and {@link AdamW}. */
 export interface AdamArgs {

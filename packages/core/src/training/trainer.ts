@@ -4,10 +4,7 @@ import { MultiTaskMetrics } from '../metrics/validation';
 import type { MultiTaskModel, MultiTaskOutput } from '../model/multi-task-model';
 import { History, type Logs, type TrainingCallback, type TrainingControl } from './callbacks';
 import { Rng, batchIndices, type TrainingBatch, type TrainingDataset } from './data';
-import { Adam } from './optimizers';
-
-// tfjs-core does not export its NamedTensor type from the package root.
-type NamedTensor = { name: string; tensor: tf.Tensor };
+import { Adam, type NamedTensor } from './optimizers';
 
 /** The three scalars a training loss yields; the trainer owns and disposes them. */
 export interface LossParts {
@@ -128,9 +125,13 @@ export interface TrainerStateMeta {
   batching?: Batching;
 }
 
-interface Batching {
+/** How an epoch was cut into batches. */
+export interface Batching {
+  /** Samples per batch. */
   batchSize: number;
+  /** Whether the order was shuffled. */
   shuffle: boolean;
+  /** Whether a short last batch was dropped. */
   dropLast: boolean;
   /** Training-set size of the last `fit`, or null before any. */
   trainSize: number | null;
@@ -148,10 +149,15 @@ export interface TrainerState {
   optimizerWeights: NamedTensor[];
 }
 
-interface EpochSums {
+/** Running sums of the current epoch's losses, kept for a mid-epoch resume. */
+export interface EpochSums {
+  /** Sum of sample-weighted total losses. */
   loss: number;
+  /** Sum of sample-weighted segmentation losses. */
   segmentation: number;
+  /** Sum of sample-weighted classification losses. */
   classification: number;
+  /** Samples seen so far this epoch. */
   samples: number;
 }
 

@@ -89,7 +89,7 @@ function trainableCount(model: tfl.LayersModel): number {
 /**
  * The contract every registered decoder must keep, as independent checks on a stand-in encoder
  * with the output stride the decoder registered: decoded map shape and stride at several input
- * sizes (non-square included), full-resolution masks in a {@link MultiTaskModel}, unique PyTorch
+ * sizes (non-square included), full-resolution masks in a `MultiTaskModel`, unique PyTorch
  * names under the chosen prefix, configuration round trip, save/load round trip with identical
  * outputs, and a few training steps (finite gradients for every decoder weight, a falling loss,
  * a flat tensor count). Each check throws on failure, so any test runner can wrap them.

@@ -138,7 +138,7 @@ export interface SampleDatasetOptions {
 }
 
 /**
- * A {@link TrainingDataset} over a {@link SampleSource}: training batches are augmented with a seed
+ * A `TrainingDataset` over a {@link SampleSource}: training batches are augmented with a seed
  * per (epoch, sample), then normalised; validation batches are only normalised.
  */
 export class SampleDataset implements TrainingDataset {

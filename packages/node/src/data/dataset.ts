@@ -32,7 +32,8 @@ export interface BusiDatasetOptions {
   cache?: 'none' | 'memory' | { dir: string };
 }
 
-interface Resized {
+/** One sample after decoding and resizing, as the cache holds it (8-bit). */
+export interface Resized {
   image: Uint8Array;
   mask: Uint8Array;
 }

@@ -117,7 +117,7 @@ export function findPaperModel(decoderOrId: string, encoder?: string): PaperMode
   return PAPER_MODELS.find((m) => m.decoder === d && m.encoder === e);
 }
 
-/** Arguments of {@link createModel}: those of {@link MultiTaskModel}, with names in busi or smp spelling. */
+/** Arguments of {@link createModel}: those of `MultiTaskModel`, with names in busi or smp spelling. */
 export type CreateModelArgs = MultiTaskModelArgs;
 
 /**
