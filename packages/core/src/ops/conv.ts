@@ -33,16 +33,23 @@ export function torchConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, opts: TorchConv
   if (kernel.shape[2] * groups !== inChannels) {
     throw new Error(`torchConv2d: kernel expects ${kernel.shape[2] * groups} input channels, input has ${inChannels}`);
   }
-  const padded = pt || pb || pl || pr ? tf.pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) : x;
+  const anyPad = pt !== 0 || pb !== 0 || pl !== 0 || pr !== 0;
   const depthwise = groups > 1 && groups === inChannels && groups === outChannels;
+  const depthwiseKernel = (): tf.Tensor4D =>
+    // [kh, kw, 1, C] and [kh, kw, C, 1] share one memory order: a free reshape.
+    tf.reshape(kernel, [kernel.shape[0], kernel.shape[1], outChannels, 1]) as tf.Tensor4D;
 
+  if (dilation === 1 && (groups === 1 || depthwise)) {
+    // The conv kernels and their gradients (cpu, wasm incl. busi's) take explicit padding: no padded
+    // copy of the activation is made, and none is kept on the gradient tape.
+    const pad: 'valid' | tf.backend_util.ExplicitPadding = anyPad ? [[0, 0], [pt, pb], [pl, pr], [0, 0]] : 'valid';
+    return groups === 1 ? tf.conv2d(x, kernel, strides, pad) : tf.depthwiseConv2d(x, depthwiseKernel(), strides, pad);
+  }
+
+  const padded = anyPad ? tf.pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) : x;
   const run = (input: tf.Tensor4D): tf.Tensor4D => {
     if (groups === 1) return tf.conv2d(input, kernel, strides, 'valid');
-    if (depthwise) {
-      // [kh, kw, 1, C] and [kh, kw, C, 1] share one memory order: a free reshape.
-      const k = tf.reshape(kernel, [kernel.shape[0], kernel.shape[1], outChannels, 1]) as tf.Tensor4D;
-      return tf.depthwiseConv2d(input, k, strides, 'valid');
-    }
+    if (depthwise) return tf.depthwiseConv2d(input, depthwiseKernel(), strides, 'valid');
     return groupedConv2d(input, kernel, strides, groups);
   };
 
