@@ -180,7 +180,7 @@ describe('BatchNorm2d training', () => {
   it('rejects a batch of one value per channel', () => {
     const input = tfl.input({ shape: [1, 1, 3] });
     const m = tfl.model({ inputs: input, outputs: new BatchNorm2d({ name: 'bn' }).apply(input) as tfl.SymbolicTensor });
-    expect(() => tf.tidy(() => m.apply(tf.ones([1, 1, 1, 3]), { training: true }))).toThrow(/more than one value per channel/);
+    expect(() => tf.tidy(() => m.apply(tf.ones([1, 1, 1, 3]), { training: true }) as tf.Tensor)).toThrow(/more than one value per channel/);
     m.dispose();
   });
 
