@@ -135,18 +135,21 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
     save([xIn, mean, invStd]);
     // The forward runs in its own tidy scope: keep the statistics for the running estimates.
     stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [xs, m, inv] = saved;
-      // Centred first: sum(dy·x) − mean·sum(dy) cancels badly when |mean| ≫ σ.
-      const xc = tf.sub(xs, m);
-      const sumDy = tf.sum(dy, axes);
-      const sumDyXc = tf.sum(tf.mul(dy, xc), axes);
-      const a = tf.mul(g, inv);
-      const b2 = tf.mul(tf.neg(a), tf.mul(tf.square(inv), tf.div(sumDyXc, n)));
-      const c = tf.mul(tf.neg(a), tf.div(sumDy, n));
-      const dx = tf.add(tf.add(tf.mul(dy, a), tf.mul(xc, b2)), c);
-      return [dx, tf.mul(sumDyXc, inv), sumDy];
-    };
+    // tfjs runs a custom gradient eagerly in the scope of the whole backward pass: without this
+    // tidy its full-size temporaries would stay alive until every gradient has been computed.
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
+      tf.tidy(() => {
+        const [xs, m, inv] = saved;
+        // Centred first: sum(dy·x) − mean·sum(dy) cancels badly when |mean| ≫ σ.
+        const xc = tf.sub(xs, m);
+        const sumDy = tf.sum(dy, axes);
+        const sumDyXc = tf.sum(tf.mul(dy, xc), axes);
+        const a = tf.mul(g, inv);
+        const b2 = tf.mul(tf.neg(a), tf.mul(tf.square(inv), tf.div(sumDyXc, n)));
+        const c = tf.mul(tf.neg(a), tf.div(sumDy, n));
+        const dx = tf.add(tf.add(tf.mul(dy, a), tf.mul(xc, b2)), c);
+        return [dx, tf.mul(sumDyXc, inv), sumDy];
+      });
     return { value, gradFunc };
   });
   const y = op(x, gamma, beta);
