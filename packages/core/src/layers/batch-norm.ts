@@ -148,7 +148,12 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
         const b2 = tf.mul(tf.neg(a), tf.mul(tf.square(inv), tf.div(sumDyXc, n)));
         const c = tf.mul(tf.neg(a), tf.div(sumDy, n));
         const dx = tf.add(tf.add(tf.mul(dy, a), tf.mul(xc, b2)), c);
-        return [dx, tf.mul(sumDyXc, inv), sumDy];
+        const grads = [dx, tf.mul(sumDyXc, inv), sumDy];
+        // tfjs frees saved tensors only after the whole backward pass; these clones are this op's
+        // alone and often the last reference to the previous conv's output, so free them now. Not
+        // when the backward pass is itself taped (higher-order gradients may replay it).
+        if (tf.engine().state.gradientDepth === 0) tf.dispose(saved);
+        return grads;
       });
     return { value, gradFunc };
   });

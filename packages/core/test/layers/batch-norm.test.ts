@@ -171,8 +171,9 @@ describe('batchNormTraining (fused custom gradient)', () => {
         return tf.sum(probe('p2')(r.y));
       })([x, g, b]);
     });
-    // p2's returned dy, then dx, dγ, dβ; the closed form's ~18 temporaries must be gone.
-    expect(counts.p1 - counts.p2).toBeLessThanOrEqual(5);
+    // p2's returned dy plus dx, dγ, dβ, less the three saved tensors (x, mean, 1/σ) released
+    // early; the closed form's ~18 temporaries must be gone.
+    expect(counts.p1 - counts.p2).toBeLessThanOrEqual(1);
   });
 });
 
