@@ -1,0 +1,1 @@
+export { createDataParallel, type DataParallel, type DataParallelLogs, type DataParallelOptions } from './data-parallel';

@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@busi/decoders';
+import { Adam, MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
+import { initBackend } from '../../src/backends/init';
+import { SlimResNetEncoder } from '../../src/demo/slim-resnet';
+import { createDataParallel } from '../../src/parallel';
+
+function smallModel(): MultiTaskModel {
+  return new MultiTaskModel({
+    encoder: new SlimResNetEncoder({ widths: [4, 4, 8, 8, 8] }),
+    decoder: { name: 'unet', decoderChannels: [8, 8, 4, 4, 4] },
+    classes: 3,
+    // Dropout draws different masks in each thread; without it the comparison is exact.
+    classificationHead: { dropout: 0 },
+  });
+}
+
+function batch(n: number, seed: number) {
+  return {
+    images: tf.randomNormal([n, 32, 32, 3], 0, 1, 'float32', seed) as tf.Tensor4D,
+    masks: tf.cast(tf.greater(tf.randomUniform([n, 32, 32, 1], 0, 1, 'float32', seed + 1), 0.6), 'float32') as tf.Tensor4D,
+    labels: tf.tensor1d(Array.from({ length: n }, (_, i) => i % 3), 'int32'),
+  };
+}
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', log: false });
+});
+
+describe('createDataParallel', () => {
+  it('2 workers give the single-process gradients of the same shards (BatchNorm in training mode)', async () => {
+    const model = smallModel();
+    const data = batch(4, 1);
+    const dp = await createDataParallel({ model, workers: 2 });
+    try {
+      expect(dp.workers).toBe(2);
+      const { grads, logs } = await dp.computeGradients(data);
+      // Same shards as the workers: micro-batches of 2 (each BatchNorm normalises its own shard).
+      const trainer = new Trainer(model, { batchSize: 4, microBatchSize: 2 });
+      const ref = await trainer.computeGradients(tensorDataset(data), [0, 1, 2, 3]);
+      expect(logs.loss).toBeCloseTo(ref.logs.loss, 4);
+      expect(logs.segmentation_loss).toBeCloseTo(ref.logs.segmentation_loss, 4);
+      expect(Object.keys(grads).sort()).toEqual(Object.keys(ref.grads).sort());
+      let maxErr = 0;
+      let maxAbs = 0;
+      for (const name of Object.keys(ref.grads)) {
+        const a = grads[name].dataSync();
+        const b = ref.grads[name].dataSync();
+        for (let i = 0; i < a.length; i++) {
+          maxErr = Math.max(maxErr, Math.abs(a[i] - b[i]));
+          maxAbs = Math.max(maxAbs, Math.abs(b[i]));
+        }
+      }
+      expect(maxAbs).toBeGreaterThan(1e-3);
+      expect(maxErr).toBeLessThan(1e-4 * Math.max(1, maxAbs));
+      tf.dispose([grads, ref.grads]);
+      trainer.dispose();
+    } finally {
+      await dp.dispose();
+      tf.dispose(data);
+      model.dispose();
+    }
+  });
+
+  it('trains without leaking tensors in the main thread or the workers, and keeps replicas in sync', async () => {
+    const model = smallModel();
+    const data = batch(4, 2);
+    const optimizer = new Adam({ learningRate: 1e-2 });
+    const dp = await createDataParallel({ model, workers: 2 });
+    try {
+      const losses: number[] = [];
+      losses.push((await dp.trainStep(data, optimizer)).loss);
+      const before = tf.memory().numTensors;
+      const workersBefore = dp.workerTensors();
+      for (let s = 0; s < 3; s++) losses.push((await dp.trainStep(data, optimizer)).loss);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(dp.workerTensors()).toEqual(workersBefore);
+      expect(losses[3]).toBeLessThan(losses[0]);
+      // After syncWeights the replicas compute with the main weights: the next gradients equal the
+      // single-process ones at the updated weights.
+      const { grads } = await dp.computeGradients(data);
+      const trainer = new Trainer(model, { batchSize: 4, microBatchSize: 2 });
+      const ref = await trainer.computeGradients(tensorDataset(data), [0, 1, 2, 3]);
+      const name = Object.keys(ref.grads)[0];
+      const a = grads[name].dataSync();
+      const b = ref.grads[name].dataSync();
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4);
+      tf.dispose([grads, ref.grads]);
+      trainer.dispose();
+    } finally {
+      await dp.dispose();
+      optimizer.dispose();
+      tf.dispose(data);
+      model.dispose();
+    }
+  });
+
+  it('rejects after dispose and on bad arguments', async () => {
+    const model = smallModel();
+    await expect(createDataParallel({ model, workers: 0 })).rejects.toThrow(/positive integer/);
+    const dp = await createDataParallel({ model, workers: 1 });
+    await dp.dispose();
+    const data = batch(2, 3);
+    await expect(dp.computeGradients(data)).rejects.toThrow();
+    tf.dispose(data);
+    model.dispose();
+  });
+});
