@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { createEncoder, encoders, isTorchMappable, type Encoder } from '@busi/core';
+import { checkTrainingSteps, createEncoder, encoders, isTorchMappable, type Encoder } from '@busi/core';
 
 /** One named check of a conformance suite; `run` throws an Error describing the first violation. */
 export interface ConformanceCheck {
@@ -223,28 +223,7 @@ export function encoderConformanceChecks(name: string, options: EncoderConforman
         const lossFn = () =>
           tf.addN(asList(model.apply(x, { training: true }) as tf.Tensor | tf.Tensor[]).map((f) => tf.mean(tf.square(f)))) as tf.Scalar;
         try {
-          const { value, grads } = tf.variableGrads(lossFn, vars);
-          try {
-            const missing = vars.filter((v) => grads[v.name] == null && !unused.has(v.name)).map((v) => v.name);
-            if (missing.length) fail(name, `no gradient for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` (+${missing.length - 3})` : ''}`);
-            const bad = vars.filter((v) => grads[v.name] != null && !grads[v.name].dataSync().every(Number.isFinite)).map((v) => v.name);
-            if (bad.length) fail(name, `non-finite gradient for ${bad.slice(0, 3).join(', ')}`);
-          } finally {
-            tf.dispose([value, ...Object.values(grads)]);
-          }
-          const losses: number[] = [];
-          const counts: number[] = [];
-          const steps = Math.max(2, options.trainSteps ?? 3);
-          for (let i = 0; i < steps; i++) {
-            const loss = optimizer.minimize(lossFn, true, vars)!;
-            losses.push(loss.dataSync()[0]);
-            loss.dispose();
-            counts.push(tf.memory().numTensors);
-          }
-          if (!losses.every(Number.isFinite)) fail(name, `non-finite loss: ${losses.join(', ')}`);
-          if (!(losses[losses.length - 1] < losses[0])) fail(name, `loss did not fall: ${losses.map((l) => l.toPrecision(5)).join(' → ')}`);
-          // The optimiser creates its slots on the first step; from then on the count must not move.
-          if (counts.slice(1).some((c) => c !== counts[1])) fail(name, `tensor count moved across training steps: ${counts.join(', ')}`);
+          checkTrainingSteps({ name, lossFn, vars, optimizer, steps: options.trainSteps, mustHaveGradient: (v) => !unused.has(v.name) });
         } finally {
           x.dispose();
           optimizer.dispose();
