@@ -5,7 +5,7 @@ module.exports = {
   roots: packages.map((p) => `<rootDir>/packages/${p}`),
   testMatch: ['**/test/**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
   },
   moduleNameMapper: Object.fromEntries(
     packages.map((p) => [`^@busi/${p}$`, `<rootDir>/packages/${p}/src/index.ts`]),
