@@ -1,7 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/parity-cli.ts', 'src/cli.ts'],
+  // parallel-worker: the compiled worker thread entry that createDataParallel starts.
+  entry: { index: 'src/index.ts', 'parity-cli': 'src/parity-cli.ts', cli: 'src/cli.ts', 'parallel-worker': 'src/parallel/worker.ts' },
+  // __dirname in the ESM build (createDataParallel finds parallel-worker.cjs next to itself).
+  shims: true,
   format: ['esm', 'cjs'],
   dts: { compilerOptions: { composite: false } },
   tsconfig: 'tsconfig.json',

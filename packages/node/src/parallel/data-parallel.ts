@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -49,6 +50,8 @@ export interface DataParallel {
   trainStep(batch: TrainingBatch, optimizer: tf.Optimizer): Promise<DataParallelLogs>;
   /** Live tensors in each worker after its last reply (for leak checks). */
   workerTensors(): number[];
+  /** Milliseconds each worker spent on its last message (gradient step or weight sync), for profiling. */
+  workerTimes(): number[];
   /** Terminates the workers. */
   dispose(): Promise<void>;
 }
@@ -57,15 +60,16 @@ let bundled: Promise<string> | null = null;
 
 // From TypeScript sources no compiled worker exists: bundle one (tfjs stays external, so the
 // worker loads the same installed tfjs packages).
-async function bundleWorker(): Promise<string> {
-  const src = path.join(__dirname, 'worker.ts');
-  const root = path.resolve(__dirname, '../../../..');
+async function bundleWorker(srcDir: string): Promise<string> {
+  const src = path.join(srcDir, 'worker.ts');
+  const root = path.resolve(srcDir, '../../../..');
   // Inside the workspace, so that the bundle's require('@tensorflow/...') finds node_modules.
   const outDir = path.join(root, 'node_modules', '.cache', 'busi-parallel', String(process.pid));
   mkdirSync(outDir, { recursive: true });
   process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
   const outfile = path.join(outDir, 'parallel-worker.cjs');
-  const esbuild = (await import('esbuild')) as typeof import('esbuild');
+  // Through createRequire so that no bundler (tsup, the bench runner) inlines esbuild.
+  const esbuild = createRequire(path.join(root, 'package.json'))('esbuild') as typeof import('esbuild');
   await esbuild.build({
     entryPoints: [src],
     bundle: true,
@@ -84,7 +88,9 @@ async function resolveWorkerScript(given?: string): Promise<string> {
   if (given) return given;
   const built = path.join(__dirname, 'parallel-worker.cjs');
   if (existsSync(built)) return built;
-  if (existsSync(path.join(__dirname, 'worker.ts'))) return (bundled ??= bundleWorker());
+  // __dirname is the sources' under ts-jest; a bundled benchmark runs from the workspace root.
+  const srcDir = [__dirname, path.join(process.cwd(), 'packages', 'node', 'src', 'parallel')].find((d) => existsSync(path.join(d, 'worker.ts')));
+  if (srcDir) return (bundled ??= bundleWorker(srcDir));
   throw new Error(`createDataParallel: no worker script found at ${built}; pass workerScript`);
 }
 
@@ -132,6 +138,7 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
   const workers: Worker[] = [];
   const pending = new Map<string, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
   const tensors: number[] = new Array(n).fill(0);
+  const times: number[] = new Array(n).fill(0);
   let nextId = 0;
   let failure: Error | null = null;
   let disposed = false;
@@ -166,6 +173,7 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
           if (msg.type === 'error') p.reject(new Error(`worker ${index}: ${msg.message}`));
           else {
             tensors[index] = msg.numTensors;
+            times[index] = msg.ms;
             p.resolve(msg);
           }
         });
@@ -271,6 +279,7 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
       return logs;
     },
     workerTensors: () => tensors.slice(),
+    workerTimes: () => times.slice(),
     async dispose() {
       disposed = true;
       for (const p of pending.values()) p.reject(new Error('DataParallel disposed'));

@@ -42,5 +42,5 @@ export type ToWorker =
 /** Worker → main. */
 export type FromWorker =
   | { type: 'ready'; shapes: number[][] }
-  | { type: 'done'; id: number; parts?: [number, number, number]; numTensors: number }
+  | { type: 'done'; id: number; parts?: [number, number, number]; numTensors: number; ms: number }
   | { type: 'error'; id: number; message: string };

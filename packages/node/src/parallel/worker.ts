@@ -59,10 +59,11 @@ async function main(): Promise<void> {
   const loss = new MultiTaskLoss({ lambda: init.lambda });
 
   port.on('message', (msg: ToWorker) => {
+    const t0 = performance.now();
     try {
       if (msg.type === 'sync') {
         assign(all, weights);
-        post({ type: 'done', id: msg.id, numTensors: tf.memory().numTensors });
+        post({ type: 'done', id: msg.id, numTensors: tf.memory().numTensors, ms: performance.now() - t0 });
         return;
       }
       const images = toTensor(msg.images);
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
       const parts = Array.from(kept.parts!.dataSync()) as [number, number, number];
       tf.dispose([images, masks, labels, kept.parts!, result.value]);
       tf.dispose(result.grads);
-      post({ type: 'done', id: msg.id, parts, numTensors: tf.memory().numTensors });
+      post({ type: 'done', id: msg.id, parts, numTensors: tf.memory().numTensors, ms: performance.now() - t0 });
     } catch (e) {
       post({ type: 'error', id: msg.id, message: String((e as Error)?.stack ?? e) });
     }
