@@ -52,6 +52,8 @@ export interface DataParallel {
   workerTensors(): number[];
   /** Milliseconds each worker spent on its last message (gradient step or weight sync), for profiling. */
   workerTimes(): number[];
+  /** Worker threads still running (0 after {@link DataParallel.dispose}). */
+  runningWorkers(): number;
   /** Terminates the workers. */
   dispose(): Promise<void>;
 }
@@ -142,6 +144,7 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
   let nextId = 0;
   let failure: Error | null = null;
   let disposed = false;
+  let running = 0;
 
   const ready = await Promise.allSettled(
     Array.from({ length: n }, (_, index) => {
@@ -160,6 +163,8 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
       };
       const w = new Worker(script, { workerData: init });
       workers.push(w);
+      running++;
+      w.once('exit', () => running--);
       return new Promise<FromWorker>((resolve, reject) => {
         w.once('message', (m: FromWorker) => (m.type === 'error' ? reject(new Error(`worker ${index}: ${m.message}`)) : resolve(m)));
         w.once('error', reject);
@@ -280,6 +285,7 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
     },
     workerTensors: () => tensors.slice(),
     workerTimes: () => times.slice(),
+    runningWorkers: () => running,
     async dispose() {
       disposed = true;
       for (const p of pending.values()) p.reject(new Error('DataParallel disposed'));

@@ -95,11 +95,13 @@ describe('createDataParallel', () => {
     }
   });
 
-  it('rejects after dispose and on bad arguments', async () => {
+  it('terminates its workers on dispose, then rejects calls; refuses bad arguments', async () => {
     const model = smallModel();
     await expect(createDataParallel({ model, workers: 0 })).rejects.toThrow(/positive integer/);
-    const dp = await createDataParallel({ model, workers: 1 });
+    const dp = await createDataParallel({ model, workers: 2 });
+    expect(dp.runningWorkers()).toBe(2);
     await dp.dispose();
+    expect(dp.runningWorkers()).toBe(0);
     const data = batch(2, 3);
     await expect(dp.computeGradients(data)).rejects.toThrow();
     tf.dispose(data);
