@@ -22,3 +22,10 @@ export * from './runs/train-run';
 export * from './report/plot';
 export * from './report/html';
 export * from './parallel';
+// Each CLI command is also an API entry point (its Command object runs it with parsed options).
+export * from './commands/index';
+export * from './commands/train';
+export * from './commands/evaluate';
+export * from './commands/predict';
+export * from './commands/grid-lambda';
+export * from './commands/demo';
