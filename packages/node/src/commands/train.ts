@@ -54,9 +54,9 @@ export const trainCommand: Command = {
     'epoch, written atomically) and evaluation/ (report.html on the validation part).',
     'A killed run continues with --resume (its config.json is used; --epochs may extend it); the first',
     'Ctrl-C finishes the current batch and saves a mid-epoch checkpoint.',
-    'Cost: the wasm backend trains Unet/ResNet-50 at ~0.2 img/s at 224x224 (about an hour per BUSI epoch)',
-    'and cannot hold it at 448x448 (4 GiB heap); use --backend tensorflow (@tensorflow/tfjs-node) for',
-    "the paper's protocol, or smaller models and sizes.",
+    'Cost: the wasm backend trains Unet/ResNet-50 at ~0.2 img/s at 224x224 (about an hour per BUSI epoch);',
+    'at 448x448 a batch-8 step fits its 4 GiB heap only with --micro-batch 1 (about 3 minutes a step).',
+    "Install @tensorflow/tfjs-node (or -gpu) for the paper's protocol at full speed: it is picked up automatically.",
   ].join('\n'),
   options: {
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'Run folder (required)' },
