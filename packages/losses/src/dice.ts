@@ -41,6 +41,12 @@ export interface DiceLossArgs {
  *   eps 1e-7): with sums over the batch and all pixels (smp's dims (0, 2) after `view(bs, 1, -1)`),
  *   `score = (2·Σ p t + smooth) / max(Σ (p + t) + smooth, eps)`, `loss = 1 - score`, multiplied by
  *   `(Σ t > 0)`: the loss is ZERO (and has zero gradient) for a batch without a positive pixel.
+ * @example
+ * ```ts
+ * import { DiceLoss } from '@busi/losses';
+ * const dice = new DiceLoss(); // soft Dice over foreground and background, per image; { variant: 'smp' } for smp's
+ * const loss = dice.call(maskLogits, masks); // [N,H,W,1] logits and 0/1 masks → scalar
+ * ```
  */
 export class DiceLoss implements Loss {
   static readonly className = 'DiceLoss';

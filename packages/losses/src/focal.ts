@@ -45,6 +45,12 @@ const TINY = 1e-30;
  *   `Σ_n ℓ_n`. So both variants share the same reductions of ℓ.
  *
  * Labels outside `[0, C)` give an all-zero target row (no loss under 'softmax').
+ * @example
+ * ```ts
+ * import { FocalLoss } from '@busi/losses';
+ * const focal = new FocalLoss({ gamma: 2 }); // the paper's softmax focal loss; { variant: 'smp' } for smp's
+ * const loss = focal.call(classLogits, tf.tensor1d([0, 2, 1], 'int32')); // scalar
+ * ```
  */
 export class FocalLoss implements Loss {
   static readonly className = 'FocalLoss';

@@ -32,6 +32,12 @@ function isLossConfig(x: Loss | LossConfig): x is LossConfig {
  * {@link MultiTaskLoss.compute} returns the total and both parts; {@link MultiTaskLoss.call} returns
  * the total alone, for `optimizer.minimize(() => loss.call(...))`. Both sub-losses must reduce to
  * scalars.
+ * @example
+ * ```ts
+ * import { MultiTaskLoss } from '@busi/losses';
+ * const loss = new MultiTaskLoss({ lambda: 0.7 }); // 0.7·Dice + 0.3·Focal
+ * const { total, segmentation, classification } = loss.compute(maskLogits, masks, classLogits, labels);
+ * ```
  */
 export class MultiTaskLoss {
   static readonly className = 'MultiTaskLoss';

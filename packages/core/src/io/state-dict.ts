@@ -134,6 +134,13 @@ export function readTorchValue(param: TorchParam): StateDictEntry {
  * Like PyTorch's `load_state_dict`, strict mode (default) fails on any missing or unexpected
  * name, and also on shape mismatches; it checks everything before writing, so a failed load
  * leaves the model unchanged. Non-strict mode loads what matches and reports the rest.
+ * @example
+ * ```ts
+ * import { loadStateDict, loadStateDictSafetensors } from '@busi/core';
+ * import { readFileSync } from 'node:fs';
+ * const sd = loadStateDictSafetensors(readFileSync('unet_resnet50.safetensors')); // an smp checkpoint
+ * const report = loadStateDict(model, sd); // strict: throws listing missing / unexpected / mismatched
+ * ```
  */
 export function loadStateDict(target: StateDictTarget, sd: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
   const strict = options.strict ?? true;

@@ -221,6 +221,12 @@ export class MetricAccumulator {
  * columns = prediction) of one set of predictions. `truth` and `prediction` are labels `[N]` or
  * scores `[N, C]` (see {@link ClassInput}); conventions as in {@link MacroAverage} and
  * {@link ClassMetrics}.
+ * @example
+ * ```ts
+ * import { classificationMetrics } from '@busi/core';
+ * const m = classificationMetrics([0, 1, 2, 1], [0, 1, 1, 1]); // truth, prediction (labels, logits or probabilities)
+ * m.accuracy; m.macroF1; m.confusion;
+ * ```
  */
 export function classificationMetrics(
   truth: ClassInput,

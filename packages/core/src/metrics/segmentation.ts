@@ -211,6 +211,12 @@ export class SegmentationMetricAccumulator {
  * per image then averaged and pooled over all pixels, with the empty-mask conventions of
  * {@link scoresFromCounts}. `prediction` holds probabilities (or logits with `fromLogits`),
  * thresholded at `threshold` (default 0.5, ≥ is foreground).
+ * @example
+ * ```ts
+ * import { segmentationMetrics } from '@busi/core';
+ * const m = segmentationMetrics(masks, probabilities); // threshold 0.5; empty prediction on empty truth scores 1
+ * m.perImage.dice; m.pooled.iou;
+ * ```
  */
 export function segmentationMetrics(
   truth: MaskInput,

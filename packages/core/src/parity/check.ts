@@ -245,6 +245,12 @@ export function computeParityOutputs(model: MultiTaskModel, inputs: ParityInputs
  *
  * The model must be built with every dropout rate 0 (`classificationHead: {dropout: 0}`, the
  * decoder's `dropout: 0`, EfficientNet's `dropConnectRate: 0`).
+ * @example
+ * ```ts
+ * import { runParityCheck } from '@busi/core';
+ * const report = runParityCheck(model, { json: readFileSync('Unet__resnet50.json', 'utf8'), safetensors: readFileSync('Unet__resnet50.safetensors') });
+ * console.log(report.summary); // one line: PASS/FAIL, largest errors
+ * ```
  */
 export function runParityCheck(model: MultiTaskModel, fixture: ParityFixture, options: ParityCheckOptions = {}): ParityReport {
   const json = parseJson(fixture.json);

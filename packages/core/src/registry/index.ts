@@ -26,12 +26,27 @@ export const encoders = new Registry<EncoderArgs & Record<string, unknown>, Enco
 /** The global decoder registry. */
 export const decoders = new Registry<DecoderArgs & Record<string, unknown>, Decoder, DecoderInfo>('decoder');
 
-/** Registers an encoder under `name`. */
+/**
+ * Registers an encoder under `name`.
+ * @example
+ * ```ts
+ * import { registerEncoder, MultiTaskModel } from '@busi/core';
+ * registerEncoder('my-encoder', (args) => new MyEncoder(args), { outChannels: [3, 32, 64, 128, 256, 512], family: 'custom' });
+ * const model = new MultiTaskModel({ encoder: 'my-encoder', decoder: 'unet' });
+ * ```
+ */
 export function registerEncoder(name: string, factory: EncoderFactory, info: EncoderInfo): void {
   encoders.register(name, factory, info);
 }
 
-/** Registers a decoder under `name`. */
+/**
+ * Registers a decoder under `name`.
+ * @example
+ * ```ts
+ * import { registerDecoder } from '@busi/core';
+ * registerDecoder('my-decoder', (args) => new MyDecoder(args.encoderChannels)); // built from the channel list alone
+ * ```
+ */
 export function registerDecoder(name: string, factory: DecoderFactory, info: DecoderInfo = {}): void {
   decoders.register(name, factory, info);
 }

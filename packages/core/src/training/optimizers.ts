@@ -180,6 +180,12 @@ abstract class TorchAdamBase extends tf.Optimizer {
  * folded into the gradient before the moment updates, `g ← g + wd·θ`, so it is rescaled by the
  * adaptive denominator like the rest of the gradient (large-gradient weights are barely decayed).
  * Use {@link AdamW} for decoupled decay.
+ * @example
+ * ```ts
+ * import { Adam, AdamW } from '@busi/core';
+ * const adam = new Adam({ learningRate: 1e-4, weightDecay: 1e-5 }); // the paper: L2 added to the gradient, as torch.optim.Adam
+ * const adamw = new AdamW({ learningRate: 1e-4, weightDecay: 1e-2 }); // decoupled decay, as torch.optim.AdamW
+ * ```
  */
 export class Adam extends TorchAdamBase {
   static className = 'BusiAdam';

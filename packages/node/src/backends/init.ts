@@ -88,6 +88,13 @@ async function describeWasm(): Promise<Pick<BackendDescription, 'simd' | 'thread
  * (tfjs-node-gpu, then tfjs-node, both optional peers), else wasm with the busi training
  * kernels, else the pure-JS cpu backend. `options.backend` or `BUSI_BACKEND` forces one; a
  * forced backend that cannot start is an error rather than a silent fallback.
+ * @example
+ * ```ts
+ * import { initBackend } from '@busi/node';
+ * const chosen = await initBackend(); // tfjs-node-gpu → tfjs-node → wasm + busi kernels → cpu
+ * console.log(chosen.backend); // e.g. "wasm"
+ * await initBackend({ backend: 'wasm' }); // or BUSI_BACKEND=wasm
+ * ```
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendDescription> {
   const choice = requestedChoice(options.backend);

@@ -41,6 +41,12 @@ const NAME = /^(.+?)(_mask(?:_(\d+))?)?\.png$/i;
  * `_mask_1.png`, ... . `dir` may be the folder holding the class folders or its parent holding
  * `Dataset_BUSI_with_GT/`. Nothing is decoded here. Throws, naming the file, on a missing class
  * folder, an image without a mask, a mask without an image, or an empty class folder.
+ * @example
+ * ```ts
+ * import { readBusiFolder, BusiDataset } from '@busi/node';
+ * const index = readBusiFolder('/data/Dataset_BUSI_with_GT');
+ * const data = new BusiDataset(index.entries, index.classNames, { size: 448 });
+ * ```
  */
 export function readBusiFolder(dir: string, options: ReadBusiOptions = {}): BusiIndex {
   const classes = options.classes ?? BUSI_CLASSES;

@@ -125,6 +125,12 @@ export type CreateModelArgs = MultiTaskModelArgs;
  * `createModel({ encoder: 'efficientnet-b4', decoder: 'deeplabv3plus', classes: 3 })` or
  * `createModel({ encoder: 'tu-wide_resnet50_2', decoder: 'UnetPlusPlus' })`. Importing this module
  * registers every busi encoder and decoder; unknown names fail with the list of registered ones.
+ * @example
+ * ```ts
+ * import { createModel } from '@busi/node';
+ * const model = createModel({ encoder: 'efficientnet-b4', decoder: 'deeplabv3plus', classes: 3 });
+ * model.countParams().total; // 18,617,564, as smp's DeepLabV3Plus(efficientnet-b4)
+ * ```
  */
 export function createModel(args: CreateModelArgs): MultiTaskModel {
   if (args == null || args.encoder == null || args.decoder == null) {
