@@ -11,6 +11,7 @@ import { MultiTaskModel, runParityCheck } from '@busi/core';
 import { initBackend } from '@busi/node';
 import '@busi/backbones';
 import '../src';
+import { expectParity } from './helpers/parity';
 
 const FIXTURES = path.resolve(__dirname, '../../../fixtures/parity');
 
@@ -38,4 +39,10 @@ describe.each(['resnet50', 'resnext50_32x4d', 'tu-wide_resnet50_2'])('Unet__%s',
     expect(report.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['eval.mask', 'train.label', 'encoder.5', 'grad.global']));
     expect(report.pass).toBe(true);
   });
+});
+
+
+// The EfficientNet-B4 Unet goes through the shared decoder parity helper (it switches drop-connect off).
+test('Unet__efficientnet-b4 matches the PyTorch reference: outputs, encoder stages and every gradient norm', () => {
+  expectParity('Unet', 'unet', 'efficientnet-b4');
 });
