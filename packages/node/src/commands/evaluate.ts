@@ -109,18 +109,25 @@ async function runEvaluate(v: OptionValues, positionals: string[], ctx: CliConte
 
 /** Arguments of {@link evaluateRun}. */
 export interface EvaluateRunArgs {
+  /** Folder of the saved model (model.json + weights). */
   modelDir: string;
   /** Run folder whose history.csv is plotted, or null. */
   runDir: string | null;
+  /** Normalisation and λ the model was trained with. */
   config: Pick<RunConfig, 'normalization' | 'lambda'>;
+  /** The images to score. */
   data: LoadedData;
   /** Samples of `data` to score. */
   indices: readonly number[];
+  /** Where metrics.json, metrics.md, report.html and the PNGs go. */
   outDir: string;
+  /** Output streams and working directory. */
   ctx: CliContext;
   /** Gallery size. */
   gallery: number;
+  /** Inference batch size. */
   batchSize?: number;
+  /** Report title. */
   title: string;
 }
 

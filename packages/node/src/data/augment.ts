@@ -130,6 +130,7 @@ export interface SampleSource {
 
 /** Options of {@link SampleDataset}. */
 export interface SampleDatasetOptions {
+  /** Per-channel normalisation applied after augmentation. */
   normalization: Normalization;
   /** Augment training batches; null for none. */
   augment?: Required<AugmentOptions> | null;

@@ -151,14 +151,23 @@ export const PARITY_USAGE = `usage: parity [dir=fixtures/parity] [--only A,B] [-
 
 /** Parsed command line of the parity CLI. */
 export interface ParityCliArgs {
+  /** Fixtures folder. */
   dir: string;
+  /** Only these fixture names (`<Decoder>__<encoder>`). */
   only?: string[];
+  /** Compare gradient norms. */
   gradients: boolean;
+  /** Compare training-mode outputs. */
   train: boolean;
+  /** Compare encoder stage samples. */
   encoder: boolean;
+  /** Apply the README's literal tolerance to exactly-zero gradients. */
   strictNoise: boolean;
+  /** Backend to run on. */
   backend: BackendChoice;
+  /** Write the full report as JSON to this file. */
   json?: string;
+  /** Print every check, not only one line per model. */
   verbose: boolean;
 }
 

@@ -14,10 +14,15 @@ export interface PlotSeries {
 
 /** Options of {@link lineChartSvg}. */
 export interface LineChartOptions {
+  /** Chart title. */
   title: string;
+  /** x-axis label. */
   xLabel?: string;
+  /** y-axis label. */
   yLabel?: string;
+  /** Width in pixels. */
   width?: number;
+  /** Height in pixels. */
   height?: number;
   /** Fixed y range; default the data's range with a margin. */
   yRange?: [number, number];

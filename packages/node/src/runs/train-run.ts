@@ -115,6 +115,7 @@ export interface TrainSessionOptions {
   signal?: AbortSignal;
   /** Observers (progress displays, tests); not part of the resumable state. */
   onBatchEnd?: (epoch: number, batch: number, logs: Logs) => void;
+  /** Called after each epoch's validation with that epoch's logs. */
   onEpochEnd?: (epoch: number, logs: Logs) => void;
 }
 
