@@ -21,6 +21,7 @@ import { UsageError, type Command, type CliContext, type OptionValues } from '..
 import { stratifiedSplit } from '../data/split';
 import { registerSlimResNet } from '../demo/slim-resnet';
 import { fileSystem } from '../io/file-system';
+import { withSeededRandom } from '../runs/run-folder';
 import { hstack, renderOverlay } from '../io/overlay';
 import { toUint8, writePng } from '../io/png';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
@@ -56,7 +57,7 @@ export const demoCommand: Command = {
       valueName: 'B,M,N',
       description: "Class weights benign,malignant,normal: 'busi' (437,210,133), 'equal', or three numbers",
     },
-    seed: { type: 'int', default: 0, description: 'Seed of the data, split and shuffling (weight initialisation is not seeded)' },
+    seed: { type: 'int', default: 0, description: 'Seed of the data, split, shuffling, weight initialisation and dropout' },
     overlays: { type: 'int', default: 8, min: 0, description: 'Number of prediction overlay PNGs to write' },
     backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
     quiet: { type: 'boolean', short: 'q', description: 'No progress bars' },
@@ -90,13 +91,16 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
   let model: MultiTaskModel | null = null;
   const optimizer = new Adam({ learningRate: v.lr as number });
   try {
-    model = new MultiTaskModel({
-      encoder: encoderName,
-      decoder: { name: 'unet', decoderChannels: [64, 32, 16, 16, 8] },
-      classes: BUSI_CLASSES.length,
-      classificationHead: { dropout: 0.2 },
-      name: `demo_unet__${encoderName}`,
-    });
+    // tfjs draws initial weights and dropout masks from Math.random: seed it so a demo run repeats.
+    model = await withSeededRandom(seed, () =>
+      new MultiTaskModel({
+        encoder: encoderName,
+        decoder: { name: 'unet', decoderChannels: [64, 32, 16, 16, 8] },
+        classes: BUSI_CLASSES.length,
+        classificationHead: { dropout: 0.2 },
+        name: `demo_unet__${encoderName}`,
+      }),
+    );
     say(`model: ${encoderName} + unet, ${model.countParams().total.toLocaleString('en-US')} parameters`);
 
     const metrics = new MultiTaskMetrics({ classNames: [...BUSI_CLASSES] });
@@ -115,7 +119,7 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
       callbacks: [progressCallback(ctx, epochs, Math.ceil(split.train.length / batchSize), !!v.quiet)],
     });
     const trainStart = Date.now();
-    await trainer.fit(tensorDataset({ images: train.images, masks: train.masks, labels: train.labels }));
+    await withSeededRandom(seed + 1, () => trainer.fit(tensorDataset({ images: train.images, masks: train.masks, labels: train.labels })));
     const trainSeconds = (Date.now() - trainStart) / 1000;
 
     const logs = await trainer.evaluate(tensorDataset({ images: test.images, masks: test.masks, labels: test.labels }));
