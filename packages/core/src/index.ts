@@ -31,3 +31,4 @@ export * from './training/callbacks';
 export * from './training/trainer';
 export * from './metrics/index';
 export * from './conformance/training-steps';
+export * from './conformance/helpers';

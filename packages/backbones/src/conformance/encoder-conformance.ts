@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkTrainingSteps, createEncoder, encoders, isTorchMappable, type Encoder } from '@busi/core';
+import { checkTrainingSteps, conformanceFail, countTrainableParams, createEncoder, sameJson, encoders, isTorchMappable, type Encoder } from '@busi/core';
 
 /** One named check of a conformance suite; `run` throws an Error describing the first violation. */
 export interface ConformanceCheck {
@@ -51,17 +51,6 @@ function build(name: string, args: Record<string, unknown>): Built {
   return { encoder, model: tfl.model({ inputs: input, outputs: features.slice(1) }) };
 }
 
-function fail(name: string, message: string): never {
-  throw new Error(`${name}: ${message}`);
-}
-
-function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function paramCount(model: tfl.LayersModel): number {
-  return model.trainableWeights.reduce((a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1), 0);
-}
 
 /** Runs the model at each size (batch 2) and compares every feature's shape; values must be finite, no tensor may leak. */
 function checkShapes(name: string, encoder: Encoder, model: tfl.LayersModel, sizes: [number, number][]): void {
@@ -69,15 +58,15 @@ function checkShapes(name: string, encoder: Encoder, model: tfl.LayersModel, siz
     const before = tf.memory().numTensors;
     const shapes = tf.tidy(() =>
       asList(model.predict(tf.randomNormal([2, h, w, encoder.outChannels[0]])) as tf.Tensor | tf.Tensor[]).map((t) => {
-        if (!t.dataSync().every(Number.isFinite)) fail(name, `input ${h}x${w}: non-finite feature values`);
+        if (!t.dataSync().every(Number.isFinite)) conformanceFail(name, `input ${h}x${w}: non-finite feature values`);
         return t.shape;
       }),
     );
     const expected = encoder.reductions.slice(1).map((r, i) => [2, h / r, w / r, encoder.outChannels[i + 1]]);
-    if (!same(shapes, expected)) {
-      fail(name, `OS${encoder.outputStride} input ${h}x${w}: feature shapes ${JSON.stringify(shapes)}, expected ${JSON.stringify(expected)}`);
+    if (!sameJson(shapes, expected)) {
+      conformanceFail(name, `OS${encoder.outputStride} input ${h}x${w}: feature shapes ${JSON.stringify(shapes)}, expected ${JSON.stringify(expected)}`);
     }
-    if (tf.memory().numTensors !== before) fail(name, `inference leaked ${tf.memory().numTensors - before} tensors`);
+    if (tf.memory().numTensors !== before) conformanceFail(name, `inference leaked ${tf.memory().numTensors - before} tensors`);
   }
 }
 
@@ -110,20 +99,20 @@ export function encoderConformanceChecks(name: string, options: EncoderConforman
       run: async () => {
         const { encoder, model } = build(name, args);
         try {
-          if (!same(encoder.outChannels, info.outChannels)) {
-            fail(name, `outChannels [${encoder.outChannels}] differ from the registered [${info.outChannels}]`);
+          if (!sameJson(encoder.outChannels, info.outChannels)) {
+            conformanceFail(name, `outChannels [${encoder.outChannels}] differ from the registered [${info.outChannels}]`);
           }
-          if (!same(encoder.reductions, [1, 2, 4, 8, 16, 32])) fail(name, `reductions [${encoder.reductions}] should be [1,2,4,8,16,32]`);
-          if (encoder.featureNames.length !== encoder.outChannels.length) fail(name, 'featureNames and outChannels differ in length');
-          if (encoder.outputStride !== 32) fail(name, `outputStride ${encoder.outputStride} at the default options`);
+          if (!sameJson(encoder.reductions, [1, 2, 4, 8, 16, 32])) conformanceFail(name, `reductions [${encoder.reductions}] should be [1,2,4,8,16,32]`);
+          if (encoder.featureNames.length !== encoder.outChannels.length) conformanceFail(name, 'featureNames and outChannels differ in length');
+          if (encoder.outputStride !== 32) conformanceFail(name, `outputStride ${encoder.outputStride} at the default options`);
           const torchNames = model.layers.flatMap((l) => (isTorchMappable(l) ? l.torchParams().map((p) => p.name) : []));
-          if (new Set(torchNames).size !== torchNames.length) fail(name, 'two weights share a PyTorch name');
+          if (new Set(torchNames).size !== torchNames.length) conformanceFail(name, 'two weights share a PyTorch name');
           const prefix = `${encoder.getConfig().args.prefix}.`;
           const stray = torchNames.filter((n) => !n.startsWith(prefix));
-          if (stray.length) fail(name, `weights outside the '${prefix}' prefix: ${stray.slice(0, 3).join(', ')}`);
+          if (stray.length) conformanceFail(name, `weights outside the '${prefix}' prefix: ${stray.slice(0, 3).join(', ')}`);
           // Unused-but-kept weights (EfficientNet's head) are counted by the reference too.
-          const count = paramCount(model);
-          if (info.params != null && count !== info.params) fail(name, `${count} parameters, registered ${info.params}`);
+          const count = countTrainableParams(model);
+          if (info.params != null && count !== info.params) conformanceFail(name, `${count} parameters, registered ${info.params}`);
           checkShapes(name, encoder, model, sizes);
         } finally {
           model.dispose();
@@ -135,10 +124,10 @@ export function encoderConformanceChecks(name: string, options: EncoderConforman
       run: async () => {
         const { encoder, model } = build(name, { ...args, outputStride: 16 });
         try {
-          if (!same(encoder.reductions, [1, 2, 4, 8, 16, 16])) fail(name, `OS16: reductions [${encoder.reductions}]`);
-          if (encoder.outputStride !== 16) fail(name, `OS16: outputStride ${encoder.outputStride}`);
-          if (!same(encoder.outChannels, info.outChannels)) fail(name, `OS16: outChannels [${encoder.outChannels}]`);
-          if (encoder.getConfig().args.outputStride !== 16) fail(name, `OS16: config args.outputStride ${String(encoder.getConfig().args.outputStride)}`);
+          if (!sameJson(encoder.reductions, [1, 2, 4, 8, 16, 16])) conformanceFail(name, `OS16: reductions [${encoder.reductions}]`);
+          if (encoder.outputStride !== 16) conformanceFail(name, `OS16: outputStride ${encoder.outputStride}`);
+          if (!sameJson(encoder.outChannels, info.outChannels)) conformanceFail(name, `OS16: outChannels [${encoder.outChannels}]`);
+          if (encoder.getConfig().args.outputStride !== 16) conformanceFail(name, `OS16: config args.outputStride ${String(encoder.getConfig().args.outputStride)}`);
           checkShapes(name, encoder, model, sizes.slice(0, 1));
         } finally {
           model.dispose();
@@ -151,9 +140,9 @@ export function encoderConformanceChecks(name: string, options: EncoderConforman
         for (const depth of [1, 3]) {
           const { encoder, model } = build(name, { ...args, depth });
           try {
-            if (encoder.outChannels.length !== depth + 1) fail(name, `depth ${depth}: ${encoder.outChannels.length} channels listed`);
-            if (!same(encoder.outChannels, info.outChannels.slice(0, depth + 1))) fail(name, `depth ${depth}: outChannels [${encoder.outChannels}]`);
-            if (model.outputs.length !== depth) fail(name, `depth ${depth}: ${model.outputs.length} non-input features`);
+            if (encoder.outChannels.length !== depth + 1) conformanceFail(name, `depth ${depth}: ${encoder.outChannels.length} channels listed`);
+            if (!sameJson(encoder.outChannels, info.outChannels.slice(0, depth + 1))) conformanceFail(name, `depth ${depth}: outChannels [${encoder.outChannels}]`);
+            if (model.outputs.length !== depth) conformanceFail(name, `depth ${depth}: ${model.outputs.length} non-input features`);
           } finally {
             model.dispose();
           }
@@ -165,13 +154,13 @@ export function encoderConformanceChecks(name: string, options: EncoderConforman
       run: async () => {
         const a = createEncoder(name, { ...args, inChannels: 1, depth: 4 });
         const cfg = a.getConfig();
-        if (cfg.name.toLowerCase() !== name.toLowerCase()) fail(name, `config name '${cfg.name}'`);
+        if (cfg.name.toLowerCase() !== name.toLowerCase()) conformanceFail(name, `config name '${cfg.name}'`);
         for (const [k, v] of Object.entries({ inChannels: 1, depth: 4 })) {
-          if (cfg.args[k] !== v) fail(name, `config args.${k} = ${String(cfg.args[k])}, built with ${v}`);
+          if (cfg.args[k] !== v) conformanceFail(name, `config args.${k} = ${String(cfg.args[k])}, built with ${v}`);
         }
         const b = createEncoder(cfg.name, cfg.args);
-        if (!same(b.getConfig(), cfg)) fail(name, `rebuilt config ${JSON.stringify(b.getConfig())} differs from ${JSON.stringify(cfg)}`);
-        if (!same(b.outChannels, a.outChannels) || !same(b.reductions, a.reductions)) fail(name, 'rebuilt encoder has other channels or strides');
+        if (!sameJson(b.getConfig(), cfg)) conformanceFail(name, `rebuilt config ${JSON.stringify(b.getConfig())} differs from ${JSON.stringify(cfg)}`);
+        if (!sameJson(b.outChannels, a.outChannels) || !sameJson(b.reductions, a.reductions)) conformanceFail(name, 'rebuilt encoder has other channels or strides');
       },
     },
     {
@@ -192,11 +181,11 @@ export function encoderConformanceChecks(name: string, options: EncoderConforman
           const a = asList(model.predict(x) as tf.Tensor | tf.Tensor[]);
           const b = asList(loaded.predict(x) as tf.Tensor | tf.Tensor[]);
           try {
-            if (a.length !== b.length) fail(name, `loaded model has ${b.length} outputs, not ${a.length}`);
+            if (a.length !== b.length) conformanceFail(name, `loaded model has ${b.length} outputs, not ${a.length}`);
             a.forEach((t, i) => {
               const d1 = t.dataSync();
               const d2 = b[i].dataSync();
-              if (!same(t.shape, b[i].shape) || d1.some((v, j) => v !== d2[j])) fail(name, `output ${i} differs after save/load`);
+              if (!sameJson(t.shape, b[i].shape) || d1.some((v, j) => v !== d2[j])) conformanceFail(name, `output ${i} differs after save/load`);
             });
           } finally {
             tf.dispose([x, ...a, ...b]);

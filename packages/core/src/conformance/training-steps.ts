@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { conformanceFail } from './helpers';
 
 /** Arguments of {@link checkTrainingSteps}. */
 export interface TrainingStepsCheckArgs {
@@ -24,9 +25,7 @@ export interface TrainingStepsCheckArgs {
 export function checkTrainingSteps(args: TrainingStepsCheckArgs): void {
   const { name, lossFn, vars, optimizer } = args;
   const required = args.mustHaveGradient ?? (() => true);
-  const fail = (message: string): never => {
-    throw new Error(`${name}: ${message}`);
-  };
+  const fail = (message: string): never => conformanceFail(name, message);
   const { value, grads } = tf.variableGrads(lossFn, vars);
   try {
     const missing = vars.filter((v) => required(v) && grads[v.name] == null).map((v) => v.name);

@@ -3,6 +3,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {
   BatchNorm2d,
   checkTrainingSteps,
+  conformanceFail,
+  countTrainableParams,
+  sameJson,
   Conv2d,
   MultiTaskModel,
   createDecoder,
@@ -75,17 +78,6 @@ export function conformanceEncoder(channels: readonly number[] = [3, 16, 24, 32,
   };
 }
 
-function fail(name: string, message: string): never {
-  throw new Error(`${name}: ${message}`);
-}
-
-function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function trainableCount(model: tfl.LayersModel): number {
-  return model.trainableWeights.reduce((a, w) => a + w.shape.reduce((x: number, y) => x * (y ?? 1), 1), 0);
-}
 
 /**
  * The contract every registered decoder must keep, as independent checks on a stand-in encoder
@@ -119,9 +111,9 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
       name: 'decoded map: channels and stride at several input sizes',
       run: async () => {
         const d = decoder();
-        if (!Number.isInteger(d.outChannels) || d.outChannels <= 0) fail(name, `outChannels ${d.outChannels}`);
-        if (![1, 2, 4, 8].includes(d.outputStride)) fail(name, `outputStride ${d.outputStride}`);
-        if (!(d.headKernelSize > 0 && d.headKernelSize % 2 === 1)) fail(name, `headKernelSize ${d.headKernelSize} (odd, positive)`);
+        if (!Number.isInteger(d.outChannels) || d.outChannels <= 0) conformanceFail(name, `outChannels ${d.outChannels}`);
+        if (![1, 2, 4, 8].includes(d.outputStride)) conformanceFail(name, `outputStride ${d.outputStride}`);
+        if (!(d.headKernelSize > 0 && d.headKernelSize % 2 === 1)) conformanceFail(name, `headKernelSize ${d.headKernelSize} (odd, positive)`);
         const input = tfl.input({ shape: [null, null, channels[0]] });
         const model = tfl.model({ inputs: input, outputs: d.apply(conformanceEncoder(channels, outputStride).apply(input)) });
         try {
@@ -129,12 +121,12 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
             const before = tf.memory().numTensors;
             const shape = tf.tidy(() => {
               const y = model.predict(tf.randomNormal([2, h, w, channels[0]])) as tf.Tensor;
-              if (!y.dataSync().every(Number.isFinite)) fail(name, `input ${h}x${w}: non-finite values`);
+              if (!y.dataSync().every(Number.isFinite)) conformanceFail(name, `input ${h}x${w}: non-finite values`);
               return y.shape;
             });
             const want = [2, h / d.outputStride, w / d.outputStride, d.outChannels];
-            if (!same(shape, want)) fail(name, `input ${h}x${w}: decoded map ${JSON.stringify(shape)}, expected ${JSON.stringify(want)}`);
-            if (tf.memory().numTensors !== before) fail(name, `inference leaked ${tf.memory().numTensors - before} tensors`);
+            if (!sameJson(shape, want)) conformanceFail(name, `input ${h}x${w}: decoded map ${JSON.stringify(shape)}, expected ${JSON.stringify(want)}`);
+            if (tf.memory().numTensors !== before) conformanceFail(name, `inference leaked ${tf.memory().numTensors - before} tensors`);
           }
         } finally {
           model.dispose();
@@ -151,7 +143,7 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
             const { mask, logits } = m.predict(x);
             const shapes = [mask.shape, logits.shape];
             tf.dispose([x, mask, logits]);
-            if (!same(shapes, [[2, h, w, 1], [2, 3]])) fail(name, `input ${h}x${w}: outputs ${JSON.stringify(shapes)}`);
+            if (!sameJson(shapes, [[2, h, w, 1], [2, 3]])) conformanceFail(name, `input ${h}x${w}: outputs ${JSON.stringify(shapes)}`);
           }
         } finally {
           m.dispose();
@@ -165,14 +157,14 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
           const m = multiTask(prefix ? { prefix } : {});
           try {
             const names = m.torchParams().map((p) => p.name);
-            if (new Set(names).size !== names.length) fail(name, 'two weights share a PyTorch name');
+            if (new Set(names).size !== names.length) conformanceFail(name, 'two weights share a PyTorch name');
             const own = names.filter((n) => !/^(encoder|segmentation_head|classification_head)\./.test(n));
             const want = `${prefix ?? 'decoder'}.`;
             const stray = own.filter((n) => !n.startsWith(want));
-            if (stray.length) fail(name, `weights outside the '${want}' prefix: ${stray.slice(0, 3).join(', ')}`);
-            if (own.length === 0) fail(name, 'the decoder has no weights');
+            if (stray.length) conformanceFail(name, `weights outside the '${want}' prefix: ${stray.slice(0, 3).join(', ')}`);
+            if (own.length === 0) conformanceFail(name, 'the decoder has no weights');
             const layerNames = m.model.layers.map((l) => l.name);
-            if (new Set(layerNames).size !== layerNames.length) fail(name, 'two layers share a name');
+            if (new Set(layerNames).size !== layerNames.length) conformanceFail(name, 'two layers share a name');
           } finally {
             m.dispose();
           }
@@ -184,20 +176,20 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
       run: async () => {
         const d = decoder();
         const cfg = d.getConfig();
-        if (cfg.name.toLowerCase() !== d.name.toLowerCase()) fail(name, `config name '${cfg.name}' vs decoder name '${d.name}'`);
-        if (!same(cfg.args.encoderChannels, channels)) fail(name, `config args.encoderChannels ${JSON.stringify(cfg.args.encoderChannels)}`);
+        if (cfg.name.toLowerCase() !== d.name.toLowerCase()) conformanceFail(name, `config name '${cfg.name}' vs decoder name '${d.name}'`);
+        if (!sameJson(cfg.args.encoderChannels, channels)) conformanceFail(name, `config args.encoderChannels ${JSON.stringify(cfg.args.encoderChannels)}`);
         const again = createDecoder(cfg.name, cfg.args as never);
-        if (!same(again.getConfig(), cfg)) fail(name, `rebuilt config ${JSON.stringify(again.getConfig())} differs from ${JSON.stringify(cfg)}`);
+        if (!sameJson(again.getConfig(), cfg)) conformanceFail(name, `rebuilt config ${JSON.stringify(again.getConfig())} differs from ${JSON.stringify(cfg)}`);
         const build = (dd: Decoder) => {
           const inputs = channels.map((c, i) => tfl.input({ shape: [null, null, c], name: `f${i}` }));
           return tfl.model({ inputs, outputs: dd.apply(inputs) });
         };
         const a = build(decoder());
         const b = build(again);
-        const counts = [trainableCount(a), trainableCount(b)];
+        const counts = [countTrainableParams(a), countTrainableParams(b)];
         a.dispose();
         b.dispose();
-        if (counts[0] !== counts[1]) fail(name, `rebuilt decoder has ${counts[1]} parameters, not ${counts[0]}`);
+        if (counts[0] !== counts[1]) conformanceFail(name, `rebuilt decoder has ${counts[1]} parameters, not ${counts[0]}`);
       },
     },
     {
@@ -214,7 +206,7 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
             }),
           );
           loaded = await MultiTaskModel.load(tf.io.fromMemory(artifacts!));
-          if (!same(loaded.getConfig().decoder, m.getConfig().decoder)) fail(name, 'the loaded model has another decoder config');
+          if (!sameJson(loaded.getConfig().decoder, m.getConfig().decoder)) conformanceFail(name, 'the loaded model has another decoder config');
           const x = tf.randomNormal([2, 64, 32, channels[0]]) as tf.Tensor4D;
           const a = m.predict(x);
           const b = loaded.predict(x);
@@ -225,7 +217,7 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
             ] as const) {
               const d1 = t1.dataSync();
               const d2 = t2.dataSync();
-              if (!same(t1.shape, t2.shape) || d1.some((v, j) => v !== d2[j])) fail(name, `${key} differs after save/load`);
+              if (!sameJson(t1.shape, t2.shape) || d1.some((v, j) => v !== d2[j])) conformanceFail(name, `${key} differs after save/load`);
             }
           } finally {
             tf.dispose([x, a.mask, a.logits, b.mask, b.logits]);
