@@ -103,6 +103,25 @@ export class BatchNorm2d extends layers.Layer implements TorchMappable {
 }
 tf.serialization.registerClass(BatchNorm2d);
 
+/**
+ * Name of an optional backend kernel for the forward pass of {@link batchNormTraining}: inputs
+ * `{x, gamma, beta}` (x with channels last), attribute `eps`, outputs `[y, mean, variance, invStd]`
+ * (per-channel biased variance and 1/sqrt(variance + eps)). A backend that registers it (the busi
+ * native kernels do, for wasm) replaces the composed tfjs ops; others use those ops.
+ */
+export const BATCH_NORM_TRAIN_FORWARD = 'BusiBatchNormTrainForward';
+
+/**
+ * Name of an optional backend kernel for the backward pass of {@link batchNormTraining}: inputs
+ * `{dy, x, mean, invStd, gamma}`, outputs `[dx, dgamma, dbeta]`. Used only where the backward pass
+ * is not itself being differentiated (the kernel has no gradient).
+ */
+export const BATCH_NORM_TRAIN_BACKWARD = 'BusiBatchNormTrainBackward';
+
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) != null;
+}
+
 /** Output and batch statistics of {@link batchNormTraining}. */
 export interface BatchNormTrainingResult {
   /** Normalised, scaled and shifted input. */
@@ -121,6 +140,8 @@ export interface BatchNormTrainingResult {
  * keeps only x (already alive as the previous op's output) and the per-channel mean and 1/σ;
  * the backward pass uses the closed form
  * dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy.
+ * Where the backend registers {@link BATCH_NORM_TRAIN_FORWARD} / {@link BATCH_NORM_TRAIN_BACKWARD},
+ * each pass is one fused kernel instead.
  */
 export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): BatchNormTrainingResult {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
@@ -128,10 +149,20 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, g, b, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
-    const { mean, variance } = tf.moments(xIn, axes) as { mean: tf.Tensor1D; variance: tf.Tensor1D };
-    const invStd = tf.rsqrt(tf.add(variance, eps));
-    const scale = tf.mul(g, invStd);
-    const value = tf.add(tf.mul(xIn, scale), tf.sub(b, tf.mul(mean, scale)));
+    let value: tf.Tensor;
+    let mean: tf.Tensor1D;
+    let variance: tf.Tensor1D;
+    let invStd: tf.Tensor1D;
+    if (hasKernel(BATCH_NORM_TRAIN_FORWARD)) {
+      [value, mean, variance, invStd] = tf.engine().runKernel(
+        BATCH_NORM_TRAIN_FORWARD, { x: xIn, gamma: g, beta: b }, { eps },
+      ) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+    } else {
+      ({ mean, variance } = tf.moments(xIn, axes) as { mean: tf.Tensor1D; variance: tf.Tensor1D });
+      invStd = tf.rsqrt(tf.add(variance, eps));
+      const scale = tf.mul(g, invStd);
+      value = tf.add(tf.mul(xIn, scale), tf.sub(b, tf.mul(mean, scale)));
+    }
     save([xIn, mean, invStd]);
     // The forward runs in its own tidy scope: keep the statistics for the running estimates.
     stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
@@ -140,6 +171,14 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
       tf.tidy(() => {
         const [xs, m, inv] = saved;
+        const taped = tf.engine().state.gradientDepth !== 0;
+        if (!taped && hasKernel(BATCH_NORM_TRAIN_BACKWARD)) {
+          const grads = tf.engine().runKernel(
+            BATCH_NORM_TRAIN_BACKWARD, { dy, x: xs, mean: m, invStd: inv, gamma: g }, {},
+          ) as unknown as tf.Tensor[];
+          tf.dispose(saved);
+          return grads;
+        }
         // Centred first: sum(dy·x) − mean·sum(dy) cancels badly when |mean| ≫ σ.
         const xc = tf.sub(xs, m);
         const sumDy = tf.sum(dy, axes);
@@ -152,7 +191,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
         // tfjs frees saved tensors only after the whole backward pass; these clones are this op's
         // alone and often the last reference to the previous conv's output, so free them now. Not
         // when the backward pass is itself taped (higher-order gradients may replay it).
-        if (tf.engine().state.gradientDepth === 0) tf.dispose(saved);
+        if (!taped) tf.dispose(saved);
         return grads;
       });
     return { value, gradFunc };

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, wasmTrainingKernelsRegistered } from './training-kernels';
+import { nativeAddonStatus } from './native/addon';
+import { nativeKernelsInfo, registerNativeKernels, unregisterNativeKernels } from './native/register';
 
 /** A backend choice: 'tensorflow' means libtensorflow through tfjs-node-gpu or tfjs-node. */
 export type BackendChoice = 'tensorflow' | 'wasm' | 'cpu' | 'auto';
@@ -12,6 +14,15 @@ export interface InitBackendOptions {
   backend?: BackendChoice;
   /** Print the chosen backend with console.info (default true). */
   log?: boolean;
+  /**
+   * On wasm, route dense convolutions and matmuls through the busi native addon (system BLAS on
+   * every core) when it is built: 'auto' (default) uses it if present, false never, true
+   * requires it (an error if it is missing). Defaults to the `BUSI_NATIVE` environment variable
+   * (`0`/`off`, `1`/`on`, `auto`).
+   */
+  native?: boolean | 'auto';
+  /** Threads for the native kernels; default every core (`BUSI_NATIVE_THREADS` if set). */
+  nativeThreads?: number;
 }
 
 /** What {@link initBackend} chose and why. */
@@ -26,6 +37,10 @@ export interface BackendDescription {
   simd?: boolean;
   /** Whether wasm runs multi-threaded (always false in Node.js). */
   threads?: boolean;
+  /** On wasm: whether the native BLAS kernels are in effect, with their thread count (null when not). */
+  nativeThreads?: number | null;
+  /** On wasm: where the native addon was loaded from, or why it is not in use. */
+  nativeStatus?: string;
   /** Candidates tried before this one, with the reason each was skipped. */
   skipped: Array<{ backend: string; reason: string }>;
   /** One-line human-readable summary. */
@@ -111,6 +126,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   }
   if (provider == null && (choice === 'wasm' || choice === 'auto')) {
     registerWasmTrainingKernels();
+    applyNative(options);
     let ok = false;
     try {
       ok = await tf.setBackend('wasm');
@@ -133,15 +149,53 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   }
   await tf.ready();
 
-  const extra = backend === 'wasm' ? await describeWasm() : {};
+  const extra = backend === 'wasm' ? { ...(await describeWasm()), ...describeNative() } : {};
   const trainingKernels = backend !== 'wasm' || wasmTrainingKernelsRegistered();
-  const simdNote = backend === 'wasm' ? `, SIMD ${extra.simd ? 'on' : 'off'}, threads ${extra.threads ? 'on' : 'off'}` : '';
+  const nativeNote = backend === 'wasm'
+    ? (extra.nativeThreads != null ? `, native BLAS kernels on ${extra.nativeThreads} thread${extra.nativeThreads > 1 ? 's' : ''}` : ', native kernels off')
+    : '';
+  const simdNote = backend === 'wasm' ? `, SIMD ${extra.simd ? 'on' : 'off'}, threads ${extra.threads ? 'on' : 'off'}${nativeNote}` : '';
   const summary = `busi backend: ${backend} (${provider}${simdNote})` +
     (choice !== 'auto' ? ` [forced: ${choice}]` : '') +
     (backend === 'cpu' ? ' — pure JS, slow; install @tensorflow/tfjs-node for real training' : '');
   last = { backend, provider, trainingKernels, ...extra, skipped, summary };
   if (options.log ?? true) console.info(summary);
   return last;
+}
+
+function nativeChoice(opt: InitBackendOptions['native']): boolean | 'auto' {
+  if (opt != null) return opt;
+  const raw = (process.env.BUSI_NATIVE ?? 'auto').trim().toLowerCase();
+  if (raw === '0' || raw === 'off' || raw === 'false') return false;
+  if (raw === '1' || raw === 'on' || raw === 'true') return true;
+  if (raw === 'auto' || raw === '') return 'auto';
+  throw new Error(`initBackend: BUSI_NATIVE must be 0/off, 1/on or auto, got '${process.env.BUSI_NATIVE}'`);
+}
+
+function nativeThreadsOption(opt: number | undefined): number | undefined {
+  if (opt != null) return opt;
+  const raw = process.env.BUSI_NATIVE_THREADS;
+  if (raw == null || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`initBackend: BUSI_NATIVE_THREADS must be a positive integer, got '${raw}'`);
+  return n;
+}
+
+/** Registers (or removes) the native kernels on wasm as the options ask. */
+function applyNative(options: InitBackendOptions): void {
+  const want = nativeChoice(options.native);
+  if (want === false) {
+    unregisterNativeKernels();
+    return;
+  }
+  const threads = nativeThreadsOption(options.nativeThreads);
+  const ok = registerNativeKernels(threads != null ? { threads } : {});
+  if (!ok && want === true) throw new Error(`initBackend: native kernels requested but the addon is ${nativeAddonStatus().reason}`);
+}
+
+function describeNative(): Pick<BackendDescription, 'nativeThreads' | 'nativeStatus'> {
+  const info = nativeKernelsInfo();
+  return { nativeThreads: info.registered ? info.threads : null, nativeStatus: info.status };
 }
 
 /**

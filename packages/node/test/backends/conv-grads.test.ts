@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { setSmallMapPixels } from '../../src/backends/wasm/conv-grads';
-import { expectMatchesCpu, maxRelError, runOn, setupBackends, spec } from './helpers';
+import { depthwiseGradsReference, expectMatchesCpu, maxRelError, runOn, setupBackends, spec } from './helpers';
 
 type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
 interface Case {
@@ -91,32 +91,6 @@ describe('DepthwiseConv2dNative gradients on wasm match cpu', () => {
     await expectMatchesCpu('DepthwiseConv2dNativeBackpropInput', { dy: spec(dy), filter: spec(filter) }, { ...attrs, inputShape: c.x });
   });
 });
-
-/** Direct loops for a dilated depthwise conv's gradients (tfjs's cpu kernels ignore dilation). */
-function depthwiseGradsReference(
-  x: Float32Array, xs: number[], w: Float32Array, dy: Float32Array, ds: number[], k: number, s: number, d: number, pad: number,
-): { dw: Float32Array; dx: Float32Array } {
-  const [n, h, wd, c] = xs;
-  const [, oh, ow] = ds;
-  const dw = new Float32Array(k * k * c);
-  const dx = new Float32Array(x.length);
-  for (let b = 0; b < n; b++)
-    for (let i = 0; i < oh; i++)
-      for (let j = 0; j < ow; j++)
-        for (let ki = 0; ki < k; ki++)
-          for (let kj = 0; kj < k; kj++) {
-            const r = i * s + ki * d - pad;
-            const q = j * s + kj * d - pad;
-            if (r < 0 || r >= h || q < 0 || q >= wd) continue;
-            for (let ch = 0; ch < c; ch++) {
-              const g = dy[((b * oh + i) * ow + j) * c + ch];
-              const xi = ((b * h + r) * wd + q) * c + ch;
-              dw[(ki * k + kj) * c + ch] += x[xi] * g;
-              dx[xi] += w[(ki * k + kj) * c + ch] * g;
-            }
-          }
-  return { dw, dx };
-}
 
 describe('dilated depthwise gradients on wasm match direct loops', () => {
   test.each([

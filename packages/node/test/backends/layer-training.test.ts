@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BatchNorm2d, Conv2d, GroupNorm, Linear, MaxPool2d, Resize } from '@busi/core';
+import { loadNativeAddon } from '../../src/backends/native/addon';
+import { registerNativeKernels, unregisterNativeKernels } from '../../src/backends/native/register';
 import { maxRelError, randomValues, setupBackends } from './helpers';
+
+// The native kernels (system BLAS) run the same checks when the addon is built.
+const modes: Array<[string, boolean]> = [['busi wasm kernels', false]];
+if (loadNativeAddon()) modes.push(['busi wasm + native kernels', true]);
 
 /**
  * A small network touching every busi core layer and op pattern the paper's models train through
@@ -42,9 +48,13 @@ function buildLayers(): { layers: tfl.layers.Layer[]; run: (x: tf.Tensor4D) => t
   return { layers, run };
 }
 
-describe('core layers train on wasm with the same gradients as on cpu', () => {
+describe.each(modes)('core layers train on wasm with the same gradients as on cpu (%s)', (_mode, native) => {
   beforeAll(async () => {
     await setupBackends();
+    if (native) expect(registerNativeKernels()).toBe(true);
+  });
+  afterAll(() => {
+    if (native) unregisterNativeKernels();
   });
 
   test('forward+backward through every layer type', async () => {

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Compiles the busi native addon (busi_native.c) with the system C compiler against a BLAS.
+//   node packages/node/native/build.mjs [--if-possible] [--out <file>]
+// Environment: CC (compiler, default cc), BUSI_BLAS_LIBS (link flags, default -lopenblas),
+// BUSI_NATIVE_CFLAGS (extra flags), BUSI_NODE_INCLUDE (folder holding node_api.h).
+// --if-possible: a missing compiler, header or BLAS is reported and the script exits 0, so a
+// quick start never fails on a machine without a toolchain (busi then runs on plain wasm).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const ifPossible = args.includes('--if-possible');
+const outIndex = args.indexOf('--out');
+const out = path.resolve(outIndex >= 0 ? args[outIndex + 1] : path.join(here, 'build', 'busi_native.node'));
+
+function give(message) {
+  if (ifPossible) {
+    console.log(`busi native: not built (${message}); busi runs on the wasm kernels alone`);
+    process.exit(0);
+  }
+  console.error(`busi native: ${message}`);
+  process.exit(1);
+}
+
+const includeCandidates = [
+  process.env.BUSI_NODE_INCLUDE,
+  path.join(path.dirname(process.execPath), '..', 'include', 'node'),
+  '/usr/include/node',
+  '/usr/local/include/node',
+].filter(Boolean);
+const include = includeCandidates.find((d) => existsSync(path.join(d, 'node_api.h')));
+if (!include) give(`node_api.h not found in ${includeCandidates.join(', ')} (set BUSI_NODE_INCLUDE)`);
+
+const cc = process.env.CC || 'cc';
+if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) give(`C compiler '${cc}' not found (set CC)`);
+
+const blas = (process.env.BUSI_BLAS_LIBS || '-lopenblas').split(/\s+/).filter(Boolean);
+const extra = (process.env.BUSI_NATIVE_CFLAGS || '').split(/\s+/).filter(Boolean);
+mkdirSync(path.dirname(out), { recursive: true });
+// Compile to a temporary name and rename: a failed build never replaces a working addon.
+const tmp = `${out.replace(/\.node$/, "")}.${process.pid}.tmp.node`;
+const cmd = ['-O3', '-fPIC', '-shared', '-fopenmp', '-Wall', `-I${include}`, ...extra,
+  path.join(here, 'busi_native.c'), ...blas, '-lm', '-o', tmp];
+try {
+  execFileSync(cc, cmd, { stdio: ['ignore', 'inherit', 'inherit'] });
+} catch {
+  rmSync(tmp, { force: true });
+  give(`compiling failed: ${cc} ${cmd.join(' ')} (is a BLAS installed? Debian/Ubuntu: apt-get install libopenblas-dev)`);
+}
+// Load it in a child process before installing it (a bad BLAS link shows up only at load time).
+const check = spawnSync(process.execPath, ['-e', `const m = require(${JSON.stringify(tmp)}); if (typeof m.conv !== 'function') process.exit(2);`], { encoding: 'utf8' });
+if (check.status !== 0) {
+  rmSync(tmp, { force: true });
+  give(`the compiled addon does not load: ${(check.stderr || '').trim().split('\n')[0]}`);
+}
+renameSync(tmp, out);
+console.log(`busi native: built ${out}`);

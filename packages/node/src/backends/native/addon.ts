@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+/** The functions of the compiled busi native addon (`packages/node/native/busi_native.c`). */
+export interface NativeAddon {
+  /**
+   * One convolution on NHWC activations and HWIO filters. Dense: `kind` 0 forward (a = x,
+   * b = filter, out = y), 1 input gradient (a = dy, b = filter, out = dx), 2 filter gradient
+   * (a = x, b = dy, out = dW). Depthwise with multiplier 1 (co = ci): 3, 4, 5 likewise. 6: max-pool
+   * gradient (a = dy, b = pooled input, out = dx). `geometry` holds
+   * [n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, top, left].
+   */
+  conv(kind: 0 | 1 | 2 | 3 | 4 | 5 | 6, a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array): void;
+  /** Batched sgemm; `dims` = [batchA, batchB, m, n, k, transposeA, transposeB] (a batch of 1 broadcasts). */
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /** Threads for BLAS and the patch loops; 0 restores the libraries' defaults (all cores). */
+  setThreads(threads: number): void;
+  /** The thread count in effect. */
+  getThreads(): number;
+  /** Training-mode batch norm of x [m, c] (c = gamma.length): writes y, the batch mean, biased variance and 1/sqrt(variance + eps). */
+  bnForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array, invStd: Float32Array, eps: number): void;
+  /** Its backward pass: writes dx, dgamma (sum of dy times the normalised x) and dbeta (sum of dy). */
+  bnBackward(dy: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  /** Scratch floats per block of patches (0 restores the 32 MiB default); returns the previous value. For tests. */
+  setBlockFloats(floats: number): number;
+}
+
+/** File name of the compiled addon. */
+export const NATIVE_ADDON_FILE = 'busi_native.node';
+
+/**
+ * Where the addon is looked for: `BUSI_NATIVE_PATH` if set, else `native/build/busi_native.node`
+ * inside the installed `@busi/node` package (where `npm run build:native` / `busi build-native` put it).
+ */
+export function nativeAddonPath(): string {
+  const fromEnv = process.env.BUSI_NATIVE_PATH;
+  if (fromEnv) return path.resolve(fromEnv);
+  return path.join(nodePackageRoot(), 'native', 'build', NATIVE_ADDON_FILE);
+}
+
+/** The `@busi/node` package folder (found through module resolution, so it works from src, dist or a bundle). */
+export function nodePackageRoot(): string {
+  const bases = [typeof __filename === 'string' ? __filename : '', path.join(process.cwd(), 'noop.js')].filter(Boolean);
+  for (const base of bases) {
+    try {
+      return path.dirname(createRequire(base).resolve('@busi/node/package.json'));
+    } catch {
+      // not resolvable from here; try the next base
+    }
+  }
+  const local = path.join(process.cwd(), 'packages', 'node');
+  if (existsSync(path.join(local, 'package.json'))) return local;
+  throw new Error('busi native: cannot locate the @busi/node package folder');
+}
+
+let cached: { addon: NativeAddon | null; reason: string } | null = null;
+
+/**
+ * Loads the native addon once. Returns null (and records why, see {@link nativeAddonStatus}) when
+ * it has not been built or fails to load.
+ */
+export function loadNativeAddon(): NativeAddon | null {
+  if (cached) return cached.addon;
+  const file = nativeAddonPath();
+  if (!existsSync(file)) {
+    cached = { addon: null, reason: `not built (no ${file}; run \`npm run build:native\` or \`busi build-native\`)` };
+    return null;
+  }
+  // libgomp reads this once, when the addon loads it. Its default (spinning) keeps idle OpenMP
+  // threads busy after every patch loop, starving the BLAS threads on the same cores: passive
+  // waiting measured 1.5-2x faster convolutions on 2 cores.
+  if (process.env.OMP_WAIT_POLICY == null) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+  try {
+    const addon = createRequire(file)(file) as NativeAddon;
+    for (const fn of ['conv', 'matmul', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats'] as const) {
+      if (typeof addon[fn] !== 'function') throw new Error(`${file} has no function ${fn}; rebuild it`);
+    }
+    cached = { addon, reason: `loaded from ${file}` };
+  } catch (e) {
+    cached = { addon: null, reason: `failed to load ${file}: ${(e as Error).message}` };
+  }
+  return cached.addon;
+}
+
+/** Whether the addon is loaded, and where from or why not. */
+export function nativeAddonStatus(): { loaded: boolean; reason: string } {
+  loadNativeAddon();
+  return { loaded: cached!.addon != null, reason: cached!.reason };
+}
+
+/** Forgets the cached load result (after a build, or in tests that change BUSI_NATIVE_PATH). */
+export function resetNativeAddonCache(): void {
+  cached = null;
+}

@@ -1,0 +1,221 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { WasmBackendLike } from '../wasm/kernel-scope';
+import { BATCH_NORM_TRAIN_BACKWARD, BATCH_NORM_TRAIN_FORWARD } from '@busi/core';
+import type { NativeAddon } from './addon';
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+
+function pair(v: unknown): [number, number] {
+  if (v == null) return [1, 1];
+  if (typeof v === 'number') return [v, v];
+  const a = v as number[];
+  return [a[0], a[1]];
+}
+
+function isNHWC(attrs: NamedAttrMap): boolean {
+  const f = attrs.dataFormat as string | undefined;
+  return f == null || f === 'NHWC' || f === 'channelsLast';
+}
+
+/** The addon's geometry vector: [n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, top, left]. */
+function geometry(xShape: number[], filterShape: number[], attrs: NamedAttrMap, dilations: unknown, depthwise = false): Int32Array {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    pair(attrs.strides),
+    pair(dilations),
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as Rounding,
+    depthwise,
+  );
+  const [n, h, w, ci] = xShape;
+  const [kh, kw] = filterShape;
+  const co = depthwise ? ci : filterShape[3];
+  return Int32Array.from([
+    n, h, w, ci, kh, kw, co, info.outHeight, info.outWidth,
+    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    info.padInfo.top, info.padInfo.left,
+  ]);
+}
+
+function float32(...xs: TensorInfo[]): boolean {
+  return xs.every((x) => x.dtype === 'float32');
+}
+
+/** An empty tensor needs no native call (and BLAS rejects zero leading dimensions). */
+function empty(shape: number[]): boolean {
+  return shape.some((d) => d === 0);
+}
+
+/**
+ * Kernel configs that run the wasm backend's dense and depthwise convolutions (forward and
+ * gradients), batched matmuls, max-pool gradients and the fused batch-norm kernels of
+ * `@busi/core` through the native addon. `fallback(name)` gives the kernel a case the addon does not handle goes to (NCHW data,
+ * non-float32 dtypes).
+ */
+export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string) => tf.KernelFunc): KernelConfig[] {
+  const conv2D: tf.KernelFunc = (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!isNHWC(attrs) || !float32(x, filter)) return fallback(tf.Conv2D)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = geometry(x.shape, filter.shape, attrs, attrs.dilations);
+    const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
+    if (empty(x.shape) || empty(filter.shape) || empty(out.shape)) return zeroFill(backend, out);
+    // Views after makeOutput: an allocation may grow (and so replace) the wasm memory buffer.
+    addon.conv(0, heap(backend, x), heap(backend, filter), heap(backend, out), g);
+    return out;
+  };
+
+  const conv2DBackpropInput: tf.KernelFunc = (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!isNHWC(attrs) || !float32(dy, filter)) return fallback(tf.Conv2DBackpropInput)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const inputShape = attrs.inputShape as number[];
+    const g = geometry(inputShape, filter.shape, attrs, attrs.dilations);
+    const out = backend.makeOutput([...inputShape], 'float32');
+    if (empty(dy.shape) || empty(filter.shape) || empty(inputShape)) return zeroFill(backend, out);
+    addon.conv(1, heap(backend, dy), heap(backend, filter), heap(backend, out), g);
+    return out;
+  };
+
+  const conv2DBackpropFilter: tf.KernelFunc = (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!isNHWC(attrs) || !float32(x, dy)) return fallback(tf.Conv2DBackpropFilter)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const filterShape = attrs.filterShape as number[];
+    const g = geometry(x.shape, filterShape, attrs, attrs.dilations);
+    const out = backend.makeOutput([...filterShape], 'float32');
+    if (empty(x.shape) || empty(dy.shape) || empty(filterShape)) return zeroFill(backend, out);
+    addon.conv(2, heap(backend, x), heap(backend, dy), heap(backend, out), g);
+    return out;
+  };
+
+  const batchMatMul: tf.KernelFunc = (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!float32(a, b) || a.shape.length !== 3 || b.shape.length !== 3) return fallback(tf.BatchMatMul)(args);
+    const transposeA = Boolean(attrs.transposeA);
+    const transposeB = Boolean(attrs.transposeB);
+    const [ba, a1, a2] = a.shape;
+    const [bb, b1, b2] = b.shape;
+    const m = transposeA ? a2 : a1;
+    const k = transposeA ? a1 : a2;
+    const n = transposeB ? b1 : b2;
+    const kB = transposeB ? b2 : b1;
+    if (k !== kB || (ba !== bb && ba !== 1 && bb !== 1)) return fallback(tf.BatchMatMul)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput([Math.max(ba, bb), m, n], 'float32');
+    if (empty(out.shape)) return out;
+    if (k === 0) return zeroFill(backend, out);
+    addon.matmul(heap(backend, a), heap(backend, b), heap(backend, out),
+      Int32Array.from([ba, bb, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0]));
+    return out;
+  };
+
+  // Depthwise convolutions with channel multiplier 1 (EfficientNet's); others fall back.
+  const depthwiseForward: tf.KernelFunc = (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!isNHWC(attrs) || !float32(x, filter) || filter.shape[3] !== 1 || empty(x.shape)) return fallback(tf.DepthwiseConv2dNative)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = geometry(x.shape, filter.shape, attrs, attrs.dilations, true);
+    const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
+    addon.conv(3, heap(backend, x), heap(backend, filter), heap(backend, out), g);
+    return out;
+  };
+
+  const depthwiseBackpropInput: tf.KernelFunc = (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const inputShape = attrs.inputShape as number[];
+    if (!isNHWC(attrs) || !float32(dy, filter) || filter.shape[3] !== 1 || empty(inputShape)) return fallback(tf.DepthwiseConv2dNativeBackpropInput)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = geometry(inputShape, filter.shape, attrs, attrs.dilations, true);
+    const out = backend.makeOutput([...inputShape], 'float32');
+    addon.conv(4, heap(backend, dy), heap(backend, filter), heap(backend, out), g);
+    return out;
+  };
+
+  const depthwiseBackpropFilter: tf.KernelFunc = (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const filterShape = attrs.filterShape as number[];
+    if (!isNHWC(attrs) || !float32(x, dy) || filterShape[3] !== 1 || empty(x.shape)) return fallback(tf.DepthwiseConv2dNativeBackpropFilter)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = geometry(x.shape, filterShape, attrs, attrs.dilations, true);
+    const out = backend.makeOutput([...filterShape], 'float32');
+    addon.conv(5, heap(backend, x), heap(backend, dy), heap(backend, out), g);
+    return out;
+  };
+
+  const maxPoolGrad: tf.KernelFunc = (args) => {
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!float32(dy, input) || input.shape.length !== 4 || empty(input.shape)) return fallback(tf.MaxPoolGrad)(args);
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number], attrs.filterSize as [number, number] | number,
+      attrs.strides as [number, number] | number, 1, attrs.pad as Pad, attrs.dimRoundingMode as Rounding,
+    );
+    const [n, h, w, c] = input.shape;
+    const g = Int32Array.from([
+      n, h, w, c, info.filterHeight, info.filterWidth, c, info.outHeight, info.outWidth,
+      info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left,
+    ]);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput([...input.shape], 'float32');
+    addon.conv(6, heap(backend, dy), heap(backend, input), heap(backend, out), g);
+    return out;
+  };
+
+  const batchNormForward: tf.KernelFunc = (args) => {
+    const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+    const c = x.shape[x.shape.length - 1];
+    if (!float32(x, gamma, beta) || gamma.shape.length !== 1 || gamma.shape[0] !== c || beta.shape[0] !== c) {
+      throw new Error(`${BATCH_NORM_TRAIN_FORWARD}: expected float32 x [..., C] with gamma and beta [C], got x ${JSON.stringify(x.shape)}, gamma ${JSON.stringify(gamma.shape)}, beta ${JSON.stringify(beta.shape)}`);
+    }
+    const backend = args.backend as unknown as WasmBackendLike;
+    const outs = [backend.makeOutput([...x.shape], 'float32'), ...[0, 1, 2].map(() => backend.makeOutput([c], 'float32'))];
+    addon.bnForward(heap(backend, x), heap(backend, gamma), heap(backend, beta), ...outs.map((o) => heap(backend, o)) as [Float32Array, Float32Array, Float32Array, Float32Array], Number(args.attrs?.eps ?? 1e-5));
+    return outs;
+  };
+
+  const batchNormBackward: tf.KernelFunc = (args) => {
+    const { dy, x, mean, invStd, gamma } = args.inputs as Record<'dy' | 'x' | 'mean' | 'invStd' | 'gamma', TensorInfo>;
+    const c = x.shape[x.shape.length - 1];
+    if (!float32(dy, x, mean, invStd, gamma) || dy.shape.join() !== x.shape.join() || [mean, invStd, gamma].some((t) => t.shape.length !== 1 || t.shape[0] !== c)) {
+      throw new Error(`${BATCH_NORM_TRAIN_BACKWARD}: expected float32 dy and x of one shape [..., C] and mean, invStd, gamma [C], got dy ${JSON.stringify(dy.shape)}, x ${JSON.stringify(x.shape)}`);
+    }
+    const backend = args.backend as unknown as WasmBackendLike;
+    const outs = [backend.makeOutput([...x.shape], 'float32'), backend.makeOutput([c], 'float32'), backend.makeOutput([c], 'float32')];
+    addon.bnBackward(heap(backend, dy), heap(backend, x), heap(backend, mean), heap(backend, invStd), heap(backend, gamma),
+      heap(backend, outs[0]), heap(backend, outs[1]), heap(backend, outs[2]));
+    return outs;
+  };
+
+  return [
+    { kernelName: BATCH_NORM_TRAIN_FORWARD, backendName: 'wasm', kernelFunc: batchNormForward },
+    { kernelName: BATCH_NORM_TRAIN_BACKWARD, backendName: 'wasm', kernelFunc: batchNormBackward },
+    { kernelName: tf.Conv2D, backendName: 'wasm', kernelFunc: conv2D },
+    { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput },
+    { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
+    { kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc: batchMatMul },
+    { kernelName: tf.DepthwiseConv2dNative, backendName: 'wasm', kernelFunc: depthwiseForward },
+    { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: 'wasm', kernelFunc: depthwiseBackpropInput },
+    { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: 'wasm', kernelFunc: depthwiseBackpropFilter },
+    { kernelName: tf.MaxPoolGrad, backendName: 'wasm', kernelFunc: maxPoolGrad },
+  ];
+}
+
+function heap(backend: WasmBackendLike, t: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+function zeroFill(backend: WasmBackendLike, out: TensorInfo): TensorInfo {
+  if (!empty(out.shape)) heap(backend, out).fill(0);
+  return out;
+}

@@ -1,0 +1,255 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { loadNativeAddon, nativeAddonStatus } from '../../src/backends/native/addon';
+import { nativeKernelsInfo, registerNativeKernels, unregisterNativeKernels } from '../../src/backends/native/register';
+import { depthwiseGradsReference, expectMatchesCpu, maxRelError, runOn, setupBackends, spec } from './helpers';
+
+// The addon is optional: it exists once `npm run build:native` has run (CI builds it).
+const addon = loadNativeAddon();
+const describeNative = addon ? describe : describe.skip;
+if (!addon) {
+  // eslint-disable-next-line no-console
+  console.warn(`native kernel tests skipped: busi native addon ${nativeAddonStatus().reason}`);
+}
+
+type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
+interface Case {
+  x: [number, number, number, number];
+  k: [number, number];
+  co: number;
+  s: [number, number];
+  pad: Pad;
+  dil?: [number, number];
+}
+const explicit = (t: number, b: number, l: number, r: number): tf.backend_util.ExplicitPadding => [[0, 0], [t, b], [l, r], [0, 0]];
+
+const cases: Case[] = [
+  { x: [2, 7, 7, 3], k: [3, 3], co: 4, s: [1, 1], pad: 'same' },
+  { x: [2, 7, 7, 3], k: [3, 3], co: 4, s: [2, 2], pad: 'same' },
+  { x: [1, 8, 6, 5], k: [3, 3], co: 2, s: [2, 2], pad: 'valid' },
+  { x: [3, 9, 5, 4], k: [7, 7], co: 6, s: [2, 2], pad: explicit(3, 3, 3, 3) },
+  { x: [2, 10, 11, 3], k: [3, 2], co: 5, s: [1, 2], pad: explicit(1, 0, 2, 1) },
+  { x: [2, 6, 6, 8], k: [1, 1], co: 4, s: [1, 1], pad: 'valid' },
+  { x: [2, 7, 5, 6], k: [1, 1], co: 3, s: [2, 2], pad: 'valid' },
+  { x: [1, 6, 6, 3], k: [1, 1], co: 2, s: [1, 1], pad: explicit(1, 1, 1, 1) },
+  { x: [2, 5, 5, 2], k: [3, 3], co: 3, s: [3, 3], pad: explicit(2, 0, 0, 2) },
+  { x: [2, 11, 9, 2], k: [3, 3], co: 2, s: [4, 4], pad: explicit(1, 1, 1, 1) },
+  { x: [1, 12, 12, 3], k: [5, 5], co: 2, s: [2, 3], pad: explicit(2, 1, 0, 3) },
+  { x: [2, 9, 8, 16], k: [3, 3], co: 24, s: [1, 1], pad: 'same' },
+  // Narrowing stride-1 layers take the flipped-filter conv form for the input gradient.
+  { x: [2, 9, 8, 16], k: [3, 3], co: 5, s: [1, 1], pad: explicit(1, 2, 0, 1) },
+  { x: [1, 10, 9, 12], k: [3, 2], co: 4, s: [1, 1], pad: 'valid' },
+  { x: [2, 8, 8, 6], k: [5, 5], co: 2, s: [1, 1], pad: 'same' },
+];
+// The forward pass also takes dilation (tfjs's conv gradients reject it, so no gradient cases).
+const dilated: Case[] = [
+  { x: [2, 13, 11, 3], k: [3, 3], co: 4, s: [1, 1], pad: 'same', dil: [2, 2] },
+  { x: [1, 15, 15, 2], k: [3, 3], co: 3, s: [1, 1], pad: explicit(6, 6, 6, 6), dil: [6, 6] },
+  { x: [2, 12, 10, 3], k: [3, 2], co: 2, s: [1, 1], pad: 'valid', dil: [2, 3] },
+];
+
+function shapes(c: Case): { filter: number[]; dy: number[] } {
+  const filter = [c.k[0], c.k[1], c.x[3], c.co];
+  const info = tf.backend_util.computeConv2DInfo(c.x, filter as [number, number, number, number], c.s, c.dil ?? 1, c.pad);
+  return { filter, dy: info.outShape };
+}
+
+describeNative('native kernels on wasm match the cpu backend', () => {
+  beforeAll(async () => {
+    await setupBackends();
+    expect(registerNativeKernels()).toBe(true);
+  });
+  afterAll(() => {
+    unregisterNativeKernels();
+  });
+
+  // Each case runs with the default patch blocks (whole images) and with blocks of a few output
+  // rows, so the blocked im2col / col2im paths are checked on these small maps too.
+  describe.each([['whole-image blocks', 0], ['small blocks', 64]] as const)('%s', (_label, floats) => {
+    let prev = 0;
+    beforeAll(() => {
+      prev = addon!.setBlockFloats(floats);
+    });
+    afterAll(() => {
+      addon!.setBlockFloats(prev);
+    });
+    test.each(cases.map((c) => [JSON.stringify(c), c] as const))('Conv2D and both gradients %s', async (_name, c) => {
+      const { filter, dy } = shapes(c);
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+      const w = spec(filter);
+      await expectMatchesCpu('Conv2D', { x: spec(c.x), filter: w }, { ...attrs, dilations: 1 });
+      await expectMatchesCpu('Conv2DBackpropFilter', { x: spec(c.x), dy: spec(dy) }, { ...attrs, filterShape: filter });
+      await expectMatchesCpu('Conv2DBackpropInput', { dy: spec(dy), filter: w }, { ...attrs, inputShape: c.x });
+    });
+    test.each(dilated.map((c) => [JSON.stringify(c), c] as const))('dilated Conv2D %s', async (_name, c) => {
+      const { filter } = shapes(c);
+      await expectMatchesCpu('Conv2D', { x: spec(c.x), filter: spec(filter) }, {
+        strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: c.dil,
+      });
+    });
+  });
+
+  const depthwise: Case[] = [
+    { x: [2, 7, 7, 3], k: [3, 3], co: 3, s: [1, 1], pad: 'same' },
+    { x: [2, 8, 7, 4], k: [3, 3], co: 4, s: [2, 2], pad: 'same' },
+    { x: [1, 9, 9, 5], k: [5, 5], co: 5, s: [2, 2], pad: explicit(2, 1, 1, 2) },
+    { x: [3, 6, 10, 2], k: [3, 1], co: 2, s: [1, 3], pad: 'valid' },
+    { x: [1, 11, 11, 6], k: [3, 3], co: 6, s: [1, 1], pad: explicit(2, 2, 2, 2), dil: [2, 2] },
+    { x: [2, 12, 12, 3], k: [5, 5], co: 3, s: [3, 3], pad: 'same' },
+  ];
+  test.each(depthwise.map((c) => [JSON.stringify(c), c] as const))('DepthwiseConv2dNative and both gradients %s', async (_name, c) => {
+    const filter = [c.k[0], c.k[1], c.x[3], 1];
+    const dy = tf.backend_util.computeConv2DInfo(c.x, filter as [number, number, number, number], c.s, c.dil ?? 1, c.pad, undefined, true).outShape;
+    const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, dilations: c.dil ?? 1 };
+    const w = spec(filter);
+    await expectMatchesCpu('DepthwiseConv2dNative', { x: spec(c.x), filter: w }, attrs);
+    if (c.dil == null) {
+      await expectMatchesCpu('DepthwiseConv2dNativeBackpropFilter', { x: spec(c.x), dy: spec(dy) }, { ...attrs, filterShape: filter });
+      await expectMatchesCpu('DepthwiseConv2dNativeBackpropInput', { dy: spec(dy), filter: w }, { ...attrs, inputShape: c.x });
+      return;
+    }
+    // tfjs's cpu gradient kernels ignore dilation: direct loops are the reference (square kernel, even padding).
+    const x = spec(c.x);
+    const g = spec(dy);
+    const pad = (c.pad as tf.backend_util.ExplicitPadding)[1][0];
+    const ref = depthwiseGradsReference(x.values!, c.x, w.values!, g.values!, dy, c.k[0], c.s[0], c.dil[0], pad);
+    const dw = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy: g }, { ...attrs, filterShape: filter });
+    const dx = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy: g, filter: w }, { ...attrs, inputShape: c.x });
+    expect(maxRelError(dw.values, ref.dw)).toBeLessThan(1e-4);
+    expect(maxRelError(dx.values, ref.dx)).toBeLessThan(1e-4);
+  });
+
+  test('a depthwise conv with channel multiplier 2 falls back to the wasm kernels and still matches', async () => {
+    const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, dilations: 1 };
+    await expectMatchesCpu('DepthwiseConv2dNative', { x: spec([2, 6, 6, 3]), filter: spec([3, 3, 3, 2]) }, attrs);
+  });
+
+  test.each([
+    ['3x3/2 same (the ResNet stem)', [2, 9, 8, 4], 3, 2, 'same'],
+    ['3x3/2 explicit 1', [1, 10, 10, 3], 3, 2, 1],
+    ['2x2/2 valid', [2, 8, 6, 5], 2, 2, 'valid'],
+    ['3x3/1 same (overlapping windows)', [1, 7, 7, 2], 3, 1, 'same'],
+  ] as const)('MaxPoolGrad %s', async (_name, shape, k, s, pad) => {
+    // Distinct values, so the argmax (and hence the gradient) is unambiguous on both backends.
+    const n = shape.reduce((p, q) => p * q, 1);
+    const perm = spec([n]).values!.map((v, i) => v + i * 1e-3);
+    const input = { shape: [...shape], values: perm };
+    const info = tf.backend_util.computePool2DInfo(shape as unknown as [number, number, number, number], k, s, 1, pad as 'same');
+    const out = await runOn('cpu', 'MaxPool', { x: input }, { filterSize: k, strides: s, pad, dimRoundingMode: undefined });
+    await expectMatchesCpu('MaxPoolGrad', { dy: spec(info.outShape), input, output: { shape: out.shape, values: out.values } },
+      { filterSize: k, strides: s, pad, dimRoundingMode: undefined });
+  });
+
+  test('fused batch norm forward and backward match the composed ops (float64 reference)', async () => {
+    const { batchNormTraining } = await import('@busi/core');
+    const shape = [2, 5, 6, 7];
+    const xs = spec(shape).values!.map((v) => v * 3 + 10); // |mean| >> sigma: the precision-sensitive case
+    const dys = spec(shape).values!;
+    const gs = spec([7]).values!;
+    const bs = spec([7]).values!;
+    const run = async (fused: boolean) => {
+      await tf.setBackend(fused ? 'wasm' : 'cpu');
+      const x = tf.tensor4d(xs, shape as [number, number, number, number]);
+      const g = tf.tensor1d(gs);
+      const b = tf.tensor1d(bs);
+      const dy = tf.tensor4d(dys, shape as [number, number, number, number]);
+      const stats: tf.Tensor[] = [];
+      const f = (xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => {
+        const r = batchNormTraining(xi, gi, bi, 1e-5);
+        stats.push(r.mean, r.variance);
+        return r.y;
+      };
+      const { value, grads } = tf.valueAndGrads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(f(xi, gi, bi), dy)) as tf.Scalar)([x, g, b]);
+      const res = await Promise.all([...grads, ...stats].map((t) => t.data() as Promise<Float32Array>));
+      tf.dispose([x, g, b, dy, value, ...grads, ...stats]);
+      return res;
+    };
+    const ref = await run(false);
+    const got = await run(true);
+    for (let i = 0; i < ref.length; i++) {
+      let err = 0;
+      let scale = 1e-6;
+      for (let j = 0; j < ref[i].length; j++) {
+        err = Math.max(err, Math.abs(got[i][j] - ref[i][j]));
+        scale = Math.max(scale, Math.abs(ref[i][j]));
+      }
+      expect(err / scale).toBeLessThan(2e-4);
+    }
+  });
+
+  test('the fused batch-norm kernels are used on wasm (and only there)', () => {
+    expect(tf.getKernel('BusiBatchNormTrainForward', 'wasm')).toBeDefined();
+    expect(tf.getKernel('BusiBatchNormTrainBackward', 'wasm')).toBeDefined();
+    expect(tf.getKernel('BusiBatchNormTrainForward', 'cpu')).toBeUndefined();
+  });
+
+  test.each([
+    ['plain', [1, 5, 7], [1, 7, 3], false, false],
+    ['transposeA', [2, 7, 5], [2, 7, 3], true, false],
+    ['transposeB', [2, 5, 7], [2, 3, 7], false, true],
+    ['both transposed', [3, 7, 5], [3, 3, 7], true, true],
+    ['a broadcast over b', [1, 4, 6], [3, 6, 2], false, false],
+    ['b broadcast over a', [3, 4, 6], [1, 6, 2], false, false],
+  ] as const)('BatchMatMul %s', async (_name, a, b, transposeA, transposeB) => {
+    await expectMatchesCpu('BatchMatMul', { a: spec([...a]), b: spec([...b]) }, { transposeA, transposeB });
+  });
+
+  test('an int32 matmul falls back to the kernel registered before', async () => {
+    // The stock wasm BatchMatMul (reached through the busi wasm kernels) has no int32 path: its own error proves the hand-off.
+    const ints = (shape: number[]) => ({ shape, dtype: 'int32' as const, values: Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, (_, i) => (i % 5) - 2) });
+    await expect(runOn('wasm', 'BatchMatMul', { a: ints([1, 3, 4]), b: ints([1, 4, 2]) }, { transposeA: false, transposeB: false }))
+      .rejects.toThrow(/non-float32 tensors not yet supported/);
+  });
+
+  test('threads can be set and are reported', () => {
+    registerNativeKernels({ threads: 1 });
+    expect(nativeKernelsInfo()).toMatchObject({ registered: true, threads: 1 });
+    registerNativeKernels({ threads: 2 });
+    expect(nativeKernelsInfo().threads).toBe(2);
+    expect(() => registerNativeKernels({ threads: 0 })).toThrow(/threads must be a positive integer, got 0/);
+  });
+
+  test('the addon rejects arrays that do not match the geometry, naming the problem', () => {
+    const g = Int32Array.from([1, 4, 4, 2, 3, 3, 2, 4, 4, 1, 1, 1, 1, 1, 1]);
+    expect(() => addon!.conv(0, new Float32Array(31), new Float32Array(36), new Float32Array(32), g)).toThrow(/array lengths do not match/);
+    expect(() => addon!.conv(0, new Float32Array(32), new Float32Array(36), new Float32Array(32), new Int32Array(3))).toThrow(/geometry must be an Int32Array of 15 values/);
+    expect(() => addon!.conv(0, [] as unknown as Float32Array, new Float32Array(36), new Float32Array(32), g)).toThrow(/argument a must be a Float32Array/);
+    expect(() => addon!.matmul(new Float32Array(6), new Float32Array(6), new Float32Array(4), Int32Array.from([1, 1, 2, 2, 4, 0, 0]))).toThrow(/matmul array lengths/);
+  });
+
+  test('a conv training step through tf ops matches cpu and keeps numTensors flat', async () => {
+    const xs = spec([2, 12, 12, 3]);
+    const ws = [spec([3, 3, 3, 8]), spec([1, 1, 8, 6]), spec([3, 3, 6, 4])];
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor4d(xs.values!, xs.shape as [number, number, number, number]);
+      const vars = ws.map((w) => tf.variable(tf.tensor4d(w.values!, w.shape as [number, number, number, number])));
+      const loss = () => {
+        let h = tf.relu(tf.conv2d(x, vars[0] as tf.Variable<tf.Rank.R4>, 2, 'same'));
+        h = tf.conv2d(h, vars[1] as tf.Variable<tf.Rank.R4>, 1, 'valid');
+        h = tf.conv2d(h, vars[2] as tf.Variable<tf.Rank.R4>, 1, [[0, 0], [1, 0], [0, 1], [0, 0]]);
+        return tf.mean(tf.square(h)) as tf.Scalar;
+      };
+      const before = tf.memory().numTensors;
+      let grads: Float32Array[] = [];
+      for (let step = 0; step < 3; step++) {
+        const { value, grads: g } = tf.variableGrads(loss);
+        grads = await Promise.all(vars.map((v) => g[v.name].data() as Promise<Float32Array>));
+        tf.dispose([value, ...Object.values(g)]);
+        expect(tf.memory().numTensors).toBe(before);
+      }
+      tf.dispose([x, ...vars]);
+      return grads;
+    };
+    const ref = await run('cpu');
+    const got = await run('wasm');
+    for (let i = 0; i < ref.length; i++) {
+      let err = 0;
+      let scale = 1e-6;
+      for (let j = 0; j < ref[i].length; j++) {
+        err = Math.max(err, Math.abs(got[i][j] - ref[i][j]));
+        scale = Math.max(scale, Math.abs(ref[i][j]));
+      }
+      expect(err / scale).toBeLessThan(1e-4);
+    }
+  });
+});
