@@ -1,5 +1,7 @@
 // Which kernels a training step spends its time in (and which are missing) on the wasm backend.
 // Usage: node packages/node/bench/run.mjs packages/node/bench/profile-kernels.ts [encoder] [decoder] [size] [batch]
+// INFER=1 profiles one inference (predict) instead of a training step; DETAIL=Kernel,... lists
+// those kernels' calls with their shapes.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backends';
 import { KernelTimer, makeTrainBench } from './common';
@@ -7,8 +9,17 @@ import { KernelTimer, makeTrainBench } from './common';
 async function main(): Promise<void> {
   const [encoder = 'resnet50', decoder = 'unet', size = '128', batch = '2'] = process.argv.slice(2);
   await initBackend({ backend: (process.env.BUSI_BACKEND as 'wasm') ?? 'wasm' });
-  const bench = makeTrainBench(encoder, decoder, Number(batch), Number(size));
-  console.log(`${decoder}/${encoder} ${size}px batch ${batch}: warm-up step ${bench.step().toFixed(0)} ms`);
+  const trainBench = makeTrainBench(encoder, decoder, Number(batch), Number(size));
+  const x = tf.randomNormal([Number(batch), Number(size), Number(size), 3]) as tf.Tensor4D;
+  const infer = (): number => {
+    const t0 = performance.now();
+    const out = trainBench.model.predict(x);
+    out.mask.dataSync();
+    tf.dispose([out.mask, out.logits]);
+    return performance.now() - t0;
+  };
+  const bench = process.env.INFER ? { step: infer, dispose: () => { x.dispose(); trainBench.dispose(); } } : { step: () => trainBench.step(), dispose: () => { x.dispose(); trainBench.dispose(); } };
+  console.log(`${decoder}/${encoder} ${size}px batch ${batch}${process.env.INFER ? ' inference' : ''}: warm-up ${bench.step().toFixed(0)} ms`);
   const timer = new KernelTimer();
   for (const k of (process.env.DETAIL ?? '').split(',').filter(Boolean)) timer.detailKernels.add(k);
   timer.install(tf.getBackend());

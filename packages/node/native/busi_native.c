@@ -125,8 +125,137 @@ static void col2im_add(const Geometry *g, const float *cols, int b, int y0, int 
   }
 }
 
+
+/*
+ * Forward convolution for layers with few output channels (decoder tails, segmentation heads).
+ * There the GEMM's N is 1-32, so the im2col matrix (kh*kw times the input) is written and read
+ * once for very little arithmetic: memory-bound. Here each output row reads a zero-padded copy
+ * of the input directly; PIX output pixels x CO channels accumulate in registers (CO is a
+ * compile-time constant per instance, so the compiler unrolls and vectorises those loops).
+ */
+#define DIRECT_PIX 4
+
+/* Zero-padded copy of image b: rows [-top, hp-top), cols [-left, wp-left). */
+static void pad_image(const Geometry *g, const float *x, int b, int hp, int wp, float *xp) {
+  const size_t row = (size_t)wp * g->ci;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < hp; r++) {
+    float *dst = xp + (size_t)r * row;
+    const int iy = r - g->top;
+    if (iy < 0 || iy >= g->h) {
+      memset(dst, 0, sizeof(float) * row);
+      continue;
+    }
+    for (int c = 0; c < wp; c++) {
+      const int ix = c - g->left;
+      if (ix < 0 || ix >= g->w) memset(dst + (size_t)c * g->ci, 0, sizeof(float) * g->ci);
+      else memcpy(dst + (size_t)c * g->ci, x + (((size_t)b * g->h + iy) * g->w + ix) * g->ci, sizeof(float) * g->ci);
+    }
+  }
+}
+
+#define DEFINE_DIRECT(CO)                                                                              \
+  static void direct_rows_##CO(const Geometry *g, const float *xp, int wp, const float *f, float *y) { \
+    const int ci = g->ci;                                                                              \
+    _Pragma("omp parallel for schedule(static)")                                                       \
+    for (int oy = 0; oy < g->oh; oy++) {                                                               \
+      float *out = y + (size_t)oy * g->ow * CO;                                                        \
+      int ox = 0;                                                                                      \
+      for (; ox + DIRECT_PIX <= g->ow; ox += DIRECT_PIX) {                                             \
+        float acc[DIRECT_PIX][CO] = {{0}};                                                             \
+        for (int i = 0; i < g->kh; i++) {                                                              \
+          for (int j = 0; j < g->kw; j++) {                                                            \
+            const float *w = f + ((size_t)i * g->kw + j) * ci * CO;                                    \
+            const float *src[DIRECT_PIX];                                                              \
+            for (int p = 0; p < DIRECT_PIX; p++)                                                       \
+              src[p] = xp + ((size_t)(oy * g->sh + i * g->dh) * wp + (ox + p) * g->sw + j * g->dw) * ci; \
+            for (int c = 0; c < ci; c++) {                                                             \
+              const float *wc = w + (size_t)c * CO;                                                    \
+              for (int p = 0; p < DIRECT_PIX; p++) {                                                   \
+                const float v = src[p][c];                                                             \
+                for (int o = 0; o < CO; o++) acc[p][o] += v * wc[o];                                   \
+              }                                                                                        \
+            }                                                                                          \
+          }                                                                                            \
+        }                                                                                              \
+        for (int p = 0; p < DIRECT_PIX; p++) memcpy(out + (size_t)(ox + p) * CO, acc[p], sizeof acc[p]); \
+      }                                                                                                \
+      for (; ox < g->ow; ox++) {                                                                       \
+        float acc[CO] = {0};                                                                           \
+        for (int i = 0; i < g->kh; i++) {                                                              \
+          for (int j = 0; j < g->kw; j++) {                                                            \
+            const float *w = f + ((size_t)i * g->kw + j) * ci * CO;                                    \
+            const float *src = xp + ((size_t)(oy * g->sh + i * g->dh) * wp + ox * g->sw + j * g->dw) * ci; \
+            for (int c = 0; c < ci; c++)                                                               \
+              for (int o = 0; o < CO; o++) acc[o] += src[c] * w[(size_t)c * CO + o];                   \
+          }                                                                                            \
+        }                                                                                              \
+        memcpy(out + (size_t)ox * CO, acc, sizeof acc);                                                \
+      }                                                                                                \
+    }                                                                                                  \
+  }
+
+DEFINE_DIRECT(8)
+DEFINE_DIRECT(16)
+DEFINE_DIRECT(32)
+
+/*
+ * One output channel: a dot product over kh*kw*ci per pixel. Sixteen channel lanes accumulate
+ * over every tap and are summed once per pixel (a horizontal sum per tap would dominate).
+ */
+static void direct_rows_1(const Geometry *g, const float *xp, int wp, const float *f, float *y) {
+  const int ci = g->ci;
+  const int body = ci - ci % 16;
+#pragma omp parallel for schedule(static)
+  for (int oy = 0; oy < g->oh; oy++) {
+    for (int ox = 0; ox < g->ow; ox++) {
+      float lane[16] = {0};
+      float tail = 0;
+      for (int i = 0; i < g->kh; i++) {
+        for (int j = 0; j < g->kw; j++) {
+          const float *w = f + ((size_t)i * g->kw + j) * ci;
+          const float *src = xp + ((size_t)(oy * g->sh + i * g->dh) * wp + ox * g->sw + j * g->dw) * ci;
+          for (int c = 0; c < body; c += 16)
+            for (int q = 0; q < 16; q++) lane[q] += src[c + q] * w[c + q];
+          for (int c = body; c < ci; c++) tail += src[c] * w[c];
+        }
+      }
+      for (int q = 0; q < 16; q++) tail += lane[q];
+      y[(size_t)oy * g->ow + ox] = tail;
+    }
+  }
+}
+
+/* Output maps of at least this many pixels take the direct form (0: never); settable for tests. */
+static long direct_min_pixels = 1024;
+
+/* Whether the direct form takes this layer (few output channels, a map worth the padded copy). */
+static int direct_wanted(const Geometry *g) {
+  return direct_min_pixels > 0 && (g->co == 1 || g->co == 8 || g->co == 16 || g->co == 32) && g->ci <= 512 &&
+         (long)g->oh * g->ow >= direct_min_pixels;
+}
+
+static int conv_forward_direct(const Geometry *g, const float *x, const float *f, float *y) {
+  const int hp = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+  const int wp = (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+  float *xp = scratch_get((size_t)hp * wp * g->ci);
+  if (xp == NULL) return 0;
+  for (int b = 0; b < g->n; b++) {
+    pad_image(g, x, b, hp, wp, xp);
+    float *out = y + (size_t)b * g->oh * g->ow * g->co;
+    switch (g->co) {
+      case 1: direct_rows_1(g, xp, wp, f, out); break;
+      case 8: direct_rows_8(g, xp, wp, f, out); break;
+      case 16: direct_rows_16(g, xp, wp, f, out); break;
+      default: direct_rows_32(g, xp, wp, f, out); break;
+    }
+  }
+  return 1;
+}
+
 static int conv_forward(const Geometry *g, const float *x, const float *f, float *y) {
   const int k = g->kh * g->kw * g->ci;
+  if (!is_pointwise(g) && direct_wanted(g)) return conv_forward_direct(g, x, f, y);
   if (is_pointwise(g)) {
     cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, g->n * g->h * g->w, g->co, g->ci, 1.f, x, g->ci, f, g->co, 0.f, y, g->co);
     return 1;
@@ -472,6 +601,65 @@ static int bn_backward(long m, int c, const float *dy, const float *x, const flo
   return 1;
 }
 
+
+/*
+ * Sums x viewed as [outer, mid, inner] over its middle axis (a reduction over axes that are
+ * contiguous but not innermost, e.g. NHWC over N,H,W or over H,W): per-thread partial sums in
+ * double, then combined. The wasm backend would transpose the whole tensor first.
+ */
+static int reduce_middle(long outer, long mid, long inner, const float *x, float *out, double scale) {
+  const size_t cells = (size_t)outer * inner;
+  double *total = calloc(cells, sizeof(double));
+  if (total == NULL) return 0;
+  int failed = 0;
+#pragma omp parallel
+  {
+    double *acc = calloc(cells, sizeof(double));
+    if (acc == NULL) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static) collapse(2)
+    for (long o = 0; o < outer; o++) {
+      for (long m = 0; m < mid; m++) {
+        if (acc == NULL) continue;
+        const float *row = x + ((size_t)o * mid + m) * inner;
+        double *a = acc + (size_t)o * inner;
+        for (long q = 0; q < inner; q++) a[q] += row[q];
+      }
+    }
+#pragma omp critical
+    if (acc != NULL) {
+      for (size_t t = 0; t < cells; t++) total[t] += acc[t];
+    }
+    free(acc);
+  }
+  for (size_t t = 0; t < cells; t++) out[t] = (float)(total[t] * scale);
+  free(total);
+  return !failed;
+}
+
+/* Inference batch norm: y = (x - mean) * scale / sqrt(var + eps) + offset per channel (x is [m, c]). */
+static int bn_inference(long m, int c, const float *x, const float *mean, const float *var, const float *offset,
+                        const float *scale, float eps, float *y) {
+  float *k = malloc(sizeof(float) * (size_t)2 * c);
+  if (k == NULL) return 0;
+  float *b = k + c;
+  for (int q = 0; q < c; q++) {
+    const double inv = 1.0 / sqrt((double)var[q] + eps);
+    k[q] = (float)((scale ? scale[q] : 1.0) * inv);
+    b[q] = (float)((offset ? offset[q] : 0.0) - mean[q] * (double)k[q]);
+  }
+#pragma omp parallel for schedule(static)
+  for (long r = 0; r < m; r++) {
+    const float *row = x + r * c;
+    float *out = y + r * c;
+    for (int q = 0; q < c; q++) out[q] = row[q] * k[q] + b[q];
+  }
+  free(k);
+  return 1;
+}
+
 /* ---- N-API glue ---- */
 
 #define CHECK(env, call)                                                \
@@ -718,6 +906,63 @@ static napi_value bn_backward_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+/* reduceMiddle(x, out, [outer, mid, inner], scale): out[o, i] = scale * sum over m of x[o, m, i]. */
+static napi_value reduce_middle_js(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) {
+    napi_throw_type_error(env, NULL, "busi native: reduceMiddle(x, out, dims, scale) takes 4 arguments");
+    return NULL;
+  }
+  float *x, *out;
+  size_t xl, ol;
+  int d[3];
+  double scale;
+  if (!get_floats(env, argv[0], &x, &xl, "x") || !get_floats(env, argv[1], &out, &ol, "out") || !get_ints(env, argv[2], d, 3, "dims")) return NULL;
+  CHECK(env, napi_get_value_double(env, argv[3], &scale));
+  if (d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || xl != (size_t)d[0] * d[1] * d[2] || ol != (size_t)d[0] * d[2]) {
+    napi_throw_range_error(env, NULL, "busi native: reduceMiddle array lengths do not match the dims");
+    return NULL;
+  }
+  apply_threads();
+  if (!reduce_middle(d[0], d[1], d[2], x, out, scale)) napi_throw_error(env, NULL, "busi native: out of memory in reduceMiddle");
+  return NULL;
+}
+
+/* bnInference(x, mean, variance, offset | null, scale | null, y, eps). */
+static napi_value bn_inference_js(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 7) {
+    napi_throw_type_error(env, NULL, "busi native: bnInference(x, mean, variance, offset, scale, y, eps) takes 7 arguments");
+    return NULL;
+  }
+  float *x, *mean, *var, *offset = NULL, *scale = NULL, *y;
+  size_t xl, ml, vl, offl = 0, scl = 0, yl;
+  napi_valuetype t;
+  if (!get_floats(env, argv[0], &x, &xl, "x") || !get_floats(env, argv[1], &mean, &ml, "mean") ||
+      !get_floats(env, argv[2], &var, &vl, "variance") || !get_floats(env, argv[5], &y, &yl, "y")) {
+    return NULL;
+  }
+  CHECK(env, napi_typeof(env, argv[3], &t));
+  if (t != napi_null && !get_floats(env, argv[3], &offset, &offl, "offset")) return NULL;
+  CHECK(env, napi_typeof(env, argv[4], &t));
+  if (t != napi_null && !get_floats(env, argv[4], &scale, &scl, "scale")) return NULL;
+  double eps;
+  CHECK(env, napi_get_value_double(env, argv[6], &eps));
+  const size_t c = ml;
+  if (c == 0 || xl % c || yl != xl || vl != c || (offset && offl != c) || (scale && scl != c)) {
+    napi_throw_range_error(env, NULL, "busi native: bnInference array lengths do not match (x and y [m, c], the rest [c])");
+    return NULL;
+  }
+  apply_threads();
+  if (!bn_inference((long)(xl / c), (int)c, x, mean, var, offset, scale, (float)eps, y)) napi_throw_error(env, NULL, "busi native: out of memory in bnInference");
+  return NULL;
+}
+
 /* setThreads(n): threads for BLAS and the patch loops (0 = the libraries' defaults). */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -742,6 +987,19 @@ static napi_value set_block_floats(napi_env env, napi_callback_info info) {
   return prev;
 }
 
+/* setDirectMinPixels(n): maps of at least n output pixels use the direct small-channel conv (0 = never); returns the previous value. */
+static napi_value set_direct_min_pixels(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t n = 1024;
+  if (argc >= 1) CHECK(env, napi_get_value_int64(env, argv[0], &n));
+  napi_value prev;
+  CHECK(env, napi_create_int64(env, direct_min_pixels, &prev));
+  direct_min_pixels = n < 0 ? 0 : n;
+  return prev;
+}
+
 static napi_value get_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
@@ -755,7 +1013,10 @@ NAPI_MODULE_INIT() {
       {"matmul", NULL, matmul, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setDirectMinPixels", NULL, set_direct_min_pixels, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlockFloats", NULL, set_block_floats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reduceMiddle", NULL, reduce_middle_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bnInference", NULL, bn_inference_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bnForward", NULL, bn_forward_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bnBackward", NULL, bn_backward_js, NULL, NULL, NULL, napi_enumerable, NULL},
   };

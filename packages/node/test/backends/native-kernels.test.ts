@@ -39,9 +39,15 @@ const cases: Case[] = [
   { x: [2, 9, 8, 16], k: [3, 3], co: 5, s: [1, 1], pad: explicit(1, 2, 0, 1) },
   { x: [1, 10, 9, 12], k: [3, 2], co: 4, s: [1, 1], pad: 'valid' },
   { x: [2, 8, 8, 6], k: [5, 5], co: 2, s: [1, 1], pad: 'same' },
+  // Output channel counts the direct forward specialises on (1, 8, 16, 32), odd widths for its pixel tail.
+  { x: [2, 9, 11, 5], k: [3, 3], co: 1, s: [1, 1], pad: 'same' },
+  { x: [1, 10, 7, 6], k: [3, 3], co: 8, s: [2, 1], pad: explicit(1, 0, 2, 1) },
+  { x: [2, 8, 9, 12], k: [3, 3], co: 16, s: [1, 1], pad: 'same' },
+  { x: [1, 7, 13, 4], k: [5, 3], co: 32, s: [2, 2], pad: 'valid' },
 ];
 // The forward pass also takes dilation (tfjs's conv gradients reject it, so no gradient cases).
 const dilated: Case[] = [
+  { x: [1, 14, 13, 4], k: [3, 3], co: 16, s: [1, 1], pad: 'same', dil: [2, 3] },
   { x: [2, 13, 11, 3], k: [3, 3], co: 4, s: [1, 1], pad: 'same', dil: [2, 2] },
   { x: [1, 15, 15, 2], k: [3, 3], co: 3, s: [1, 1], pad: explicit(6, 6, 6, 6), dil: [6, 6] },
   { x: [2, 12, 10, 3], k: [3, 2], co: 2, s: [1, 1], pad: 'valid', dil: [2, 3] },
@@ -62,15 +68,19 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     unregisterNativeKernels();
   });
 
-  // Each case runs with the default patch blocks (whole images) and with blocks of a few output
-  // rows, so the blocked im2col / col2im paths are checked on these small maps too.
-  describe.each([['whole-image blocks', 0], ['small blocks', 64]] as const)('%s', (_label, floats) => {
+  // Each case runs with the default patch blocks (whole images), with blocks of a few output
+  // rows, and with the direct small-channel forward forced on (it normally starts at 1024-pixel
+  // maps), so every path is checked on these small maps.
+  describe.each([['whole-image blocks', 0, 0], ['small blocks', 64, 0], ['direct small-channel forward', 0, 1]] as const)('%s', (_label, floats, directPixels) => {
     let prev = 0;
+    let prevDirect = 0;
     beforeAll(() => {
       prev = addon!.setBlockFloats(floats);
+      prevDirect = addon!.setDirectMinPixels(directPixels);
     });
     afterAll(() => {
       addon!.setBlockFloats(prev);
+      addon!.setDirectMinPixels(prevDirect);
     });
     test.each(cases.map((c) => [JSON.stringify(c), c] as const))('Conv2D and both gradients %s', async (_name, c) => {
       const { filter, dy } = shapes(c);
@@ -174,6 +184,29 @@ describeNative('native kernels on wasm match the cpu backend', () => {
       }
       expect(err / scale).toBeLessThan(2e-4);
     }
+  });
+
+  test.each([
+    ['Sum', [2, 5, 6, 7], [0, 1, 2], false],
+    ['Sum', [2, 5, 6, 7], [1, 2], true],
+    ['Mean', [2, 5, 6, 7], [1, 2], false],
+    ['Mean', [3, 4, 5], [0], true],
+    ['Mean', [3, 4, 5], [-3, -2], false],
+    ['Sum', [3, 4, 5], [2], false], // innermost: the wasm kernel's own case
+    ['Sum', [3, 4, 5], [0, 2], false], // not contiguous: falls back
+    ['Mean', [4, 6], null, false], // every axis
+  ] as const)('%s of %j over axes %j (keepDims %s)', async (kernel, shape, axis, keepDims) => {
+    await expectMatchesCpu(kernel, { x: spec([...shape]) }, { axis: axis == null ? null : [...axis], keepDims });
+  });
+
+  test.each([
+    ['scale and offset', true, true],
+    ['no scale, no offset', false, false],
+  ] as const)('FusedBatchNorm (inference) with %s', async (_name, withScale, withOffset) => {
+    const inputs: Record<string, ReturnType<typeof spec>> = { x: spec([2, 4, 5, 6]), mean: spec([6]), variance: { shape: [6], values: spec([6]).values!.map((v) => v * v + 0.1) } };
+    if (withScale) inputs.scale = spec([6]);
+    if (withOffset) inputs.offset = spec([6]);
+    await expectMatchesCpu('FusedBatchNorm', inputs, { varianceEpsilon: 1e-5 });
   });
 
   test('the fused batch-norm kernels are used on wasm (and only there)', () => {

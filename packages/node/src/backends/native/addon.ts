@@ -18,10 +18,19 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   /** The thread count in effect. */
   getThreads(): number;
+  /** `out[o, i] = scale · Σ_m x[o, m, i]` for x viewed as [outer, mid, inner]; `dims` = [outer, mid, inner]. */
+  reduceMiddle(x: Float32Array, out: Float32Array, dims: Int32Array, scale: number): void;
+  /** Inference batch norm of x [m, c]: `y = (x − mean)·scale/√(variance + eps) + offset` (null offset 0, null scale 1). */
+  bnInference(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, y: Float32Array, eps: number): void;
   /** Training-mode batch norm of x [m, c] (c = gamma.length): writes y, the batch mean, biased variance and 1/sqrt(variance + eps). */
   bnForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array, invStd: Float32Array, eps: number): void;
   /** Its backward pass: writes dx, dgamma (sum of dy times the normalised x) and dbeta (sum of dy). */
   bnBackward(dy: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array): void;
+  /**
+   * Output maps of at least this many pixels run convolutions with 1, 8, 16 or 32 output channels
+   * as direct loops instead of im2col + GEMM (0: never; default 1024); returns the previous value. For tests and benchmarks.
+   */
+  setDirectMinPixels(pixels: number): number;
   /** Scratch floats per block of patches (0 restores the 32 MiB default); returns the previous value. For tests. */
   setBlockFloats(floats: number): number;
 }
@@ -73,7 +82,7 @@ export function loadNativeAddon(): NativeAddon | null {
   if (process.env.OMP_WAIT_POLICY == null) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   try {
     const addon = createRequire(file)(file) as NativeAddon;
-    for (const fn of ['conv', 'matmul', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats'] as const) {
+    for (const fn of ['conv', 'matmul', 'reduceMiddle', 'bnInference', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats', 'setDirectMinPixels'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${file} has no function ${fn}; rebuild it`);
     }
     cached = { addon, reason: `loaded from ${file}` };

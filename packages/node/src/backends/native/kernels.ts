@@ -51,8 +51,9 @@ function empty(shape: number[]): boolean {
 
 /**
  * Kernel configs that run the wasm backend's dense and depthwise convolutions (forward and
- * gradients), batched matmuls, max-pool gradients and the fused batch-norm kernels of
- * `@busi/core` through the native addon. `fallback(name)` gives the kernel a case the addon does not handle goes to (NCHW data,
+ * gradients), batched matmuls, max-pool gradients, inference batch norm, sums and means over
+ * leading/middle axes, and the fused training batch-norm kernels of `@busi/core` through the
+ * native addon. `fallback(name)` gives the kernel a case the addon does not handle goes to (NCHW data,
  * non-float32 dtypes).
  */
 export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string) => tf.KernelFunc): KernelConfig[] {
@@ -172,6 +173,42 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
     return out;
   };
 
+  /** Sum or Mean over contiguous axes that leave an inner axis (the wasm kernels transpose for those). */
+  const reduction = (name: string, mean: boolean): tf.KernelFunc => (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const rank = x.shape.length;
+    const raw = attrs.axis as number | number[] | undefined;
+    const axes = [...new Set((raw == null ? x.shape.map((_, i) => i) : Array.isArray(raw) ? raw : [raw]).map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+    const contiguous = axes.length > 0 && axes.every((a, i) => a === axes[0] + i);
+    const last = axes[axes.length - 1];
+    if (x.dtype !== 'float32' || !contiguous || last >= rank - 1 || empty(x.shape)) return fallback(name)(args);
+    const size = (from: number, to: number) => x.shape.slice(from, to).reduce((p, q) => p * q, 1);
+    const outer = size(0, axes[0]);
+    const mid = size(axes[0], last + 1);
+    const inner = size(last + 1, rank);
+    const shape = attrs.keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput(shape, 'float32');
+    addon.reduceMiddle(heap(backend, x), heap(backend, out), Int32Array.from([outer, mid, inner]), mean ? 1 / mid : 1);
+    return out;
+  };
+
+  const fusedBatchNorm: tf.KernelFunc = (args) => {
+    const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>;
+    const c = x!.shape[x!.shape.length - 1];
+    const perChannel = (t: TensorInfo | undefined) => t == null || (t.dtype === 'float32' && t.shape.reduce((p, q) => p * q, 1) === c);
+    if (x!.dtype !== 'float32' || ![mean, variance].every((t) => t != null) || ![mean, variance, offset, scale].every(perChannel) || empty(x!.shape)) {
+      return fallback(tf.FusedBatchNorm)(args);
+    }
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput([...x!.shape], 'float32');
+    addon.bnInference(heap(backend, x!), heap(backend, mean!), heap(backend, variance!),
+      offset ? heap(backend, offset) : null, scale ? heap(backend, scale) : null, heap(backend, out),
+      Number(args.attrs?.varianceEpsilon ?? 1e-3));
+    return out;
+  };
+
   const batchNormForward: tf.KernelFunc = (args) => {
     const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
     const c = x.shape[x.shape.length - 1];
@@ -208,6 +245,9 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
     { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: 'wasm', kernelFunc: depthwiseBackpropInput },
     { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: 'wasm', kernelFunc: depthwiseBackpropFilter },
     { kernelName: tf.MaxPoolGrad, backendName: 'wasm', kernelFunc: maxPoolGrad },
+    { kernelName: tf.Sum, backendName: 'wasm', kernelFunc: reduction(tf.Sum, false) },
+    { kernelName: tf.Mean, backendName: 'wasm', kernelFunc: reduction(tf.Mean, true) },
+    { kernelName: tf.FusedBatchNorm, backendName: 'wasm', kernelFunc: fusedBatchNorm },
   ];
 }
 
