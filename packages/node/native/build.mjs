@@ -42,7 +42,7 @@ const extra = (process.env.BUSI_NATIVE_CFLAGS || '').split(/\s+/).filter(Boolean
 mkdirSync(path.dirname(out), { recursive: true });
 // Compile to a temporary name and rename: a failed build never replaces a working addon.
 const tmp = `${out.replace(/\.node$/, "")}.${process.pid}.tmp.node`;
-const cmd = ['-O3', '-march=native', '-fPIC', '-shared', '-fopenmp', '-Wall', `-I${include}`, ...extra,
+const cmd = ['-O3', '-march=native', '-fno-trapping-math', '-fPIC', '-shared', '-fopenmp', '-Wall', `-I${include}`, ...extra,
   path.join(here, 'busi_native.c'), ...blas, '-lm', '-o', tmp];
 try {
   execFileSync(cc, cmd, { stdio: ['ignore', 'inherit', 'inherit'] });

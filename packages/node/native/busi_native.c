@@ -11,6 +11,7 @@
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -660,6 +661,58 @@ static int bn_inference(long m, int c, const float *x, const float *mean, const 
   return 1;
 }
 
+
+/*
+ * Elementwise kernels for large tensors, on every core. The sigmoid's exp is Cephes' exp2f
+ * polynomial (relative error ~2e-7) written so that GCC vectorises it; a call to libm's expf
+ * would run one value at a time and lose to the single-threaded wasm kernel.
+ */
+static inline float exp_vec(float x) {
+  x = x < -87.f ? -87.f : x;
+  x = x > 88.f ? 88.f : x;
+  const float t = x * 1.44269504088896341f;
+  const float n = __builtin_floorf(t + 0.5f);
+  const float f = t - n;
+  float p = 1.535336188319500e-4f;
+  p = p * f + 1.339887440266574e-3f;
+  p = p * f + 9.618437357674640e-3f;
+  p = p * f + 5.550332471162809e-2f;
+  p = p * f + 2.402264791363012e-1f;
+  p = p * f + 6.931472028550421e-1f;
+  p = p * f + 1.f;
+  const int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+static void sigmoid_f32(long n, const float *x, float *y) {
+#pragma omp parallel for simd schedule(static)
+  for (long i = 0; i < n; i++) y[i] = 1.f / (1.f + exp_vec(-x[i]));
+}
+
+static void relu_f32(long n, const float *x, float *y) {
+#pragma omp parallel for simd schedule(static)
+  for (long i = 0; i < n; i++) y[i] = x[i] < 0.f ? 0.f : x[i]; /* NaN stays NaN, as in tfjs */
+}
+
+/* out[o, m, i] = big[o, m, i] (+ or *) small[o, i]: same shapes, per-channel and squeeze-excite broadcasts. */
+static void binary_f32(int kind, long outer, long mid, long inner, const float *big, const float *small, float *out) {
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long o = 0; o < outer; o++) {
+    for (long m = 0; m < mid; m++) {
+      const float *a = big + ((size_t)o * mid + m) * inner;
+      const float *b = small + (size_t)o * inner;
+      float *r = out + ((size_t)o * mid + m) * inner;
+      if (kind == 0) {
+        for (long q = 0; q < inner; q++) r[q] = a[q] + b[q];
+      } else {
+        for (long q = 0; q < inner; q++) r[q] = a[q] * b[q];
+      }
+    }
+  }
+}
+
 /* ---- N-API glue ---- */
 
 #define CHECK(env, call)                                                \
@@ -963,6 +1016,58 @@ static napi_value bn_inference_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+/* unary(kind, x, y): 0 relu, 1 sigmoid. */
+static napi_value unary_js(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int kind;
+  float *x, *y;
+  size_t xl, yl;
+  if (argc != 3) {
+    napi_throw_type_error(env, NULL, "busi native: unary(kind, x, y) takes 3 arguments");
+    return NULL;
+  }
+  CHECK(env, napi_get_value_int32(env, argv[0], &kind));
+  if (!get_floats(env, argv[1], &x, &xl, "x") || !get_floats(env, argv[2], &y, &yl, "y")) return NULL;
+  if (xl != yl || kind < 0 || kind > 1) {
+    napi_throw_range_error(env, NULL, "busi native: unary needs kind 0 (relu) or 1 (sigmoid) and x, y of one length");
+    return NULL;
+  }
+  apply_threads();
+  if (kind == 0) relu_f32((long)xl, x, y);
+  else sigmoid_f32((long)xl, x, y);
+  return NULL;
+}
+
+/* binary(kind, big, small, out, [outer, mid, inner]): kind 0 add, 1 multiply; small is [outer, inner]. */
+static napi_value binary_js(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int kind, d[3];
+  float *a, *b, *out;
+  size_t al, bl, ol;
+  if (argc != 5) {
+    napi_throw_type_error(env, NULL, "busi native: binary(kind, big, small, out, dims) takes 5 arguments");
+    return NULL;
+  }
+  CHECK(env, napi_get_value_int32(env, argv[0], &kind));
+  if (!get_floats(env, argv[1], &a, &al, "big") || !get_floats(env, argv[2], &b, &bl, "small") ||
+      !get_floats(env, argv[3], &out, &ol, "out") || !get_ints(env, argv[4], d, 3, "dims")) {
+    return NULL;
+  }
+  if (kind < 0 || kind > 1 || d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || al != (size_t)d[0] * d[1] * d[2] ||
+      ol != al || bl != (size_t)d[0] * d[2]) {
+    napi_throw_range_error(env, NULL, "busi native: binary array lengths do not match the dims");
+    return NULL;
+  }
+  apply_threads();
+  binary_f32(kind, d[0], d[1], d[2], a, b, out);
+  return NULL;
+}
+
 /* setThreads(n): threads for BLAS and the patch loops (0 = the libraries' defaults). */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1015,6 +1120,8 @@ NAPI_MODULE_INIT() {
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setDirectMinPixels", NULL, set_direct_min_pixels, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlockFloats", NULL, set_block_floats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unary", NULL, unary_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"binary", NULL, binary_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reduceMiddle", NULL, reduce_middle_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bnInference", NULL, bn_inference_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bnForward", NULL, bn_forward_js, NULL, NULL, NULL, napi_enumerable, NULL},

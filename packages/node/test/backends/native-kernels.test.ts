@@ -209,6 +209,48 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     await expectMatchesCpu('FusedBatchNorm', inputs, { varianceEpsilon: 1e-5 });
   });
 
+  test.each([
+    ['Relu', [4, 32, 32, 17]],
+    ['Sigmoid', [4, 32, 32, 17]],
+    ['Sigmoid', [3, 7]], // small: the wasm kernel
+  ] as const)('%s of %j', async (kernel, shape) => {
+    const x = spec([...shape]);
+    x.values = x.values!.map((v) => v * 30); // past the exp clamp on both sides
+    await expectMatchesCpu(kernel, { x }, {});
+  });
+
+  test('Relu and Sigmoid keep NaN (the trainer\'s NaN guard relies on it)', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.fill([4, 64, 64, 2], Number.NaN);
+    const r = tf.relu(x);
+    const s = tf.sigmoid(x);
+    expect(Number.isNaN((await r.data())[5])).toBe(true);
+    expect(Number.isNaN((await s.data())[5])).toBe(true);
+    tf.dispose([x, r, s]);
+  });
+
+  test.each([
+    ['Add', [4, 32, 32, 17], [4, 32, 32, 17]],
+    ['Multiply', [4, 32, 32, 17], [17]],
+    ['Multiply', [4, 1, 1, 17], [4, 32, 32, 17]], // squeeze-excite: the small operand first
+    ['Add', [4, 32, 32, 17], [1, 32, 32, 17]],
+    ['Multiply', [4, 32, 32, 17], [4, 32, 1, 17]],
+    ['Multiply', [4, 32, 32, 16], [4, 32, 32, 1]], // inner run of 1: the wasm kernel
+    ['Add', [4, 32, 1, 17], [4, 1, 32, 17]], // both broadcast: the wasm kernel
+  ] as const)('%s of %j and %j', async (kernel, a, b) => {
+    await expectMatchesCpu(kernel, { a: spec([...a]), b: spec([...b]) }, {});
+  });
+
+  test('broadcastLayout finds the [outer, mid, inner] view or refuses', async () => {
+    const { broadcastLayout } = await import('../../src/backends/native/kernels');
+    expect(broadcastLayout([2, 3, 4, 5], [2, 3, 4, 5])).toEqual([1, 1, 120]);
+    expect(broadcastLayout([2, 3, 4, 5], [5])).toEqual([1, 24, 5]);
+    expect(broadcastLayout([2, 3, 4, 5], [2, 1, 1, 5])).toEqual([2, 12, 5]);
+    expect(broadcastLayout([2, 3, 4, 5], [2, 1, 4, 1])).toBeNull();
+    expect(broadcastLayout([2, 3, 4, 5], [3, 4, 6])).toBeNull();
+    expect(broadcastLayout([4, 5], [3, 4, 5])).toBeNull();
+  });
+
   test('the fused batch-norm kernels are used on wasm (and only there)', () => {
     expect(tf.getKernel('BusiBatchNormTrainForward', 'wasm')).toBeDefined();
     expect(tf.getKernel('BusiBatchNormTrainBackward', 'wasm')).toBeDefined();

@@ -18,6 +18,10 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   /** The thread count in effect. */
   getThreads(): number;
+  /** Elementwise `y = relu(x)` (kind 0) or `sigmoid(x)` (kind 1). */
+  unary(kind: 0 | 1, x: Float32Array, y: Float32Array): void;
+  /** `out[o, m, i] = big[o, m, i] + small[o, i]` (kind 0) or `×` (kind 1); `dims` = [outer, mid, inner]. */
+  binary(kind: 0 | 1, big: Float32Array, small: Float32Array, out: Float32Array, dims: Int32Array): void;
   /** `out[o, i] = scale · Σ_m x[o, m, i]` for x viewed as [outer, mid, inner]; `dims` = [outer, mid, inner]. */
   reduceMiddle(x: Float32Array, out: Float32Array, dims: Int32Array, scale: number): void;
   /** Inference batch norm of x [m, c]: `y = (x − mean)·scale/√(variance + eps) + offset` (null offset 0, null scale 1). */
@@ -82,7 +86,7 @@ export function loadNativeAddon(): NativeAddon | null {
   if (process.env.OMP_WAIT_POLICY == null) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   try {
     const addon = createRequire(file)(file) as NativeAddon;
-    for (const fn of ['conv', 'matmul', 'reduceMiddle', 'bnInference', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats', 'setDirectMinPixels'] as const) {
+    for (const fn of ['conv', 'matmul', 'unary', 'binary', 'reduceMiddle', 'bnInference', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats', 'setDirectMinPixels'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${file} has no function ${fn}; rebuild it`);
     }
     cached = { addon, reason: `loaded from ${file}` };

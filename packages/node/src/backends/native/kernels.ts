@@ -44,6 +44,26 @@ function float32(...xs: TensorInfo[]): boolean {
   return xs.every((x) => x.dtype === 'float32');
 }
 
+/** Tensors below this many elements stay on the wasm kernels (a native call and its threads cost more). */
+const ELEMENTWISE_MIN = 16384;
+
+/**
+ * How `small` broadcasts onto `big` as [outer, mid, inner] with small = [outer, 1, inner], or null
+ * when it does not (the output would be larger than big, or the broadcast axes are not one run).
+ */
+export function broadcastLayout(big: number[], small: number[]): [number, number, number] | null {
+  if (small.length > big.length) return null;
+  const s = [...Array(big.length - small.length).fill(1), ...small];
+  const differ = big.map((d, i) => (s[i] !== d ? i : -1)).filter((i) => i >= 0);
+  if (differ.some((i) => s[i] !== 1)) return null;
+  const size = (from: number, to: number) => big.slice(from, to).reduce((p, q) => p * q, 1);
+  if (differ.length === 0) return [1, 1, size(0, big.length)];
+  const lo = differ[0];
+  const hi = differ[differ.length - 1];
+  for (let i = lo; i <= hi; i++) if (s[i] !== 1) return null;
+  return [size(0, lo), size(lo, hi + 1), size(hi + 1, big.length)];
+}
+
 /** An empty tensor needs no native call (and BLAS rejects zero leading dimensions). */
 function empty(shape: number[]): boolean {
   return shape.some((d) => d === 0);
@@ -52,8 +72,9 @@ function empty(shape: number[]): boolean {
 /**
  * Kernel configs that run the wasm backend's dense and depthwise convolutions (forward and
  * gradients), batched matmuls, max-pool gradients, inference batch norm, sums and means over
- * leading/middle axes, and the fused training batch-norm kernels of `@busi/core` through the
- * native addon. `fallback(name)` gives the kernel a case the addon does not handle goes to (NCHW data,
+ * leading/middle axes, large Relu / Sigmoid / Add / Multiply (same shapes and channel or
+ * squeeze-excite broadcasts), and the fused training batch-norm kernels of `@busi/core` through
+ * the native addon. `fallback(name)` gives the kernel a case the addon does not handle goes to (NCHW data,
  * non-float32 dtypes).
  */
 export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string) => tf.KernelFunc): KernelConfig[] {
@@ -209,6 +230,29 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
     return out;
   };
 
+  const unary = (name: string, kind: 0 | 1): tf.KernelFunc => (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const size = x.shape.reduce((p, q) => p * q, 1);
+    if (x.dtype !== 'float32' || size < ELEMENTWISE_MIN) return fallback(name)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput([...x.shape], 'float32');
+    addon.unary(kind, heap(backend, x), heap(backend, out));
+    return out;
+  };
+
+  const binary = (name: string, kind: 0 | 1): tf.KernelFunc => (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const sizeOf = (t: TensorInfo) => t.shape.reduce((p, q) => p * q, 1);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(name)(args);
+    const [big, small] = sizeOf(a) >= sizeOf(b) ? [a, b] : [b, a];
+    const layout = broadcastLayout(big.shape, small.shape);
+    if (layout == null || sizeOf(big) < ELEMENTWISE_MIN || (layout[1] > 1 && layout[2] < 8)) return fallback(name)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput([...big.shape], 'float32');
+    addon.binary(kind, heap(backend, big), heap(backend, small), heap(backend, out), Int32Array.from(layout));
+    return out;
+  };
+
   const batchNormForward: tf.KernelFunc = (args) => {
     const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
     const c = x.shape[x.shape.length - 1];
@@ -248,6 +292,10 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
     { kernelName: tf.Sum, backendName: 'wasm', kernelFunc: reduction(tf.Sum, false) },
     { kernelName: tf.Mean, backendName: 'wasm', kernelFunc: reduction(tf.Mean, true) },
     { kernelName: tf.FusedBatchNorm, backendName: 'wasm', kernelFunc: fusedBatchNorm },
+    { kernelName: tf.Relu, backendName: 'wasm', kernelFunc: unary(tf.Relu, 0) },
+    { kernelName: tf.Sigmoid, backendName: 'wasm', kernelFunc: unary(tf.Sigmoid, 1) },
+    { kernelName: tf.Add, backendName: 'wasm', kernelFunc: binary(tf.Add, 0) },
+    { kernelName: tf.Multiply, backendName: 'wasm', kernelFunc: binary(tf.Multiply, 1) },
   ];
 }
 
