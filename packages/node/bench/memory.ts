@@ -91,7 +91,7 @@ async function child(decoder: string, encoder: string, size: number, batch: numb
     row['peak RSS MiB'] = Math.round((process.resourceUsage().maxRSS * 1024) / MiB);
     row['ms/image (wall)'] = Math.round(wall / images);
     row['ms/image (cpu)'] = Math.round(cpu / images);
-    row[`step b${batch} s (cpu, est.)`] = +((cpu / images) * batch / 1000).toFixed(1);
+    row[`step b${batch} s (wall, est.)`] = +((wall / images) * batch / 1000).toFixed(1);
     row['tensor leak'] = tf.memory().numTensors - tensorsBefore;
   } finally {
     trainer.dispose?.();

@@ -33,6 +33,7 @@ typedef struct {
   int oh, ow;          /* output */
   int sh, sw, dh, dw;  /* strides, dilations */
   int top, left;       /* leading padding (trailing padding is implied by oh, ow) */
+  int groups;          /* channel groups of a dense conv (filter [kh, kw, ci/groups, co]); 1 = ungrouped */
 } Geometry;
 
 static int threads_wanted = 0;
@@ -74,20 +75,26 @@ static int rows_per_block(const Geometry *g) {
   return (int)rows;
 }
 
-/* Patches of image b, output rows [y0, y1): one row of kh*kw*ci values per output pixel. */
+/*
+ * Patches of image b, output rows [y0, y1): one row of kh*kw*ci values per output pixel, ordered
+ * [group][tap][channel of the group] so that each group's columns form one block of kh*kw*ci/groups.
+ */
 static void im2col(const Geometry *g, const float *x, int b, int y0, int y1, float *cols) {
   const int k = g->kh * g->kw * g->ci;
-  const size_t cbytes = sizeof(float) * g->ci;
+  const int cg = g->ci / g->groups;
+  const size_t cbytes = sizeof(float) * cg;
 #pragma omp parallel for schedule(static)
   for (int oy = y0; oy < y1; oy++) {
     for (int ox = 0; ox < g->ow; ox++) {
       float *dst = cols + ((size_t)(oy - y0) * g->ow + ox) * k;
-      for (int i = 0; i < g->kh; i++) {
-        const int iy = oy * g->sh + i * g->dh - g->top;
-        for (int j = 0; j < g->kw; j++, dst += g->ci) {
-          const int ix = ox * g->sw + j * g->dw - g->left;
-          if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) memset(dst, 0, cbytes);
-          else memcpy(dst, x + (((size_t)b * g->h + iy) * g->w + ix) * g->ci, cbytes);
+      for (int gi = 0; gi < g->groups; gi++) {
+        for (int i = 0; i < g->kh; i++) {
+          const int iy = oy * g->sh + i * g->dh - g->top;
+          for (int j = 0; j < g->kw; j++, dst += cg) {
+            const int ix = ox * g->sw + j * g->dw - g->left;
+            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) memset(dst, 0, cbytes);
+            else memcpy(dst, x + (((size_t)b * g->h + iy) * g->w + ix) * g->ci + (size_t)gi * cg, cbytes);
+          }
         }
       }
     }
@@ -100,6 +107,8 @@ static void im2col(const Geometry *g, const float *x, int b, int y0, int y1, flo
  */
 static void col2im_add(const Geometry *g, const float *cols, int b, int y0, int y1, float *dx) {
   const int k = g->kh * g->kw * g->ci;
+  const int cg = g->ci / g->groups;
+  const size_t kg = (size_t)g->kh * g->kw * cg;
   int r0 = y0 * g->sh - g->top;
   int r1 = (y1 - 1) * g->sh + (g->kh - 1) * g->dh - g->top + 1;
   if (r0 < 0) r0 = 0;
@@ -118,8 +127,12 @@ static void col2im_add(const Geometry *g, const float *cols, int b, int y0, int 
           if (ox < 0 || ox % g->sw) continue;
           ox /= g->sw;
           if (ox >= g->ow) continue;
-          const float *s = cols + ((size_t)(oy - y0) * g->ow + ox) * k + (size_t)(i * g->kw + j) * g->ci;
-          for (int q = 0; q < g->ci; q++) d[q] += s[q];
+          const float *s = cols + ((size_t)(oy - y0) * g->ow + ox) * k + (size_t)(i * g->kw + j) * cg;
+          for (int gi = 0; gi < g->groups; gi++) {
+            const float *sg = s + gi * kg;
+            float *dg = d + (size_t)gi * cg;
+            for (int q = 0; q < cg; q++) dg[q] += sg[q];
+          }
         }
       }
     }
@@ -256,8 +269,9 @@ static int conv_forward_direct(const Geometry *g, const float *x, const float *f
 
 static int conv_forward(const Geometry *g, const float *x, const float *f, float *y) {
   const int k = g->kh * g->kw * g->ci;
-  if (!is_pointwise(g) && direct_wanted(g)) return conv_forward_direct(g, x, f, y);
-  if (is_pointwise(g)) {
+  const int kg = k / g->groups, cog = g->co / g->groups;
+  if (g->groups == 1 && !is_pointwise(g) && direct_wanted(g)) return conv_forward_direct(g, x, f, y);
+  if (g->groups == 1 && is_pointwise(g)) {
     cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, g->n * g->h * g->w, g->co, g->ci, 1.f, x, g->ci, f, g->co, 0.f, y, g->co);
     return 1;
   }
@@ -269,7 +283,10 @@ static int conv_forward(const Geometry *g, const float *x, const float *f, float
       const int y1 = y0 + rows < g->oh ? y0 + rows : g->oh;
       im2col(g, x, b, y0, y1, cols);
       float *out = y + ((size_t)b * g->oh + y0) * g->ow * g->co;
-      cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (y1 - y0) * g->ow, g->co, k, 1.f, cols, k, f, g->co, 0.f, out, g->co);
+      for (int gi = 0; gi < g->groups; gi++) {
+        cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (y1 - y0) * g->ow, cog, kg, 1.f, cols + (size_t)gi * kg, k,
+                    f + (size_t)gi * cog, g->co, 0.f, out + (size_t)gi * cog, g->co);
+      }
     }
   }
   return 1;
@@ -295,15 +312,16 @@ static int conv_backprop_input_as_conv(const Geometry *g, const float *dy, const
   Geometry t = {
       .n = g->n, .h = g->oh, .w = g->ow, .ci = g->co, .kh = g->kh, .kw = g->kw, .co = g->ci,
       .oh = g->h, .ow = g->w, .sh = 1, .sw = 1, .dh = g->dh, .dw = g->dw,
-      .top = (g->kh - 1) * g->dh - g->top, .left = (g->kw - 1) * g->dw - g->left,
+      .top = (g->kh - 1) * g->dh - g->top, .left = (g->kw - 1) * g->dw - g->left, .groups = 1,
   };
   return conv_forward(&t, dy, ft, dx);
 }
 
 static int conv_backprop_input(const Geometry *g, const float *dy, const float *f, float *dx) {
   const int k = g->kh * g->kw * g->ci;
-  if (!is_pointwise(g) && g->sh == 1 && g->sw == 1 && g->co < g->ci) return conv_backprop_input_as_conv(g, dy, f, dx);
-  if (is_pointwise(g)) {
+  const int kg = k / g->groups, cog = g->co / g->groups;
+  if (g->groups == 1 && !is_pointwise(g) && g->sh == 1 && g->sw == 1 && g->co < g->ci) return conv_backprop_input_as_conv(g, dy, f, dx);
+  if (g->groups == 1 && is_pointwise(g)) {
     cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, g->n * g->h * g->w, g->ci, g->co, 1.f, dy, g->co, f, g->co, 0.f, dx, g->ci);
     return 1;
   }
@@ -315,7 +333,10 @@ static int conv_backprop_input(const Geometry *g, const float *dy, const float *
     for (int y0 = 0; y0 < g->oh; y0 += rows) {
       const int y1 = y0 + rows < g->oh ? y0 + rows : g->oh;
       const float *d = dy + ((size_t)b * g->oh + y0) * g->ow * g->co;
-      cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (y1 - y0) * g->ow, k, g->co, 1.f, d, g->co, f, g->co, 0.f, cols, k);
+      for (int gi = 0; gi < g->groups; gi++) {
+        cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (y1 - y0) * g->ow, kg, cog, 1.f, d + (size_t)gi * cog, g->co,
+                    f + (size_t)gi * cog, g->co, 0.f, cols + (size_t)gi * kg, k);
+      }
       col2im_add(g, cols, b, y0, y1, dx);
     }
   }
@@ -324,7 +345,8 @@ static int conv_backprop_input(const Geometry *g, const float *dy, const float *
 
 static int conv_backprop_filter(const Geometry *g, const float *x, const float *dy, float *df) {
   const int k = g->kh * g->kw * g->ci;
-  if (is_pointwise(g)) {
+  const int kg = k / g->groups, cog = g->co / g->groups;
+  if (g->groups == 1 && is_pointwise(g)) {
     cblas_sgemm(ROW_MAJOR, TRANS, NO_TRANS, g->ci, g->co, g->n * g->h * g->w, 1.f, x, g->ci, dy, g->co, 0.f, df, g->co);
     return 1;
   }
@@ -337,11 +359,14 @@ static int conv_backprop_filter(const Geometry *g, const float *x, const float *
       const int y1 = y0 + rows < g->oh ? y0 + rows : g->oh;
       im2col(g, x, b, y0, y1, cols);
       const float *d = dy + ((size_t)b * g->oh + y0) * g->ow * g->co;
-      cblas_sgemm(ROW_MAJOR, TRANS, NO_TRANS, k, g->co, (y1 - y0) * g->ow, 1.f, cols, k, d, g->co, beta, df, g->co);
+      for (int gi = 0; gi < g->groups; gi++) {
+        cblas_sgemm(ROW_MAJOR, TRANS, NO_TRANS, kg, cog, (y1 - y0) * g->ow, 1.f, cols + (size_t)gi * kg, k,
+                    d + (size_t)gi * cog, g->co, beta, df + (size_t)gi * cog, g->co);
+      }
       beta = 1.f;
     }
   }
-  if (beta == 0.f) memset(df, 0, sizeof(float) * (size_t)k * g->co);
+  if (beta == 0.f) memset(df, 0, sizeof(float) * (size_t)kg * g->co);
   return 1;
 }
 
@@ -777,7 +802,11 @@ static int check_sizes(napi_env env, const Geometry *g, size_t xl, size_t fl, si
 }
 
 static int check_geometry(napi_env env, const Geometry *g, size_t xl, size_t fl, size_t yl) {
-  return check_sizes(env, g, xl, fl, yl, (size_t)g->kh * g->kw * g->ci * g->co);
+  if (g->groups < 1 || g->ci % g->groups || g->co % g->groups) {
+    napi_throw_range_error(env, NULL, "busi native: groups must divide the input and output channels");
+    return 0;
+  }
+  return check_sizes(env, g, xl, fl, yl, (size_t)g->kh * g->kw * (g->ci / g->groups) * g->co);
 }
 
 /* Depthwise (multiplier 1) and pooling geometries: co must equal ci. */
@@ -795,11 +824,11 @@ static int check_depthwise(napi_env env, const Geometry *g, size_t xl, size_t fl
  * 6: max-pool gradient (dy, x -> dx) over a kh x kw window (co == ci).
  */
 static napi_value conv(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5) {
-    napi_throw_type_error(env, NULL, "busi native: conv(kind, a, b, out, geometry) takes 5 arguments");
+  if (argc != 5 && argc != 6) {
+    napi_throw_type_error(env, NULL, "busi native: conv(kind, a, b, out, geometry[, groups]) takes 5 or 6 arguments");
     return NULL;
   }
   int kind;
@@ -809,6 +838,12 @@ static napi_value conv(napi_env env, napi_callback_info info) {
   Geometry g;
   if (!get_floats(env, argv[1], &a, &al, "argument a") || !get_floats(env, argv[2], &b, &bl, "argument b") ||
       !get_floats(env, argv[3], &out, &ol, "argument out") || !get_ints(env, argv[4], (int *)&g, 15, "geometry")) {
+    return NULL;
+  }
+  g.groups = 1;
+  if (argc == 6) CHECK(env, napi_get_value_int32(env, argv[5], &g.groups));
+  if (g.groups != 1 && kind > 2) {
+    napi_throw_range_error(env, NULL, "busi native: groups apply to dense convolutions (kinds 0-2) only");
     return NULL;
   }
   apply_threads();

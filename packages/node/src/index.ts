@@ -29,3 +29,4 @@ export * from './commands/evaluate';
 export * from './commands/predict';
 export * from './commands/grid-lambda';
 export * from './commands/demo';
+export * from './commands/build-native';

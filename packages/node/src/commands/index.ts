@@ -4,6 +4,7 @@ import { trainCommand } from './train';
 import { evaluateCommand } from './evaluate';
 import { predictCommand } from './predict';
 import { gridLambdaCommand } from './grid-lambda';
+import { buildNativeCommand } from './build-native';
 
 /** Every `busi` subcommand, in --help order. A new command is one module here plus one line below. */
-export const commands: readonly Command[] = [demoCommand, trainCommand, evaluateCommand, predictCommand, gridLambdaCommand];
+export const commands: readonly Command[] = [demoCommand, trainCommand, evaluateCommand, predictCommand, gridLambdaCommand, buildNativeCommand];

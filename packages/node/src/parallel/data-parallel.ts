@@ -40,8 +40,8 @@ export interface DataParallel {
   /**
    * The gradient of the batch loss w.r.t. every trainable variable of the main model (keyed by
    * variable name; the caller disposes them), each worker computing its contiguous shard in
-   * training mode, weighted by its share of the batch. Also copies worker 0's BatchNorm running
-   * statistics into the main model. The batch tensors stay the caller's.
+   * training mode, weighted by its share of the batch. Also sets the main model's BatchNorm running
+   * statistics to the workers' updated ones, averaged by shard size. The batch tensors stay the caller's.
    */
   computeGradients(batch: TrainingBatch): Promise<{ grads: tf.NamedTensorMap; logs: DataParallelLogs }>;
   /** Broadcasts the main model's weights to every replica (call after each optimizer step). */
@@ -112,7 +112,8 @@ function plain(t: tf.Tensor, start: number, end: number): PlainTensor {
  * multi-task loss on their shard of the batch into a SharedArrayBuffer; the main thread sums them,
  * applies the optimizer once and broadcasts the new weights through another SharedArrayBuffer.
  * BatchNorm normalises each shard with its own statistics (PyTorch DDP without SyncBN); the
- * running statistics are worker 0's. The result equals `Trainer.computeGradients` with
+ * running statistics are the workers' updated ones averaged by shard size, so the running mean
+ * moves exactly as with the whole batch's mean. The result equals `Trainer.computeGradients` with
  * `microBatchSize` = the shard size.
  */
 export async function createDataParallel(options: DataParallelOptions): Promise<DataParallel> {
@@ -130,7 +131,9 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
   const trainableSize = size(trainable);
   const weightsSab = new SharedArrayBuffer(size(all) * 4);
   const gradsSab = new SharedArrayBuffer(n * trainableSize * 4);
-  const stateSab = new SharedArrayBuffer(Math.max(1, size(state)) * 4);
+  const stateSize = size(state);
+  // One slot of non-trainable weights (BatchNorm running statistics) per worker.
+  const stateSab = new SharedArrayBuffer(Math.max(1, n * stateSize) * 4);
 
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
@@ -160,6 +163,9 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
         state: stateSab,
         lambda,
         backend: options.backend ?? 'wasm',
+        // The native kernels use every core by default; N workers share them instead of each
+        // starting a full set of BLAS threads (oversubscribed cores measured slower).
+        nativeThreads: Math.max(1, Math.floor(os.availableParallelism() / n)),
       };
       const w = new Worker(script, { workerData: init });
       workers.push(w);
@@ -259,10 +265,18 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
       grads[v.name] = tf.tensor(sum, v.shape, 'float32');
       off += v.size;
     }
-    const stateView = new Float32Array(stateSab);
+    // Each worker started the step from the same running statistics, so the share-weighted
+    // average of their updates is the update with the whole batch's mean.
+    const stateSlots = replies.map(({ share }, i) => ({ share, view: new Float32Array(stateSab, i * stateSize * 4, stateSize) }));
     off = 0;
     for (const v of state) {
-      tf.tidy(() => v.assign(tf.tensor(stateView.slice(off, off + v.size), v.shape, v.dtype)));
+      const avg = new Float32Array(v.size);
+      for (const { share, view } of stateSlots) {
+        for (let k = 0; k < v.size; k++) avg[k] += share * view[off + k];
+      }
+      // Integer state (a batch counter) is the same in every worker; rounding undoes the float sum.
+      const values = v.dtype === 'int32' ? Int32Array.from(avg, Math.round) : avg;
+      tf.tidy(() => v.assign(tf.tensor(values, v.shape, v.dtype)));
       off += v.size;
     }
     return { grads, logs };

@@ -32,6 +32,8 @@ export interface WorkerInit {
   lambda: number;
   /** tfjs backend of the worker ('wasm' or 'cpu'). */
   backend: 'wasm' | 'cpu';
+  /** Threads each worker's native kernels may use (the cores shared out between the workers). */
+  nativeThreads: number;
 }
 
 /** Main → worker. */

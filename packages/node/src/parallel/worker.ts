@@ -38,7 +38,7 @@ function write(tensors: tf.Tensor[], out: Float32Array): void {
 }
 
 async function main(): Promise<void> {
-  await initBackend({ backend: init.backend, log: false });
+  await initBackend({ backend: init.backend, log: false, nativeThreads: init.nativeThreads });
   const model = await MultiTaskModel.load(
     tf.io.fromMemory({ modelTopology: init.modelTopology, weightSpecs: init.weightSpecs as tf.io.WeightsManifestEntry[], weightData: init.weightData, userDefinedMetadata: init.userDefinedMetadata as Record<string, object> }),
   );
@@ -55,7 +55,8 @@ async function main(): Promise<void> {
   const trainableSize = trainable.reduce((s, v) => s + v.size, 0);
   const weights = new Float32Array(init.weights);
   const grads = new Float32Array(init.grads, init.index * trainableSize * 4, trainableSize);
-  const stateOut = new Float32Array(init.state);
+  const stateSize = state.reduce((s, v) => s + v.size, 0);
+  const stateOut = new Float32Array(init.state, init.index * stateSize * 4, stateSize);
   const loss = new MultiTaskLoss({ lambda: init.lambda });
 
   port.on('message', (msg: ToWorker) => {
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
         return tf.mul(p.total, msg.weight) as tf.Scalar;
       }, trainable);
       write(trainable.map((v) => result.grads[v.name]), grads);
-      if (init.index === 0) write(state, stateOut);
+      write(state, stateOut);
       const parts = Array.from(kept.parts!.dataSync()) as [number, number, number];
       tf.dispose([images, masks, labels, kept.parts!, result.value]);
       tf.dispose(result.grads);

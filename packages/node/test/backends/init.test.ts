@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describeBackend, initBackend } from '../../src/backends';
+import { describeBackend, initBackend, loadNativeAddon, nativeKernelsInfo, resetNativeAddonCache } from '../../src/backends';
 
 describe('initBackend', () => {
   const saved = process.env.BUSI_BACKEND;
@@ -40,5 +40,55 @@ describe('initBackend', () => {
     await initBackend({ backend: 'cpu' });
     expect(spy).toHaveBeenCalledWith(expect.stringContaining('busi backend: cpu'));
     spy.mockRestore();
+  });
+});
+
+describe('initBackend and the native kernels', () => {
+  const saved = { native: process.env.BUSI_NATIVE, path: process.env.BUSI_NATIVE_PATH, threads: process.env.BUSI_NATIVE_THREADS };
+  afterEach(() => {
+    for (const [key, value] of [['BUSI_NATIVE', saved.native], ['BUSI_NATIVE_PATH', saved.path], ['BUSI_NATIVE_THREADS', saved.threads]] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    resetNativeAddonCache();
+  });
+
+  test('native: false (or BUSI_NATIVE=0) leaves the wasm kernels alone and says so', async () => {
+    const d = await initBackend({ backend: 'wasm', native: false, log: false });
+    expect(d.nativeThreads).toBeNull();
+    expect(d.summary).toContain('native kernels off');
+    expect(nativeKernelsInfo().registered).toBe(false);
+    process.env.BUSI_NATIVE = '0';
+    expect((await initBackend({ backend: 'wasm', log: false })).nativeThreads).toBeNull();
+  });
+
+  test('native: true with no addon is an error naming the missing file; auto falls back quietly', async () => {
+    process.env.BUSI_NATIVE_PATH = '/nonexistent/busi_native.node';
+    resetNativeAddonCache();
+    await expect(initBackend({ backend: 'wasm', native: true, log: false })).rejects.toThrow(/native kernels requested but the addon is not built \(no \/nonexistent\/busi_native\.node/);
+    const d = await initBackend({ backend: 'wasm', log: false });
+    expect(d.nativeThreads).toBeNull();
+    expect(d.nativeStatus).toMatch(/not built/);
+  });
+
+  test('a bad BUSI_NATIVE or BUSI_NATIVE_THREADS value is an error naming the variable', async () => {
+    process.env.BUSI_NATIVE = 'sometimes';
+    await expect(initBackend({ backend: 'wasm', log: false })).rejects.toThrow(/BUSI_NATIVE must be 0\/off, 1\/on or auto, got 'sometimes'/);
+    delete process.env.BUSI_NATIVE;
+    process.env.BUSI_NATIVE_THREADS = 'two';
+    await expect(initBackend({ backend: 'wasm', log: false })).rejects.toThrow(/BUSI_NATIVE_THREADS must be a positive integer, got 'two'/);
+  });
+
+  const built = loadNativeAddon() != null;
+  (built ? test : test.skip)('with the addon built, auto registers the native kernels with the requested threads', async () => {
+    process.env.BUSI_NATIVE_THREADS = '1';
+    const d = await initBackend({ backend: 'wasm', log: false });
+    expect(d.nativeThreads).toBe(1);
+    expect(d.summary).toContain('native BLAS kernels on 1 thread');
+    expect(tf.getKernel('BusiBatchNormTrainForward', 'wasm')).toBeDefined();
+    const two = await initBackend({ backend: 'wasm', nativeThreads: 2, log: false });
+    expect(two.nativeThreads).toBe(2);
+    await initBackend({ backend: 'wasm', native: false, log: false });
+    expect(tf.getKernel('BusiBatchNormTrainForward', 'wasm')).toBeUndefined();
   });
 });

@@ -251,6 +251,40 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     expect(broadcastLayout([4, 5], [3, 4, 5])).toBeNull();
   });
 
+  test.each([
+    ['3x3, 4 groups, stride 1, pad 1', [2, 7, 6, 8], 4, 8, 3, 1, [1, 1, 1, 1]],
+    ['3x3, 2 groups, stride 2, asymmetric pad', [1, 9, 8, 6], 2, 4, 3, 2, [1, 0, 0, 1]],
+    ['1x1, 8 groups, stride 1', [2, 5, 5, 16], 8, 16, 1, 1, [0, 0, 0, 0]],
+    ['3x3, 32 groups of 4 (ResNeXt layer1), stride 2', [1, 10, 10, 128], 32, 128, 3, 2, [1, 1, 1, 1]],
+  ] as const)('grouped conv through the native kernels matches the cpu path: %s', async (_name, xShape, groups, co, k, s, pad) => {
+    const { torchConv2d } = await import('@busi/core');
+    const xs = spec([...xShape]);
+    const ks = spec([k, k, xShape[3] / groups, co]);
+    const opts = { strides: [s, s] as [number, number], padding: [...pad] as [number, number, number, number], dilation: 1, groups };
+    const seed = spec([1]).values![0];
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor4d(xs.values!, xs.shape as [number, number, number, number]);
+      const w = tf.tensor4d(ks.values!, ks.shape as [number, number, number, number]);
+      const f = (a: tf.Tensor, b: tf.Tensor) => {
+        const y = torchConv2d(a as tf.Tensor4D, b as tf.Tensor4D, opts);
+        return tf.sum(tf.mul(y, tf.sin(tf.add(tf.reshape(tf.range(0, y.size), y.shape), seed)))) as tf.Scalar;
+      };
+      const y = torchConv2d(x, w, opts);
+      const { grads } = tf.valueAndGrads(f)([x, w]);
+      const out = await Promise.all([y, ...grads].map((t) => t.data() as Promise<Float32Array>));
+      tf.dispose([x, w, y, ...grads]);
+      return out;
+    };
+    const ref = await run('cpu');
+    expect(tf.getKernel('BusiGroupedConv2D', 'cpu')).toBeUndefined();
+    const got = await run('wasm');
+    expect(tf.getKernel('BusiGroupedConv2D', 'wasm')).toBeDefined();
+    // y, dx, dW
+    const errs = ref.map((r, i) => maxRelError(got[i], r));
+    expect(errs.map((e) => e < 1e-4)).toEqual([true, true, true]);
+  });
+
   test('the fused batch-norm kernels are used on wasm (and only there)', () => {
     expect(tf.getKernel('BusiBatchNormTrainForward', 'wasm')).toBeDefined();
     expect(tf.getKernel('BusiBatchNormTrainBackward', 'wasm')).toBeDefined();
@@ -288,6 +322,8 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     expect(() => addon!.conv(0, new Float32Array(31), new Float32Array(36), new Float32Array(32), g)).toThrow(/array lengths do not match/);
     expect(() => addon!.conv(0, new Float32Array(32), new Float32Array(36), new Float32Array(32), new Int32Array(3))).toThrow(/geometry must be an Int32Array of 15 values/);
     expect(() => addon!.conv(0, [] as unknown as Float32Array, new Float32Array(36), new Float32Array(32), g)).toThrow(/argument a must be a Float32Array/);
+    expect(() => addon!.conv(0, new Float32Array(32), new Float32Array(36), new Float32Array(32), g, 3)).toThrow(/groups must divide the input and output channels/);
+    expect(() => addon!.conv(3, new Float32Array(32), new Float32Array(18), new Float32Array(32), g, 2)).toThrow(/groups apply to dense convolutions/);
     expect(() => addon!.matmul(new Float32Array(6), new Float32Array(6), new Float32Array(4), Int32Array.from([1, 1, 2, 2, 4, 0, 0]))).toThrow(/matmul array lengths/);
   });
 

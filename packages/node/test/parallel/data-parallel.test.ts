@@ -62,6 +62,32 @@ describe('createDataParallel', () => {
     }
   });
 
+  it('averages the workers\' BatchNorm running statistics by shard size', async () => {
+    // The first BatchNorm sees the stem conv of each image, whatever else is in its shard, so its
+    // running mean after one step must be the same with 1 worker (whole batch) as with 2 (halves).
+    const model = smallModel();
+    const initial = model.model.getWeights().map((w) => tf.clone(w));
+    const data = batch(4, 3);
+    const runningMeanAfterStep = async (workers: number): Promise<Float32Array> => {
+      model.model.setWeights(initial);
+      const dp = await createDataParallel({ model, workers });
+      try {
+        const { grads } = await dp.computeGradients(data);
+        tf.dispose(grads);
+        const rm = model.model.nonTrainableWeights.find((w) => /running_mean/.test(w.originalName))!;
+        return (rm.read().dataSync() as Float32Array).slice();
+      } finally {
+        await dp.dispose();
+      }
+    };
+    const one = await runningMeanAfterStep(1);
+    const two = await runningMeanAfterStep(2);
+    tf.dispose([...initial, data]);
+    model.dispose();
+    expect(Math.max(...one.map(Math.abs))).toBeGreaterThan(1e-3);
+    for (let i = 0; i < one.length; i++) expect(Math.abs(two[i] - one[i])).toBeLessThan(1e-5);
+  });
+
   it('trains without leaking tensors in the main thread or the workers, and keeps replicas in sync', async () => {
     const model = smallModel();
     const data = batch(4, 2);

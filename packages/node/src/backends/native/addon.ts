@@ -9,9 +9,10 @@ export interface NativeAddon {
    * b = filter, out = y), 1 input gradient (a = dy, b = filter, out = dx), 2 filter gradient
    * (a = x, b = dy, out = dW). Depthwise with multiplier 1 (co = ci): 3, 4, 5 likewise. 6: max-pool
    * gradient (a = dy, b = pooled input, out = dx). `geometry` holds
-   * [n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, top, left].
+   * [n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, top, left]. `groups` (dense kinds only, default 1)
+   * makes it a grouped convolution with a [kh, kw, ci/groups, co] filter.
    */
-  conv(kind: 0 | 1 | 2 | 3 | 4 | 5 | 6, a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array): void;
+  conv(kind: 0 | 1 | 2 | 3 | 4 | 5 | 6, a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array, groups?: number): void;
   /** Batched sgemm; `dims` = [batchA, batchB, m, n, k, transposeA, transposeB] (a batch of 1 broadcasts). */
   matmul(a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array): void;
   /** Threads for BLAS and the patch loops; 0 restores the libraries' defaults (all cores). */

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from '../wasm/kernel-scope';
-import { BATCH_NORM_TRAIN_BACKWARD, BATCH_NORM_TRAIN_FORWARD } from '@busi/core';
+import {
+  BATCH_NORM_TRAIN_BACKWARD, BATCH_NORM_TRAIN_FORWARD, GROUPED_CONV2D, GROUPED_CONV2D_BACKPROP_FILTER, GROUPED_CONV2D_BACKPROP_INPUT,
+} from '@busi/core';
 import type { NativeAddon } from './addon';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -136,6 +138,49 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
     if (k === 0) return zeroFill(backend, out);
     addon.matmul(heap(backend, a), heap(backend, b), heap(backend, out),
       Int32Array.from([ba, bb, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0]));
+    return out;
+  };
+
+  // Grouped convolutions (core's optional kernels): filter [kh, kw, ci/groups, co].
+  const groupedGeometry = (xShape: number[], filterShape: number[], attrs: NamedAttrMap): Int32Array =>
+    geometry(xShape, [filterShape[0], filterShape[1], xShape[3], filterShape[3]], attrs, 1);
+  const groupsOf = (attrs: NamedAttrMap, ci: number, co: number, kernel: string): number => {
+    const groups = Number(attrs.groups);
+    if (!Number.isInteger(groups) || groups < 1 || ci % groups !== 0 || co % groups !== 0) {
+      throw new Error(`${kernel}: groups=${attrs.groups} must divide ${ci} input and ${co} output channels`);
+    }
+    return groups;
+  };
+  const groupedForward: tf.KernelFunc = (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const groups = groupsOf(attrs, x.shape[3], filter.shape[3], GROUPED_CONV2D);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = groupedGeometry(x.shape, filter.shape, attrs);
+    const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
+    addon.conv(0, heap(backend, x), heap(backend, filter), heap(backend, out), g, groups);
+    return out;
+  };
+  const groupedBackpropInput: tf.KernelFunc = (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const inputShape = attrs.inputShape as number[];
+    const groups = groupsOf(attrs, inputShape[3], filter.shape[3], GROUPED_CONV2D_BACKPROP_INPUT);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = groupedGeometry(inputShape, filter.shape, attrs);
+    const out = backend.makeOutput([...inputShape], 'float32');
+    addon.conv(1, heap(backend, dy), heap(backend, filter), heap(backend, out), g, groups);
+    return out;
+  };
+  const groupedBackpropFilter: tf.KernelFunc = (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const filterShape = attrs.filterShape as number[];
+    const groups = groupsOf(attrs, x.shape[3], filterShape[3], GROUPED_CONV2D_BACKPROP_FILTER);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = groupedGeometry(x.shape, filterShape, attrs);
+    const out = backend.makeOutput([...filterShape], 'float32');
+    addon.conv(2, heap(backend, x), heap(backend, dy), heap(backend, out), g, groups);
     return out;
   };
 
@@ -281,6 +326,9 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
   return [
     { kernelName: BATCH_NORM_TRAIN_FORWARD, backendName: 'wasm', kernelFunc: batchNormForward },
     { kernelName: BATCH_NORM_TRAIN_BACKWARD, backendName: 'wasm', kernelFunc: batchNormBackward },
+    { kernelName: GROUPED_CONV2D, backendName: 'wasm', kernelFunc: groupedForward },
+    { kernelName: GROUPED_CONV2D_BACKPROP_INPUT, backendName: 'wasm', kernelFunc: groupedBackpropInput },
+    { kernelName: GROUPED_CONV2D_BACKPROP_FILTER, backendName: 'wasm', kernelFunc: groupedBackpropFilter },
     { kernelName: tf.Conv2D, backendName: 'wasm', kernelFunc: conv2D },
     { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput },
     { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
