@@ -13,10 +13,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { MultiTaskModel } from '@busi/core';
+import { Adam, MultiTaskModel, Trainer, type TrainingBatch, type TrainingDataset } from '@busi/core';
+import { MultiTaskLoss } from '@busi/losses';
 import { initBackend, type BackendChoice } from '../src/backends';
 import { setSmallMapPixels } from '../src/backends/wasm/conv-grads';
-import { median, multiTaskLoss } from './common';
+import { median } from './common';
 import { hostInfo, writeResults } from './report';
 
 const DECODERS = ['unet', 'unetplusplus', 'fpn', 'deeplabv3plus'];
@@ -62,6 +63,14 @@ function timed(f: () => void): { wall: number; cpu: number } {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   f();
+  const c = process.cpuUsage(c0);
+  return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
+}
+
+async function timedAsync(f: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await f();
   const c = process.cpuUsage(c0);
   return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
 }
@@ -178,40 +187,30 @@ async function main(): Promise<void> {
         }
 
         if (batchTrain) {
-          // A full optimiser step at `batch`, accumulating gradients over micro-batches to fit the wasm heap.
-          const opt = tf.train.adam(1e-4);
-          const xs = tf.randomNormal([micro, size, size, 3]) as tf.Tensor4D;
-          const ys = tf.cast(tf.greater(tf.randomUniform([micro, size, size, 1]), 0.5), 'float32');
-          const ls = tf.oneHot(tf.tensor1d(Array.from({ length: micro }, (_, i) => i % 3), 'int32'), 3);
-          const step = () => {
-            let acc: Record<string, tf.Tensor> | null = null;
-            for (let k = 0; k < batch / micro; k++) {
-              const { value, grads } = tf.variableGrads(() => {
-                const out = m.forward(xs, true);
-                return multiTaskLoss(out.mask, out.logits, ys, ls);
-              }, vars);
-              value.dispose();
-              if (acc == null) acc = grads;
-              else {
-                const prev: Record<string, tf.Tensor> = acc;
-                acc = Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.add(prev[n], g)]));
-                tf.dispose([...Object.values(prev), ...Object.values(grads)]);
-              }
-            }
-            const scaled = tf.tidy(() => Object.fromEntries(Object.entries(acc!).map(([n, g]) => [n, tf.div(g, batch / micro)])));
-            opt.applyGradients(scaled as tf.NamedTensorMap);
-            tf.dispose([...Object.values(acc!), ...Object.values(scaled)]);
+          // A full optimiser step at `batch` as `busi train` runs it: the busi Trainer (gradients
+          // accumulated over micro-batches to fit the wasm heap) with busi's Adam and the
+          // Dice + focal loss.
+          const optimizer = new Adam({ learningRate: 1e-4, weightDecay: 1e-5 });
+          const trainer = new Trainer(m, { batchSize: batch, microBatchSize: micro, optimizer, loss: new MultiTaskLoss({ lambda: 0.7 }) });
+          const data: TrainingDataset = {
+            size: batch,
+            getBatch: (indices: number[]): TrainingBatch => tf.tidy(() => ({
+              images: tf.randomNormal([indices.length, size, size, 3]) as tf.Tensor4D,
+              masks: tf.cast(tf.greater(tf.randomUniform([indices.length, size, size, 1]), 0.5), 'float32') as tf.Tensor4D,
+              labels: tf.tensor1d(indices.map((i) => i % 3), 'int32'),
+            })),
           };
-          step(); // creates the optimiser state
+          const indices = Array.from({ length: batch }, (_, i) => i);
+          await trainer.trainStep(data, indices); // creates the optimiser state
           const tensorsBefore = tf.memory().numTensors;
-          const st = timed(step);
+          const st = await timedAsync(() => trainer.trainStep(data, indices));
           row['tensor leak/step'] = tf.memory().numTensors - tensorsBefore;
           row.micro = micro;
           row[`train step b${batch} ms`] = +st.wall.toFixed(0);
           row['img/s'] = +((batch * 1000) / st.wall).toFixed(2);
           row['img/s (cpu)'] = +((batch * 1000) / st.cpu).toFixed(2);
-          tf.dispose([xs, ys, ls]);
-          opt.dispose();
+          trainer.dispose?.();
+          optimizer.dispose();
         }
         const heap = wasmHeapBytes();
         row['peak MiB'] = heap != null ? +(heap / 2 ** 20).toFixed(0) : +(tf.memory().numBytes / 2 ** 20).toFixed(0);

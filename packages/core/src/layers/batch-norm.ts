@@ -159,7 +159,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
       ) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
     } else {
       ({ mean, variance } = tf.moments(xIn, axes) as { mean: tf.Tensor1D; variance: tf.Tensor1D });
-      invStd = tf.rsqrt(tf.add(variance, eps));
+      invStd = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor1D;
       const scale = tf.mul(g, invStd);
       value = tf.add(tf.mul(xIn, scale), tf.sub(b, tf.mul(mean, scale)));
     }

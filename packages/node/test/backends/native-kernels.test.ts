@@ -140,7 +140,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     ['3x3/1 same (overlapping windows)', [1, 7, 7, 2], 3, 1, 'same'],
   ] as const)('MaxPoolGrad %s', async (_name, shape, k, s, pad) => {
     // Distinct values, so the argmax (and hence the gradient) is unambiguous on both backends.
-    const n = shape.reduce((p, q) => p * q, 1);
+    const n = (shape as readonly number[]).reduce((p, q) => p * q, 1);
     const perm = spec([n]).values!.map((v, i) => v + i * 1e-3);
     const input = { shape: [...shape], values: perm };
     const info = tf.backend_util.computePool2DInfo(shape as unknown as [number, number, number, number], k, s, 1, pad as 'same');
