@@ -721,6 +721,27 @@ static void relu_f32(long n, const float *x, float *y) {
   for (long i = 0; i < n; i++) y[i] = x[i] < 0.f ? 0.f : x[i]; /* NaN stays NaN, as in tfjs */
 }
 
+/* out = big (+ or *) the scalar s. */
+static void binary_scalar_f32(int kind, long n, const float *big, float s, float *out) {
+#pragma omp parallel for simd schedule(static)
+  for (long i = 0; i < n; i++) out[i] = kind == 0 ? big[i] + s : big[i] * s;
+}
+
+/*
+ * Concatenation along the last axis: each of the `rows` rows of the output is the inputs' rows
+ * side by side (widths[k] floats from input k).
+ */
+static void concat_last(long rows, int count, const float *const *src, const int *widths, int total, float *out) {
+#pragma omp parallel for schedule(static)
+  for (long r = 0; r < rows; r++) {
+    float *dst = out + (size_t)r * total;
+    for (int k = 0; k < count; k++) {
+      memcpy(dst, src[k] + (size_t)r * widths[k], sizeof(float) * widths[k]);
+      dst += widths[k];
+    }
+  }
+}
+
 /* out[o, m, i] = big[o, m, i] (+ or *) small[o, i]: same shapes, per-channel and squeeze-excite broadcasts. */
 static void binary_f32(int kind, long outer, long mid, long inner, const float *big, const float *small, float *out) {
 #pragma omp parallel for schedule(static) collapse(2)
@@ -1094,12 +1115,71 @@ static napi_value binary_js(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (kind < 0 || kind > 1 || d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || al != (size_t)d[0] * d[1] * d[2] ||
-      ol != al || bl != (size_t)d[0] * d[2]) {
+      ol != al || (bl != (size_t)d[0] * d[2] && bl != 1)) {
     napi_throw_range_error(env, NULL, "busi native: binary array lengths do not match the dims");
     return NULL;
   }
   apply_threads();
-  binary_f32(kind, d[0], d[1], d[2], a, b, out);
+  if (bl == 1 && (size_t)d[0] * d[2] != 1) binary_scalar_f32(kind, (long)al, a, b[0], out);
+  else binary_f32(kind, d[0], d[1], d[2], a, b, out);
+  return NULL;
+}
+
+
+/* concatLast(inputs: Float32Array[], out, rows): concatenation along the last axis. */
+static napi_value concat_last_js(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 3) {
+    napi_throw_type_error(env, NULL, "busi native: concatLast(inputs, out, rows) takes 3 arguments");
+    return NULL;
+  }
+  uint32_t count;
+  int64_t rows;
+  float *out;
+  size_t ol;
+  CHECK(env, napi_get_array_length(env, argv[0], &count));
+  CHECK(env, napi_get_value_int64(env, argv[2], &rows));
+  if (!get_floats(env, argv[1], &out, &ol, "out")) return NULL;
+  if (count == 0 || rows <= 0 || ol % (size_t)rows) {
+    napi_throw_range_error(env, NULL, "busi native: concatLast needs inputs and an output of whole rows");
+    return NULL;
+  }
+  const float **src = malloc(sizeof(float *) * count);
+  int *widths = malloc(sizeof(int) * count);
+  if (src == NULL || widths == NULL) {
+    free(src);
+    free(widths);
+    napi_throw_error(env, NULL, "busi native: out of memory in concatLast");
+    return NULL;
+  }
+  size_t total = 0;
+  for (uint32_t k = 0; k < count; k++) {
+    napi_value item;
+    float *data = NULL;
+    size_t len = 0;
+    const int ok = napi_get_element(env, argv[0], k, &item) == napi_ok && get_floats(env, item, &data, &len, "each input");
+    if (!ok || len % (size_t)rows) {
+      free(src);
+      free(widths);
+      if (ok) napi_throw_range_error(env, NULL, "busi native: concatLast input is not whole rows");
+      return NULL;
+    }
+    src[k] = data;
+    widths[k] = (int)(len / (size_t)rows);
+    total += len / (size_t)rows;
+  }
+  if (total * (size_t)rows != ol) {
+    free(src);
+    free(widths);
+    napi_throw_range_error(env, NULL, "busi native: concatLast output length is not the sum of the inputs");
+    return NULL;
+  }
+  apply_threads();
+  concat_last((long)rows, (int)count, src, widths, (int)total, out);
+  free(src);
+  free(widths);
   return NULL;
 }
 
@@ -1155,6 +1235,7 @@ NAPI_MODULE_INIT() {
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setDirectMinPixels", NULL, set_direct_min_pixels, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setBlockFloats", NULL, set_block_floats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"concatLast", NULL, concat_last_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unary", NULL, unary_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binary", NULL, binary_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reduceMiddle", NULL, reduce_middle_js, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -241,6 +241,46 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     await expectMatchesCpu(kernel, { a: spec([...a]), b: spec([...b]) }, {});
   });
 
+  test.each([
+    ['Multiply by a scalar', 'Multiply', [4, 32, 32, 17], [], 2.5],
+    ['Add a scalar', 'Add', [4, 32, 32, 17], [1], -0.75],
+  ] as const)('%s', async (_name, kernel, a, b, value) => {
+    await expectMatchesCpu(kernel, { a: spec([...a]), b: { shape: [...b], values: Float32Array.of(value) } }, {});
+  });
+
+  test('x·1 and x+0 share the input buffer (no copy) and still read as x', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(spec([4, 32, 32, 17]).values!, [4, 32, 32, 17]);
+    const before = tf.memory().numDataBuffers;
+    const y = tf.mul(x, tf.scalar(1));
+    const z = tf.add(tf.scalar(0), x);
+    expect(tf.memory().numDataBuffers).toBe(before + 2); // only the two scalars
+    expect(Array.from(await y.data())).toEqual(Array.from(await x.data()));
+    x.dispose();
+    expect(Array.from(await z.data()).slice(0, 5)).toEqual(Array.from(await y.data()).slice(0, 5));
+    tf.dispose([y, z]);
+  });
+
+  test.each([
+    ['two inputs', [[2, 9, 8, 5], [2, 9, 8, 7]], 3],
+    ['three inputs, axis -1', [[1, 40, 40, 4], [1, 40, 40, 9], [1, 40, 40, 3]], -1],
+    ['not the last axis: the wasm kernel', [[2, 30, 20, 6], [2, 31, 20, 6]], 1],
+  ] as const)('Concat of %s', async (_name, shapes, axis) => {
+    const specs = shapes.map((sh) => spec([...sh]));
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const ts = specs.map((sp) => tf.tensor(sp.values!, sp.shape));
+      const y = tf.concat(ts, axis);
+      const out = { shape: y.shape, values: (await y.data()) as Float32Array };
+      tf.dispose([...ts, y]);
+      return out;
+    };
+    const ref = await run('cpu');
+    const got = await run('wasm');
+    expect(got.shape).toEqual(ref.shape);
+    expect(Array.from(got.values)).toEqual(Array.from(ref.values));
+  });
+
   test('broadcastLayout finds the [outer, mid, inner] view or refuses', async () => {
     const { broadcastLayout } = await import('../../src/backends/native/kernels');
     expect(broadcastLayout([2, 3, 4, 5], [2, 3, 4, 5])).toEqual([1, 1, 120]);

@@ -19,6 +19,8 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   /** The thread count in effect. */
   getThreads(): number;
+  /** Concatenates float32 arrays of `rows` rows each along their last axis into `out`. */
+  concatLast(inputs: Float32Array[], out: Float32Array, rows: number): void;
   /** Elementwise `y = relu(x)` (kind 0) or `sigmoid(x)` (kind 1). */
   unary(kind: 0 | 1, x: Float32Array, y: Float32Array): void;
   /** `out[o, m, i] = big[o, m, i] + small[o, i]` (kind 0) or `×` (kind 1); `dims` = [outer, mid, inner]. */
@@ -87,7 +89,7 @@ export function loadNativeAddon(): NativeAddon | null {
   if (process.env.OMP_WAIT_POLICY == null) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   try {
     const addon = createRequire(file)(file) as NativeAddon;
-    for (const fn of ['conv', 'matmul', 'unary', 'binary', 'reduceMiddle', 'bnInference', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats', 'setDirectMinPixels'] as const) {
+    for (const fn of ['conv', 'matmul', 'concatLast', 'unary', 'binary', 'reduceMiddle', 'bnInference', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats', 'setDirectMinPixels'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${file} has no function ${fn}; rebuild it`);
     }
     cached = { addon, reason: `loaded from ${file}` };

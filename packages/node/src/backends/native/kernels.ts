@@ -290,11 +290,37 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
     const sizeOf = (t: TensorInfo) => t.shape.reduce((p, q) => p * q, 1);
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(name)(args);
     const [big, small] = sizeOf(a) >= sizeOf(b) ? [a, b] : [b, a];
+    const backend = args.backend as unknown as WasmBackendLike;
+    if (sizeOf(small) === 1 && small.shape.length <= big.shape.length && sizeOf(big) >= ELEMENTWISE_MIN) {
+      // x·1 and x+0 are x exactly (tfjs-layers' swish multiplies by its alpha of 1): share the buffer.
+      if (heap(backend, small)[0] === (kind === 1 ? 1 : 0)) {
+        backend.incRef(big.dataId);
+        return { dataId: big.dataId, shape: [...big.shape], dtype: 'float32' };
+      }
+      const out = backend.makeOutput([...big.shape], 'float32');
+      addon.binary(kind, heap(backend, big), heap(backend, small), heap(backend, out), Int32Array.from([1, 1, sizeOf(big)]));
+      return out;
+    }
     const layout = broadcastLayout(big.shape, small.shape);
     if (layout == null || sizeOf(big) < ELEMENTWISE_MIN || (layout[1] > 1 && layout[2] < 8)) return fallback(name)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
     const out = backend.makeOutput([...big.shape], 'float32');
     addon.binary(kind, heap(backend, big), heap(backend, small), heap(backend, out), Int32Array.from(layout));
+    return out;
+  };
+
+  /** Concat along the last axis of float32 tensors (decoder skip connections). */
+  const concat: tf.KernelFunc = (args) => {
+    const inputs = args.inputs as unknown as TensorInfo[];
+    const rank = inputs[0]?.shape.length ?? 0;
+    const axis = (Number((args.attrs ?? {}).axis) + rank) % Math.max(rank, 1);
+    const rows = rank > 0 ? inputs[0].shape.slice(0, -1).reduce((p, q) => p * q, 1) : 0;
+    const ok = rank > 1 && axis === rank - 1 && inputs.length > 1 && rows > 0 &&
+      inputs.every((t) => t.dtype === 'float32' && t.shape.length === rank && t.shape.slice(0, -1).every((d, i) => d === inputs[0].shape[i]) && t.shape[rank - 1] > 0);
+    const total = inputs.reduce((p, t) => p + t.shape.reduce((a, b) => a * b, 1), 0);
+    if (!ok || total < ELEMENTWISE_MIN) return fallback(tf.Concat)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput([...inputs[0].shape.slice(0, -1), inputs.reduce((p, t) => p + t.shape[rank - 1], 0)], 'float32');
+    addon.concatLast(inputs.map((t) => heap(backend, t)), heap(backend, out), rows);
     return out;
   };
 
@@ -341,6 +367,7 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
     { kernelName: tf.Mean, backendName: 'wasm', kernelFunc: reduction(tf.Mean, true) },
     { kernelName: tf.FusedBatchNorm, backendName: 'wasm', kernelFunc: fusedBatchNorm },
     { kernelName: tf.Relu, backendName: 'wasm', kernelFunc: unary(tf.Relu, 0) },
+    { kernelName: tf.Concat, backendName: 'wasm', kernelFunc: concat },
     { kernelName: tf.Sigmoid, backendName: 'wasm', kernelFunc: unary(tf.Sigmoid, 1) },
     { kernelName: tf.Add, backendName: 'wasm', kernelFunc: binary(tf.Add, 0) },
     { kernelName: tf.Multiply, backendName: 'wasm', kernelFunc: binary(tf.Multiply, 1) },
