@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Compiles the busi native addon (busi_native.c) with the system C compiler against a BLAS.
+// Compiles the busi native addon (src/*.c) with the system C compiler against a BLAS.
 //   node packages/node/native/build.mjs [--if-possible] [--out <file>]
 // Environment: CC (compiler, default cc), BUSI_BLAS_LIBS (link flags, default -lopenblas),
 // BUSI_NATIVE_CFLAGS (extra flags), BUSI_NODE_INCLUDE (folder holding node_api.h).
 // --if-possible: a missing compiler, header or BLAS is reported and the script exits 0, so a
 // quick start never fails on a machine without a toolchain (busi then runs on plain wasm).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,13 +37,14 @@ if (!include) give(`node_api.h not found in ${includeCandidates.join(', ')} (set
 const cc = process.env.CC || 'cc';
 if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) give(`C compiler '${cc}' not found (set CC)`);
 
+const sources = readdirSync(path.join(here, 'src')).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(here, 'src', f));
 const blas = (process.env.BUSI_BLAS_LIBS || '-lopenblas').split(/\s+/).filter(Boolean);
 const extra = (process.env.BUSI_NATIVE_CFLAGS || '').split(/\s+/).filter(Boolean);
 mkdirSync(path.dirname(out), { recursive: true });
 // Compile to a temporary name and rename: a failed build never replaces a working addon.
 const tmp = `${out.replace(/\.node$/, "")}.${process.pid}.tmp.node`;
 const cmd = ['-O3', '-march=native', '-fno-trapping-math', '-fPIC', '-shared', '-fopenmp', '-Wall', `-I${include}`, ...extra,
-  path.join(here, 'busi_native.c'), ...blas, '-lm', '-o', tmp];
+  ...sources, ...blas, '-lm', '-o', tmp];
 try {
   execFileSync(cc, cmd, { stdio: ['ignore', 'inherit', 'inherit'] });
 } catch {

@@ -8,7 +8,7 @@ export const buildNativeCommand: Command = {
   name: 'build-native',
   summary: 'Compile the optional native kernels (system BLAS on every core) for the wasm backend',
   description: [
-    'Compiles @busi/node/native/busi_native.c with the system C compiler (CC, default cc) against',
+    'Compiles the C sources in @busi/node/native/src with the system C compiler (CC, default cc) against',
     'OpenBLAS (BUSI_BLAS_LIBS to link another BLAS), for this machine\'s CPU. Afterwards initBackend()',
     'routes the wasm backend\'s convolutions, matmuls, batch norm and large elementwise ops through it',
     'whenever tfjs-node is absent. Needs a C compiler, node_api.h and a BLAS',

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-/** The functions of the compiled busi native addon (`packages/node/native/busi_native.c`). */
+/** The functions of the compiled busi native addon (C sources in `packages/node/native/src/`, Node-API surface in `addon.c`). */
 export interface NativeAddon {
   /**
    * One convolution on NHWC activations and HWIO filters. Dense: `kind` 0 forward (a = x,
