@@ -28,7 +28,8 @@ async function runBuildNative(v: OptionValues, _positionals: string[], ctx: CliC
   if (v['if-possible']) args.push('--if-possible');
   if (v.out) args.push('--out', path.resolve(ctx.cwd, String(v.out)));
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The environment explicitly: CC, BUSI_BLAS_LIBS and friends as this process sees them.
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     child.stdout.on('data', (d: Buffer) => ctx.stdout.write(d));
     child.stderr.on('data', (d: Buffer) => ctx.stderr.write(d));
     child.on('error', reject);
