@@ -64,18 +64,14 @@ void dw_backprop_input(const Geometry *g, const float *dy, const float *f, float
 int dw_backprop_filter(const Geometry *g, const float *x, const float *dy, float *df) {
   const int c = g->ci;
   const size_t taps = (size_t)g->kh * g->kw * c;
-  memset(df, 0, sizeof(float) * taps);
-  int failed = 0;
-#pragma omp parallel
+  const int nt = omp_get_max_threads();
+  float *parts = calloc((size_t)nt * taps, sizeof(float));
+  if (parts == NULL) return 0;
+#pragma omp parallel num_threads(nt)
   {
-    float *acc = calloc(taps, sizeof(float));
-    if (acc == NULL) {
-#pragma omp atomic write
-      failed = 1;
-    }
+    float *acc = parts + (size_t)omp_get_thread_num() * taps;
 #pragma omp for schedule(static)
     for (long row = 0; row < (long)g->n * g->oh; row++) {
-      if (acc == NULL) continue;
       const int b = (int)(row / g->oh), oy = (int)(row % g->oh);
       const float *dyrow = dy + (size_t)row * g->ow * c;
       for (int i = 0; i < g->kh; i++) {
@@ -94,13 +90,14 @@ int dw_backprop_filter(const Geometry *g, const float *x, const float *dy, float
         }
       }
     }
-#pragma omp critical
-    if (acc != NULL) {
-      for (size_t t = 0; t < taps; t++) df[t] += acc[t];
-    }
-    free(acc);
   }
-  return !failed;
+  /* Thread order, so the result does not depend on which thread finished first. */
+  memset(df, 0, sizeof(float) * taps);
+  for (int t = 0; t < nt; t++) {
+    for (size_t k = 0; k < taps; k++) df[k] += parts[(size_t)t * taps + k];
+  }
+  free(parts);
+  return 1;
 }
 
 /*

@@ -32,6 +32,13 @@ extern long direct_min_pixels;  /* maps at least this large use the direct small
 /* scratch.c: per-thread buffers that persist between calls. */
 float *scratch_get(size_t floats);
 float *filter_scratch_get(size_t floats);
+/*
+ * Per-thread partial sums: `threads` zeroed blocks of `cells` doubles, one per OpenMP thread, and
+ * their sum into the first block in thread order. Summing in a fixed order (not as threads finish)
+ * keeps every result reproducible from run to run.
+ */
+double *partial_sums_alloc(int threads, size_t cells);
+void partial_sums_reduce(double *parts, int threads, size_t cells);
 
 /* conv.c: dense and grouped convolutions; each returns 0 when out of memory. */
 int conv_forward(const Geometry *g, const float *x, const float *f, float *y);

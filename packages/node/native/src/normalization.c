@@ -11,16 +11,16 @@
  */
 int bn_forward(long m, int c, const float *x, const float *gamma, const float *beta, float eps,
                       float *y, float *mean, float *var, float *inv_std) {
-  double *sum = calloc((size_t)2 * c, sizeof(double));
+  const int nt = omp_get_max_threads();
+  double *sum = partial_sums_alloc(nt, (size_t)2 * c);
   if (sum == NULL) return 0;
   double *sq = sum + c;
-#pragma omp parallel
+#pragma omp parallel num_threads(nt)
   {
-    double *ls = calloc((size_t)2 * c, sizeof(double));
-    double *lq = ls ? ls + c : NULL;
+    double *ls = sum + (size_t)omp_get_thread_num() * 2 * c;
+    double *lq = ls + c;
 #pragma omp for schedule(static)
     for (long r = 0; r < m; r++) {
-      if (ls == NULL) continue;
       const float *row = x + r * c;
       for (int q = 0; q < c; q++) {
         const double v = row[q];
@@ -28,15 +28,8 @@ int bn_forward(long m, int c, const float *x, const float *gamma, const float *b
         lq[q] += v * v;
       }
     }
-#pragma omp critical
-    if (ls != NULL) {
-      for (int q = 0; q < c; q++) {
-        sum[q] += ls[q];
-        sq[q] += lq[q];
-      }
-    }
-    free(ls);
   }
+  partial_sums_reduce(sum, nt, (size_t)2 * c);
   float *scale = malloc(sizeof(float) * (size_t)2 * c);
   if (scale == NULL) {
     free(sum);
@@ -66,16 +59,16 @@ int bn_forward(long m, int c, const float *x, const float *gamma, const float *b
 
 int bn_backward(long m, int c, const float *dy, const float *x, const float *mean, const float *inv_std,
                        const float *gamma, float *dx, float *dgamma, float *dbeta) {
-  double *sdy = calloc((size_t)2 * c, sizeof(double));
+  const int nt = omp_get_max_threads();
+  double *sdy = partial_sums_alloc(nt, (size_t)2 * c);
   if (sdy == NULL) return 0;
   double *sdyxc = sdy + c;
-#pragma omp parallel
+#pragma omp parallel num_threads(nt)
   {
-    double *ls = calloc((size_t)2 * c, sizeof(double));
-    double *lx = ls ? ls + c : NULL;
+    double *ls = sdy + (size_t)omp_get_thread_num() * 2 * c;
+    double *lx = ls + c;
 #pragma omp for schedule(static)
     for (long r = 0; r < m; r++) {
-      if (ls == NULL) continue;
       const float *g = dy + r * c;
       const float *row = x + r * c;
       for (int q = 0; q < c; q++) {
@@ -83,15 +76,8 @@ int bn_backward(long m, int c, const float *dy, const float *x, const float *mea
         lx[q] += (double)g[q] * (row[q] - mean[q]);
       }
     }
-#pragma omp critical
-    if (ls != NULL) {
-      for (int q = 0; q < c; q++) {
-        sdy[q] += ls[q];
-        sdyxc[q] += lx[q];
-      }
-    }
-    free(ls);
   }
+  partial_sums_reduce(sdy, nt, (size_t)2 * c);
   float *coef = malloc(sizeof(float) * (size_t)3 * c);
   if (coef == NULL) {
     free(sdy);
@@ -127,34 +113,25 @@ int bn_backward(long m, int c, const float *dy, const float *x, const float *mea
  */
 int reduce_middle(long outer, long mid, long inner, const float *x, float *out, double scale) {
   const size_t cells = (size_t)outer * inner;
-  double *total = calloc(cells, sizeof(double));
+  const int nt = omp_get_max_threads();
+  double *total = partial_sums_alloc(nt, cells);
   if (total == NULL) return 0;
-  int failed = 0;
-#pragma omp parallel
+#pragma omp parallel num_threads(nt)
   {
-    double *acc = calloc(cells, sizeof(double));
-    if (acc == NULL) {
-#pragma omp atomic write
-      failed = 1;
-    }
+    double *acc = total + (size_t)omp_get_thread_num() * cells;
 #pragma omp for schedule(static) collapse(2)
     for (long o = 0; o < outer; o++) {
       for (long m = 0; m < mid; m++) {
-        if (acc == NULL) continue;
         const float *row = x + ((size_t)o * mid + m) * inner;
         double *a = acc + (size_t)o * inner;
         for (long q = 0; q < inner; q++) a[q] += row[q];
       }
     }
-#pragma omp critical
-    if (acc != NULL) {
-      for (size_t t = 0; t < cells; t++) total[t] += acc[t];
-    }
-    free(acc);
   }
+  partial_sums_reduce(total, nt, cells);
   for (size_t t = 0; t < cells; t++) out[t] = (float)(total[t] * scale);
   free(total);
-  return !failed;
+  return 1;
 }
 
 /* Inference batch norm: y = (x - mean) * scale / sqrt(var + eps) + offset per channel (x is [m, c]). */

@@ -25,3 +25,14 @@ static float *grow(float **buf, size_t *have, size_t floats) {
 float *scratch_get(size_t floats) { return grow(&scratch, &scratch_floats, floats); }
 
 float *filter_scratch_get(size_t floats) { return grow(&filter_scratch, &filter_scratch_floats, floats); }
+
+double *partial_sums_alloc(int threads, size_t cells) {
+  return calloc((size_t)threads * cells, sizeof(double));
+}
+
+void partial_sums_reduce(double *parts, int threads, size_t cells) {
+  for (int t = 1; t < threads; t++) {
+    const double *p = parts + (size_t)t * cells;
+    for (size_t k = 0; k < cells; k++) parts[k] += p[k];
+  }
+}

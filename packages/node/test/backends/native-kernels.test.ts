@@ -325,6 +325,30 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     expect(errs.map((e) => e < 1e-4)).toEqual([true, true, true]);
   });
 
+  test('results are bit-identical from run to run (partial sums combine in thread order)', async () => {
+    const { batchNormTraining } = await import('@busi/core');
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(spec([4, 40, 40, 24]).values!, [4, 40, 40, 24]);
+    const w = tf.tensor4d(spec([3, 3, 24, 1]).values!, [3, 3, 24, 1]);
+    const g = tf.ones([24]);
+    const b = tf.zeros([24]);
+    const f = (xi: tf.Tensor, wi: tf.Tensor) => {
+      const h = tf.depthwiseConv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 1, 'same');
+      const r = batchNormTraining(h, g, b, 1e-5);
+      tf.dispose([r.mean, r.variance]);
+      return tf.sum(tf.mul(tf.mean(r.y, [1, 2]), tf.range(0, 24))) as tf.Scalar;
+    };
+    const once = async () => {
+      const grads = tf.grads(f)([x, w]);
+      const out = await Promise.all(grads.map((t) => t.data()));
+      tf.dispose(grads);
+      return out.map((a) => Array.from(a));
+    };
+    const first = await once();
+    for (let k = 0; k < 3; k++) expect(await once()).toEqual(first);
+    tf.dispose([x, w, g, b]);
+  });
+
   test('the fused batch-norm kernels are used on wasm (and only there)', () => {
     expect(tf.getKernel('BusiBatchNormTrainForward', 'wasm')).toBeDefined();
     expect(tf.getKernel('BusiBatchNormTrainBackward', 'wasm')).toBeDefined();
