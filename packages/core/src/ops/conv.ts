@@ -2,35 +2,40 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Pair, Padding4 } from '../layers/util';
 
 /**
- * Optional backend kernels for grouped convolution (tfjs has none). Forward: inputs `{x, filter}`
- * (filter `[kh, kw, in/groups, out]`), attributes `strides`, `pad` (explicit, tfjs layout) and
- * `groups`; output y. Input gradient: inputs `{dy, filter}` plus attribute `inputShape`; filter
- * gradient: inputs `{x, dy}` plus `filterShape`. Where a backend registers all three (the busi
- * native kernels do, for wasm), {@link torchConv2d} uses them; elsewhere {@link groupedConv2d}.
+ * Optional backend kernels for the convolutions tfjs cannot train directly: grouped (tfjs has no
+ * grouped conv) and dilated (tfjs's conv gradients reject dilation > 1), depthwise included.
+ * Forward: inputs `{x, filter}` (filter `[kh, kw, in/groups, out]`), attributes `strides`, `pad`
+ * (explicit, tfjs layout), `dilations` and `groups`; output y. Input gradient: inputs
+ * `{dy, filter}` plus attribute `inputShape`; filter gradient: inputs `{x, dy}` plus
+ * `filterShape`. Where a backend registers all three (the busi native kernels do, for wasm),
+ * {@link torchConv2d} uses them; elsewhere grouped convs go through {@link groupedConv2d} and
+ * dilated ones through {@link dilated}.
  */
-export const GROUPED_CONV2D = 'BusiGroupedConv2D';
-/** Input-gradient kernel of {@link GROUPED_CONV2D}. */
-export const GROUPED_CONV2D_BACKPROP_INPUT = 'BusiGroupedConv2DBackpropInput';
-/** Filter-gradient kernel of {@link GROUPED_CONV2D}. */
-export const GROUPED_CONV2D_BACKPROP_FILTER = 'BusiGroupedConv2DBackpropFilter';
+export const TORCH_CONV2D = 'BusiTorchConv2D';
+/** Input-gradient kernel of {@link TORCH_CONV2D}. */
+export const TORCH_CONV2D_BACKPROP_INPUT = 'BusiTorchConv2DBackpropInput';
+/** Filter-gradient kernel of {@link TORCH_CONV2D}. */
+export const TORCH_CONV2D_BACKPROP_FILTER = 'BusiTorchConv2DBackpropFilter';
 
-function hasGroupedKernels(): boolean {
+function hasTorchConvKernels(): boolean {
   const b = tf.getBackend();
-  return [GROUPED_CONV2D, GROUPED_CONV2D_BACKPROP_INPUT, GROUPED_CONV2D_BACKPROP_FILTER].every((k) => tf.getKernel(k, b) != null);
+  return [TORCH_CONV2D, TORCH_CONV2D_BACKPROP_INPUT, TORCH_CONV2D_BACKPROP_FILTER].every((k) => tf.getKernel(k, b) != null);
 }
 
-/** A grouped conv through the backend's {@link GROUPED_CONV2D} kernels, with their gradients. */
-function groupedConv2dKernel(x: tf.Tensor4D, kernel: tf.Tensor4D, strides: Pair, pad: tf.backend_util.ExplicitPadding, groups: number): tf.Tensor4D {
-  const attrs = { strides, pad, groups, dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+/** A grouped and/or dilated conv through the backend's {@link TORCH_CONV2D} kernels, with their gradients. */
+function torchConv2dKernel(
+  x: tf.Tensor4D, kernel: tf.Tensor4D, strides: Pair, pad: tf.backend_util.ExplicitPadding, dilation: number, groups: number,
+): tf.Tensor4D {
+  const attrs = { strides, pad, dilations: [dilation, dilation], groups, dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, kIn, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
     save([xIn, kIn]);
-    const value = tf.engine().runKernel(GROUPED_CONV2D, { x: xIn, filter: kIn }, attrs) as tf.Tensor4D;
+    const value = tf.engine().runKernel(TORCH_CONV2D, { x: xIn, filter: kIn }, attrs) as tf.Tensor4D;
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [xs, ks] = saved;
       return [
-        tf.engine().runKernel(GROUPED_CONV2D_BACKPROP_INPUT, { dy, filter: ks }, { ...attrs, inputShape: xs.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        tf.engine().runKernel(GROUPED_CONV2D_BACKPROP_FILTER, { x: xs, dy }, { ...attrs, filterShape: ks.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel(TORCH_CONV2D_BACKPROP_INPUT, { dy, filter: ks }, { ...attrs, inputShape: xs.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel(TORCH_CONV2D_BACKPROP_FILTER, { x: xs, dy }, { ...attrs, filterShape: ks.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
       ];
     };
     return { value, gradFunc };
@@ -83,8 +88,8 @@ export function torchConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, opts: TorchConv
     return groups === 1 ? tf.conv2d(x, kernel, strides, pad) : tf.depthwiseConv2d(x, depthwiseKernel(), strides, pad);
   }
 
-  if (dilation === 1 && hasGroupedKernels()) {
-    return groupedConv2dKernel(x, kernel, strides, [[0, 0], [pt, pb], [pl, pr], [0, 0]], groups);
+  if (hasTorchConvKernels()) {
+    return torchConv2dKernel(x, kernel, strides, [[0, 0], [pt, pb], [pl, pr], [0, 0]], dilation, groups);
   }
 
   const padded = anyPad ? tf.pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) : x;

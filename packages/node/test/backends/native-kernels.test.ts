@@ -292,15 +292,19 @@ describeNative('native kernels on wasm match the cpu backend', () => {
   });
 
   test.each([
-    ['3x3, 4 groups, stride 1, pad 1', [2, 7, 6, 8], 4, 8, 3, 1, [1, 1, 1, 1]],
-    ['3x3, 2 groups, stride 2, asymmetric pad', [1, 9, 8, 6], 2, 4, 3, 2, [1, 0, 0, 1]],
-    ['1x1, 8 groups, stride 1', [2, 5, 5, 16], 8, 16, 1, 1, [0, 0, 0, 0]],
-    ['3x3, 32 groups of 4 (ResNeXt layer1), stride 2', [1, 10, 10, 128], 32, 128, 3, 2, [1, 1, 1, 1]],
-  ] as const)('grouped conv through the native kernels matches the cpu path: %s', async (_name, xShape, groups, co, k, s, pad) => {
+    ['3x3, 4 groups, stride 1, pad 1', [2, 7, 6, 8], 4, 8, 3, 1, [1, 1, 1, 1], 1],
+    ['3x3, 2 groups, stride 2, asymmetric pad', [1, 9, 8, 6], 2, 4, 3, 2, [1, 0, 0, 1], 1],
+    ['1x1, 8 groups, stride 1', [2, 5, 5, 16], 8, 16, 1, 1, [0, 0, 0, 0], 1],
+    ['3x3, 32 groups of 4 (ResNeXt layer1), stride 2', [1, 10, 10, 128], 32, 128, 3, 2, [1, 1, 1, 1], 1],
+    ['3x3 dense, dilation 2 (DeepLabV3+ ASPP)', [2, 11, 10, 5], 1, 6, 3, 1, [2, 2, 2, 2], 2],
+    ['3x3 dense, dilation 3, uneven padding', [1, 13, 12, 4], 1, 3, 3, 1, [3, 1, 0, 3], 3],
+    ['3x3 depthwise, dilation 2 (EfficientNet at output stride 16)', [2, 10, 9, 6], 6, 6, 3, 1, [2, 2, 2, 2], 2],
+    ['3x3, 2 groups, dilation 2', [1, 12, 12, 8], 2, 4, 3, 1, [2, 2, 2, 2], 2],
+  ] as const)('grouped / dilated conv through the native kernels matches the cpu path: %s', async (_name, xShape, groups, co, k, s, pad, dilation) => {
     const { torchConv2d } = await import('@busi/core');
     const xs = spec([...xShape]);
     const ks = spec([k, k, xShape[3] / groups, co]);
-    const opts = { strides: [s, s] as [number, number], padding: [...pad] as [number, number, number, number], dilation: 1, groups };
+    const opts = { strides: [s, s] as [number, number], padding: [...pad] as [number, number, number, number], dilation, groups };
     const seed = spec([1]).values![0];
     const run = async (backend: string) => {
       await tf.setBackend(backend);
@@ -317,9 +321,9 @@ describeNative('native kernels on wasm match the cpu backend', () => {
       return out;
     };
     const ref = await run('cpu');
-    expect(tf.getKernel('BusiGroupedConv2D', 'cpu')).toBeUndefined();
+    expect(tf.getKernel('BusiTorchConv2D', 'cpu')).toBeUndefined();
     const got = await run('wasm');
-    expect(tf.getKernel('BusiGroupedConv2D', 'wasm')).toBeDefined();
+    expect(tf.getKernel('BusiTorchConv2D', 'wasm')).toBeDefined();
     // y, dx, dW
     const errs = ref.map((r, i) => maxRelError(got[i], r));
     expect(errs.map((e) => e < 1e-4)).toEqual([true, true, true]);

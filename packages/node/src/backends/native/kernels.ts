@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from '../wasm/kernel-scope';
 import {
-  BATCH_NORM_TRAIN_BACKWARD, BATCH_NORM_TRAIN_FORWARD, GROUPED_CONV2D, GROUPED_CONV2D_BACKPROP_FILTER, GROUPED_CONV2D_BACKPROP_INPUT,
+  BATCH_NORM_TRAIN_BACKWARD, BATCH_NORM_TRAIN_FORWARD, TORCH_CONV2D, TORCH_CONV2D_BACKPROP_FILTER, TORCH_CONV2D_BACKPROP_INPUT,
 } from '@busi/core';
 import type { NativeAddon } from './addon';
 
@@ -141,46 +141,50 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
     return out;
   };
 
-  // Grouped convolutions (core's optional kernels): filter [kh, kw, ci/groups, co].
-  const groupedGeometry = (xShape: number[], filterShape: number[], attrs: NamedAttrMap): Int32Array =>
-    geometry(xShape, [filterShape[0], filterShape[1], xShape[3], filterShape[3]], attrs, 1);
-  const groupsOf = (attrs: NamedAttrMap, ci: number, co: number, kernel: string): number => {
-    const groups = Number(attrs.groups);
+  // Core's TORCH_CONV2D kernels: grouped and/or dilated convs (tfjs cannot train either), depthwise
+  // included; filter [kh, kw, ci/groups, co]. A depthwise filter [kh, kw, 1, C] has the memory
+  // order of [kh, kw, C, 1], so it goes to the depthwise kinds as it is.
+  const torchConvGeometry = (xShape: number[], filterShape: number[], attrs: NamedAttrMap, depthwise: boolean): Int32Array =>
+    depthwise
+      ? geometry(xShape, [filterShape[0], filterShape[1], xShape[3], 1], attrs, attrs.dilations, true)
+      : geometry(xShape, [filterShape[0], filterShape[1], xShape[3], filterShape[3]], attrs, attrs.dilations);
+  const groupsOf = (attrs: NamedAttrMap, ci: number, co: number, kernel: string): { groups: number; depthwise: boolean } => {
+    const groups = Number(attrs.groups ?? 1);
     if (!Number.isInteger(groups) || groups < 1 || ci % groups !== 0 || co % groups !== 0) {
       throw new Error(`${kernel}: groups=${attrs.groups} must divide ${ci} input and ${co} output channels`);
     }
-    return groups;
+    return { groups, depthwise: groups > 1 && groups === ci && groups === co };
   };
-  const groupedForward: tf.KernelFunc = (args) => {
+  const torchConvForward: tf.KernelFunc = (args) => {
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const attrs = args.attrs ?? {};
-    const groups = groupsOf(attrs, x.shape[3], filter.shape[3], GROUPED_CONV2D);
+    const { groups, depthwise } = groupsOf(attrs, x.shape[3], filter.shape[3], TORCH_CONV2D);
     const backend = args.backend as unknown as WasmBackendLike;
-    const g = groupedGeometry(x.shape, filter.shape, attrs);
+    const g = torchConvGeometry(x.shape, filter.shape, attrs, depthwise);
     const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
-    addon.conv(0, heap(backend, x), heap(backend, filter), heap(backend, out), g, groups);
+    addon.conv(depthwise ? 3 : 0, heap(backend, x), heap(backend, filter), heap(backend, out), g, depthwise ? 1 : groups);
     return out;
   };
-  const groupedBackpropInput: tf.KernelFunc = (args) => {
+  const torchConvBackpropInput: tf.KernelFunc = (args) => {
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
     const attrs = args.attrs ?? {};
     const inputShape = attrs.inputShape as number[];
-    const groups = groupsOf(attrs, inputShape[3], filter.shape[3], GROUPED_CONV2D_BACKPROP_INPUT);
+    const { groups, depthwise } = groupsOf(attrs, inputShape[3], filter.shape[3], TORCH_CONV2D_BACKPROP_INPUT);
     const backend = args.backend as unknown as WasmBackendLike;
-    const g = groupedGeometry(inputShape, filter.shape, attrs);
+    const g = torchConvGeometry(inputShape, filter.shape, attrs, depthwise);
     const out = backend.makeOutput([...inputShape], 'float32');
-    addon.conv(1, heap(backend, dy), heap(backend, filter), heap(backend, out), g, groups);
+    addon.conv(depthwise ? 4 : 1, heap(backend, dy), heap(backend, filter), heap(backend, out), g, depthwise ? 1 : groups);
     return out;
   };
-  const groupedBackpropFilter: tf.KernelFunc = (args) => {
+  const torchConvBackpropFilter: tf.KernelFunc = (args) => {
     const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
     const attrs = args.attrs ?? {};
     const filterShape = attrs.filterShape as number[];
-    const groups = groupsOf(attrs, x.shape[3], filterShape[3], GROUPED_CONV2D_BACKPROP_FILTER);
+    const { groups, depthwise } = groupsOf(attrs, x.shape[3], filterShape[3], TORCH_CONV2D_BACKPROP_FILTER);
     const backend = args.backend as unknown as WasmBackendLike;
-    const g = groupedGeometry(x.shape, filterShape, attrs);
+    const g = torchConvGeometry(x.shape, filterShape, attrs, depthwise);
     const out = backend.makeOutput([...filterShape], 'float32');
-    addon.conv(2, heap(backend, x), heap(backend, dy), heap(backend, out), g, groups);
+    addon.conv(depthwise ? 5 : 2, heap(backend, x), heap(backend, dy), heap(backend, out), g, depthwise ? 1 : groups);
     return out;
   };
 
@@ -352,9 +356,9 @@ export function nativeKernelConfigs(addon: NativeAddon, fallback: (name: string)
   return [
     { kernelName: BATCH_NORM_TRAIN_FORWARD, backendName: 'wasm', kernelFunc: batchNormForward },
     { kernelName: BATCH_NORM_TRAIN_BACKWARD, backendName: 'wasm', kernelFunc: batchNormBackward },
-    { kernelName: GROUPED_CONV2D, backendName: 'wasm', kernelFunc: groupedForward },
-    { kernelName: GROUPED_CONV2D_BACKPROP_INPUT, backendName: 'wasm', kernelFunc: groupedBackpropInput },
-    { kernelName: GROUPED_CONV2D_BACKPROP_FILTER, backendName: 'wasm', kernelFunc: groupedBackpropFilter },
+    { kernelName: TORCH_CONV2D, backendName: 'wasm', kernelFunc: torchConvForward },
+    { kernelName: TORCH_CONV2D_BACKPROP_INPUT, backendName: 'wasm', kernelFunc: torchConvBackpropInput },
+    { kernelName: TORCH_CONV2D_BACKPROP_FILTER, backendName: 'wasm', kernelFunc: torchConvBackpropFilter },
     { kernelName: tf.Conv2D, backendName: 'wasm', kernelFunc: conv2D },
     { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput },
     { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
