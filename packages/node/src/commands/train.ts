@@ -54,8 +54,9 @@ export const trainCommand: Command = {
     'epoch, written atomically) and evaluation/ (report.html on the validation part).',
     'A killed run continues with --resume (its config.json is used; --epochs may extend it); the first',
     'Ctrl-C finishes the current batch and saves a mid-epoch checkpoint.',
-    'Cost: the wasm backend trains Unet/ResNet-50 at ~0.2 img/s at 224x224 (about an hour per BUSI epoch);',
-    'at 448x448 a batch-8 step fits its 4 GiB heap only with --micro-batch 1 (about 3 minutes a step).',
+    'Cost without libtensorflow (2 cores): with the native kernels (busi build-native) a 448x448 batch-8 step of',
+    'Unet/ResNet-50 takes ~25 s with --micro-batch 2 (~35 min per BUSI epoch); on WebAssembly alone ~3 minutes',
+    'with --micro-batch 1. The 4 GiB wasm heap limits the micro-batch (see docs/performance.md).',
     "Install @tensorflow/tfjs-node (or -gpu) for the paper's protocol at full speed: it is picked up automatically.",
   ].join('\n'),
   options: {
