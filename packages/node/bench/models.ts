@@ -9,7 +9,7 @@
 //   --no-batch-train       skip the batch training measurement (batch-1 fwd+bwd and inference only)
 //   --infer-only           only the batch-1 inference latency
 //   --small-map=N          wasm: output maps up to N pixels use the matmul conv forms (0: XNNPACK only)
-//   --backend=wasm|cpu|tensorflow|auto   --reference=path   --out=dir
+//   --backend=wasm|cpu|tensorflow|auto   --native=auto|on|off (wasm: the native kernels)   --reference=path   --out=dir
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -88,7 +88,9 @@ class SkipRest extends Error {}
 
 async function main(): Promise<void> {
   const backend = arg('backend', process.env.BUSI_BACKEND ?? 'wasm') as BackendChoice;
-  const desc = await initBackend({ backend });
+  const nativeArg = arg('native', '');
+  const native = nativeArg === '' ? undefined : nativeArg === 'off' || nativeArg === '0' ? false : nativeArg === 'on' || nativeArg === '1' ? true : 'auto';
+  const desc = await initBackend({ backend, native });
   const smallMap = process.argv.find((a) => a.startsWith('--small-map='));
   if (smallMap) setSmallMapPixels(Number(smallMap.slice('--small-map='.length)));
   const sizes = arg('sizes', '448,224').split(',').map(Number);
