@@ -1,0 +1,169 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { TORCH_CONV2D, TORCH_CONV2D_BACKPROP_FILTER, TORCH_CONV2D_BACKPROP_INPUT } from '@busi/core';
+import type { WasmBackendLike } from '../wasm/kernel-scope';
+import type { NativeAddon } from './addon';
+import { empty, float32, geometry, heap, isNHWC, zeroFill, type Fallback } from './kernel-utils';
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+
+/**
+ * The native convolution kernels: dense Conv2D and both gradients, core's TORCH_CONV2D kernels
+ * (grouped and dilated convs), depthwise convs with their gradients, and the max-pool gradient.
+ */
+export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): KernelConfig[] {
+  const conv2D: tf.KernelFunc = (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!isNHWC(attrs) || !float32(x, filter)) return fallback(tf.Conv2D)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = geometry(x.shape, filter.shape, attrs, attrs.dilations);
+    const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
+    if (empty(x.shape) || empty(filter.shape) || empty(out.shape)) return zeroFill(backend, out);
+    // Views after makeOutput: an allocation may grow (and so replace) the wasm memory buffer.
+    addon.conv(0, heap(backend, x), heap(backend, filter), heap(backend, out), g);
+    return out;
+  };
+
+  const conv2DBackpropInput: tf.KernelFunc = (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!isNHWC(attrs) || !float32(dy, filter)) return fallback(tf.Conv2DBackpropInput)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const inputShape = attrs.inputShape as number[];
+    const g = geometry(inputShape, filter.shape, attrs, attrs.dilations);
+    const out = backend.makeOutput([...inputShape], 'float32');
+    if (empty(dy.shape) || empty(filter.shape) || empty(inputShape)) return zeroFill(backend, out);
+    addon.conv(1, heap(backend, dy), heap(backend, filter), heap(backend, out), g);
+    return out;
+  };
+
+  const conv2DBackpropFilter: tf.KernelFunc = (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!isNHWC(attrs) || !float32(x, dy)) return fallback(tf.Conv2DBackpropFilter)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const filterShape = attrs.filterShape as number[];
+    const g = geometry(x.shape, filterShape, attrs, attrs.dilations);
+    const out = backend.makeOutput([...filterShape], 'float32');
+    if (empty(x.shape) || empty(dy.shape) || empty(filterShape)) return zeroFill(backend, out);
+    addon.conv(2, heap(backend, x), heap(backend, dy), heap(backend, out), g);
+    return out;
+  };
+
+  // Core's TORCH_CONV2D kernels: grouped and/or dilated convs (tfjs cannot train either), depthwise
+  // included; filter [kh, kw, ci/groups, co]. A depthwise filter [kh, kw, 1, C] has the memory
+  // order of [kh, kw, C, 1], so it goes to the depthwise kinds as it is.
+  const torchConvGeometry = (xShape: number[], filterShape: number[], attrs: NamedAttrMap, depthwise: boolean): Int32Array =>
+    depthwise
+      ? geometry(xShape, [filterShape[0], filterShape[1], xShape[3], 1], attrs, attrs.dilations, true)
+      : geometry(xShape, [filterShape[0], filterShape[1], xShape[3], filterShape[3]], attrs, attrs.dilations);
+  const groupsOf = (attrs: NamedAttrMap, ci: number, co: number, kernel: string): { groups: number; depthwise: boolean } => {
+    const groups = Number(attrs.groups ?? 1);
+    if (!Number.isInteger(groups) || groups < 1 || ci % groups !== 0 || co % groups !== 0) {
+      throw new Error(`${kernel}: groups=${attrs.groups} must divide ${ci} input and ${co} output channels`);
+    }
+    return { groups, depthwise: groups > 1 && groups === ci && groups === co };
+  };
+  const torchConvForward: tf.KernelFunc = (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const { groups, depthwise } = groupsOf(attrs, x.shape[3], filter.shape[3], TORCH_CONV2D);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = torchConvGeometry(x.shape, filter.shape, attrs, depthwise);
+    const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
+    addon.conv(depthwise ? 3 : 0, heap(backend, x), heap(backend, filter), heap(backend, out), g, depthwise ? 1 : groups);
+    return out;
+  };
+  const torchConvBackpropInput: tf.KernelFunc = (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const inputShape = attrs.inputShape as number[];
+    const { groups, depthwise } = groupsOf(attrs, inputShape[3], filter.shape[3], TORCH_CONV2D_BACKPROP_INPUT);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = torchConvGeometry(inputShape, filter.shape, attrs, depthwise);
+    const out = backend.makeOutput([...inputShape], 'float32');
+    addon.conv(depthwise ? 4 : 1, heap(backend, dy), heap(backend, filter), heap(backend, out), g, depthwise ? 1 : groups);
+    return out;
+  };
+  const torchConvBackpropFilter: tf.KernelFunc = (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const filterShape = attrs.filterShape as number[];
+    const { groups, depthwise } = groupsOf(attrs, x.shape[3], filterShape[3], TORCH_CONV2D_BACKPROP_FILTER);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = torchConvGeometry(x.shape, filterShape, attrs, depthwise);
+    const out = backend.makeOutput([...filterShape], 'float32');
+    addon.conv(depthwise ? 5 : 2, heap(backend, x), heap(backend, dy), heap(backend, out), g, depthwise ? 1 : groups);
+    return out;
+  };
+
+  // Depthwise convolutions with channel multiplier 1 (EfficientNet's); others fall back.
+  const depthwiseForward: tf.KernelFunc = (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!isNHWC(attrs) || !float32(x, filter) || filter.shape[3] !== 1 || empty(x.shape)) return fallback(tf.DepthwiseConv2dNative)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = geometry(x.shape, filter.shape, attrs, attrs.dilations, true);
+    const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
+    addon.conv(3, heap(backend, x), heap(backend, filter), heap(backend, out), g);
+    return out;
+  };
+
+  const depthwiseBackpropInput: tf.KernelFunc = (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const inputShape = attrs.inputShape as number[];
+    if (!isNHWC(attrs) || !float32(dy, filter) || filter.shape[3] !== 1 || empty(inputShape)) return fallback(tf.DepthwiseConv2dNativeBackpropInput)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = geometry(inputShape, filter.shape, attrs, attrs.dilations, true);
+    const out = backend.makeOutput([...inputShape], 'float32');
+    addon.conv(4, heap(backend, dy), heap(backend, filter), heap(backend, out), g);
+    return out;
+  };
+
+  const depthwiseBackpropFilter: tf.KernelFunc = (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const attrs = args.attrs ?? {};
+    const filterShape = attrs.filterShape as number[];
+    if (!isNHWC(attrs) || !float32(x, dy) || filterShape[3] !== 1 || empty(x.shape)) return fallback(tf.DepthwiseConv2dNativeBackpropFilter)(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const g = geometry(x.shape, filterShape, attrs, attrs.dilations, true);
+    const out = backend.makeOutput([...filterShape], 'float32');
+    addon.conv(5, heap(backend, x), heap(backend, dy), heap(backend, out), g);
+    return out;
+  };
+
+  const maxPoolGrad: tf.KernelFunc = (args) => {
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const attrs = args.attrs ?? {};
+    if (!float32(dy, input) || input.shape.length !== 4 || empty(input.shape)) return fallback(tf.MaxPoolGrad)(args);
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number], attrs.filterSize as [number, number] | number,
+      attrs.strides as [number, number] | number, 1, attrs.pad as Pad, attrs.dimRoundingMode as Rounding,
+    );
+    const [n, h, w, c] = input.shape;
+    const g = Int32Array.from([
+      n, h, w, c, info.filterHeight, info.filterWidth, c, info.outHeight, info.outWidth,
+      info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left,
+    ]);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput([...input.shape], 'float32');
+    addon.conv(6, heap(backend, dy), heap(backend, input), heap(backend, out), g);
+    return out;
+  };
+
+  return [
+    { kernelName: TORCH_CONV2D, backendName: 'wasm', kernelFunc: torchConvForward },
+    { kernelName: TORCH_CONV2D_BACKPROP_INPUT, backendName: 'wasm', kernelFunc: torchConvBackpropInput },
+    { kernelName: TORCH_CONV2D_BACKPROP_FILTER, backendName: 'wasm', kernelFunc: torchConvBackpropFilter },
+    { kernelName: tf.Conv2D, backendName: 'wasm', kernelFunc: conv2D },
+    { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput },
+    { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
+    { kernelName: tf.DepthwiseConv2dNative, backendName: 'wasm', kernelFunc: depthwiseForward },
+    { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: 'wasm', kernelFunc: depthwiseBackpropInput },
+    { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: 'wasm', kernelFunc: depthwiseBackpropFilter },
+    { kernelName: tf.MaxPoolGrad, backendName: 'wasm', kernelFunc: maxPoolGrad },
+  ];
+}

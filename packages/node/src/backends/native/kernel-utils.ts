@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { WasmBackendLike } from '../wasm/kernel-scope';
+
+/** The kernel a case the native addon does not take goes to (the one registered before). */
+export type Fallback = (name: string) => tf.KernelFunc;
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+
+export function pair(v: unknown): [number, number] {
+  if (v == null) return [1, 1];
+  if (typeof v === 'number') return [v, v];
+  const a = v as number[];
+  return [a[0], a[1]];
+}
+
+export function isNHWC(attrs: NamedAttrMap): boolean {
+  const f = attrs.dataFormat as string | undefined;
+  return f == null || f === 'NHWC' || f === 'channelsLast';
+}
+
+/** The addon's geometry vector: [n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, top, left]. */
+export function geometry(xShape: number[], filterShape: number[], attrs: NamedAttrMap, dilations: unknown, depthwise = false): Int32Array {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    pair(attrs.strides),
+    pair(dilations),
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as Rounding,
+    depthwise,
+  );
+  const [n, h, w, ci] = xShape;
+  const [kh, kw] = filterShape;
+  const co = depthwise ? ci : filterShape[3];
+  return Int32Array.from([
+    n, h, w, ci, kh, kw, co, info.outHeight, info.outWidth,
+    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    info.padInfo.top, info.padInfo.left,
+  ]);
+}
+
+export function float32(...xs: TensorInfo[]): boolean {
+  return xs.every((x) => x.dtype === 'float32');
+}
+
+/** Tensors below this many elements stay on the wasm kernels (a native call and its threads cost more). */
+export const ELEMENTWISE_MIN = 16384;
+
+/**
+ * How `small` broadcasts onto `big` as [outer, mid, inner] with small = [outer, 1, inner], or null
+ * when it does not (the output would be larger than big, or the broadcast axes are not one run).
+ */
+/** An empty tensor needs no native call (and BLAS rejects zero leading dimensions). */
+export function empty(shape: number[]): boolean {
+  return shape.some((d) => d === 0);
+}
+
+export function heap(backend: WasmBackendLike, t: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+export function zeroFill(backend: WasmBackendLike, out: TensorInfo): TensorInfo {
+  if (!empty(out.shape)) heap(backend, out).fill(0);
+  return out;
+}
