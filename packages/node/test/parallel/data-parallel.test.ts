@@ -4,6 +4,7 @@ import { Adam, MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
 import { initBackend } from '../../src/backends/init';
 import { SlimResNetEncoder } from '../../src/demo/slim-resnet';
 import { createDataParallel } from '../../src/parallel';
+import { withSeededRandom } from '../../src/runs/run-folder';
 
 function smallModel(): MultiTaskModel {
   return new MultiTaskModel({
@@ -89,7 +90,8 @@ describe('createDataParallel', () => {
   });
 
   it('trains without leaking tensors in the main thread or the workers, and keeps replicas in sync', async () => {
-    const model = smallModel();
+    // Seeded weights: from some random starts four steps barely move the loss.
+    const model = await withSeededRandom(11, () => smallModel());
     const data = batch(4, 2);
     const optimizer = new Adam({ learningRate: 3e-3 });
     const dp = await createDataParallel({ model, workers: 2 });
@@ -101,8 +103,7 @@ describe('createDataParallel', () => {
       for (let s = 0; s < 3; s++) losses.push((await dp.trainStep(data, optimizer)).loss);
       expect(tf.memory().numTensors).toBe(before);
       expect(dp.workerTensors()).toEqual(workersBefore);
-      // Progress, not monotonic descent: the weights start random (unseeded), and a step may overshoot.
-      expect(Math.min(...losses.slice(1))).toBeLessThan(losses[0]);
+      expect(losses[3]).toBeLessThan(0.95 * losses[0]);
       // After syncWeights the replicas compute with the main weights: the next gradients equal the
       // single-process ones at the updated weights.
       const { grads } = await dp.computeGradients(data);
