@@ -4,13 +4,12 @@
  * tolerances (training and gradients for one encoder per family by default, see
  * FULL_PARITY_ENCODERS). wasm with the busi training kernels; unregistered encoders are skipped.
  */
-import { initBackend } from '@busi/node';
 import '@busi/backbones';
 import '../src';
-import { SMP_ENCODER_NAMES, expectParity } from './helpers/parity';
+import { SMP_ENCODER_NAMES, expectParity, initParityBackend } from './helpers/parity';
 
 beforeAll(async () => {
-  await initBackend({ backend: 'wasm', log: false });
+  await initParityBackend();
 });
 
 describe.each(SMP_ENCODER_NAMES)('DeepLabV3Plus__%s', (encoder) => {

@@ -8,15 +8,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiTaskModel, runParityCheck } from '@busi/core';
-import { initBackend } from '@busi/node';
 import '@busi/backbones';
 import '../src';
-import { expectParity } from './helpers/parity';
+import { expectParity, initParityBackend } from './helpers/parity';
 
 const FIXTURES = path.resolve(__dirname, '../../../fixtures/parity');
 
 beforeAll(async () => {
-  await initBackend({ backend: 'wasm', log: false });
+  await initParityBackend();
 });
 
 describe.each(['resnet50', 'resnext50_32x4d', 'tu-wide_resnet50_2'])('Unet__%s', (encoder) => {

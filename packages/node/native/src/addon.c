@@ -436,14 +436,15 @@ static napi_value concat_last_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* setThreads(n): threads for BLAS and the patch loops (0 = the libraries' defaults). */
+/* setThreads(n): threads for BLAS and the patch loops (0 = every core, the libraries' default). */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int n = 0;
   if (argc >= 1) CHECK(env, napi_get_value_int32(env, argv[0], &n));
-  threads_wanted = n < 0 ? 0 : n;
+  /* 0 restores the default explicitly: the libraries keep whatever count they were last given. */
+  threads_wanted = n > 0 ? n : omp_get_num_procs();
   return NULL;
 }
 

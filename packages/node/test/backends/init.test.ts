@@ -52,6 +52,8 @@ describe('initBackend and the native kernels', () => {
     }
     resetNativeAddonCache();
   });
+  // The thread count lives in the addon for the whole process (jest runs other files in this worker after this one).
+  afterAll(() => loadNativeAddon()?.setThreads(0));
 
   test('native: false (or BUSI_NATIVE=0) leaves the wasm kernels alone and says so', async () => {
     const d = await initBackend({ backend: 'wasm', native: false, log: false });

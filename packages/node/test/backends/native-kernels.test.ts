@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadNativeAddon, nativeAddonStatus } from '../../src/backends/native/addon';
 import { nativeKernelsInfo, registerNativeKernels, unregisterNativeKernels } from '../../src/backends/native/register';
@@ -383,6 +384,8 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     registerNativeKernels({ threads: 2 });
     expect(nativeKernelsInfo().threads).toBe(2);
     expect(() => registerNativeKernels({ threads: 0 })).toThrow(/threads must be a positive integer, got 0/);
+    addon!.setThreads(0); // every core again, for the tests that follow in this worker
+    expect(addon!.getThreads()).toBe(os.availableParallelism());
   });
 
   test('the addon rejects arrays that do not match the geometry, naming the problem', () => {

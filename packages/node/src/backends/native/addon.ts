@@ -15,7 +15,7 @@ export interface NativeAddon {
   conv(kind: 0 | 1 | 2 | 3 | 4 | 5 | 6, a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array, groups?: number): void;
   /** Batched sgemm; `dims` = [batchA, batchB, m, n, k, transposeA, transposeB] (a batch of 1 broadcasts). */
   matmul(a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array): void;
-  /** Threads for BLAS and the patch loops; 0 restores the libraries' defaults (all cores). */
+  /** Threads for BLAS and the patch loops; 0 restores the default (every core). */
   setThreads(threads: number): void;
   /** The thread count in effect. */
   getThreads(): number;
