@@ -1,35 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { setSmallMapPixels } from '../../src/backends/wasm/conv-grads';
-import { depthwiseGradsReference, expectMatchesCpu, maxRelError, runOn, setupBackends, spec } from './helpers';
+import { DENSE_CONV_CASES, depthwiseGradsReference, explicit, expectMatchesCpu, maxRelError, runOn, setupBackends, spec, type ConvCase } from './helpers';
 
-type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
-interface Case {
-  x: [number, number, number, number];
-  k: [number, number];
-  co: number;
-  s: [number, number];
-  pad: Pad;
-  dil?: number;
-}
-
-const explicit = (t: number, b: number, l: number, r: number): tf.backend_util.ExplicitPadding => [[0, 0], [t, b], [l, r], [0, 0]];
-
-const dense: Case[] = [
-  { x: [2, 7, 7, 3], k: [3, 3], co: 4, s: [1, 1], pad: 'same' },
-  { x: [2, 7, 7, 3], k: [3, 3], co: 4, s: [2, 2], pad: 'same' },
-  { x: [1, 8, 6, 5], k: [3, 3], co: 2, s: [2, 2], pad: 'valid' },
-  { x: [3, 9, 5, 4], k: [7, 7], co: 6, s: [2, 2], pad: explicit(3, 3, 3, 3) },
-  { x: [2, 10, 11, 3], k: [3, 2], co: 5, s: [1, 2], pad: explicit(1, 0, 2, 1) },
-  { x: [2, 6, 6, 8], k: [1, 1], co: 4, s: [1, 1], pad: 'valid' },
-  { x: [2, 6, 6, 3], k: [1, 1], co: 9, s: [1, 1], pad: 'valid' },
-  { x: [2, 7, 5, 6], k: [1, 1], co: 3, s: [2, 2], pad: 'valid' },
-  { x: [1, 6, 6, 3], k: [1, 1], co: 2, s: [1, 1], pad: explicit(1, 1, 1, 1) },
-  { x: [2, 5, 5, 2], k: [3, 3], co: 3, s: [3, 3], pad: explicit(2, 0, 0, 2) },
-  { x: [2, 8, 6, 3], k: [3, 3], co: 4, s: [2, 2], pad: 'same' },
-  { x: [1, 8, 9, 2], k: [2, 2], co: 3, s: [2, 2], pad: 'valid' },
-  { x: [2, 11, 9, 2], k: [3, 3], co: 2, s: [4, 4], pad: explicit(1, 1, 1, 1) },
-  { x: [1, 12, 12, 3], k: [5, 5], co: 2, s: [2, 3], pad: explicit(2, 1, 0, 3) },
-];
+type Case = ConvCase;
+const dense = DENSE_CONV_CASES;
 
 function convShapes(c: Case, depthwise: boolean, m = 1): { filter: number[]; dy: number[] } {
   const filter = depthwise ? [c.k[0], c.k[1], c.x[3], m] : [c.k[0], c.k[1], c.x[3], c.co];

@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadNativeAddon, nativeAddonStatus } from '../../src/backends/native/addon';
 import { nativeKernelsInfo, registerNativeKernels, unregisterNativeKernels } from '../../src/backends/native/register';
-import { depthwiseGradsReference, expectMatchesCpu, maxRelError, runOn, setupBackends, spec } from './helpers';
+import { DENSE_CONV_CASES, depthwiseGradsReference, explicit, expectMatchesCpu, maxRelError, runOn, setupBackends, spec, type ConvCase } from './helpers';
 
 // The addon is optional: it exists once `npm run build:native` has run (CI builds it).
 const addon = loadNativeAddon();
@@ -12,29 +12,10 @@ if (!addon) {
   console.warn(`native kernel tests skipped: busi native addon ${nativeAddonStatus().reason}`);
 }
 
-type Pad = 'valid' | 'same' | tf.backend_util.ExplicitPadding;
-interface Case {
-  x: [number, number, number, number];
-  k: [number, number];
-  co: number;
-  s: [number, number];
-  pad: Pad;
-  dil?: [number, number];
-}
-const explicit = (t: number, b: number, l: number, r: number): tf.backend_util.ExplicitPadding => [[0, 0], [t, b], [l, r], [0, 0]];
+type Case = ConvCase;
 
 const cases: Case[] = [
-  { x: [2, 7, 7, 3], k: [3, 3], co: 4, s: [1, 1], pad: 'same' },
-  { x: [2, 7, 7, 3], k: [3, 3], co: 4, s: [2, 2], pad: 'same' },
-  { x: [1, 8, 6, 5], k: [3, 3], co: 2, s: [2, 2], pad: 'valid' },
-  { x: [3, 9, 5, 4], k: [7, 7], co: 6, s: [2, 2], pad: explicit(3, 3, 3, 3) },
-  { x: [2, 10, 11, 3], k: [3, 2], co: 5, s: [1, 2], pad: explicit(1, 0, 2, 1) },
-  { x: [2, 6, 6, 8], k: [1, 1], co: 4, s: [1, 1], pad: 'valid' },
-  { x: [2, 7, 5, 6], k: [1, 1], co: 3, s: [2, 2], pad: 'valid' },
-  { x: [1, 6, 6, 3], k: [1, 1], co: 2, s: [1, 1], pad: explicit(1, 1, 1, 1) },
-  { x: [2, 5, 5, 2], k: [3, 3], co: 3, s: [3, 3], pad: explicit(2, 0, 0, 2) },
-  { x: [2, 11, 9, 2], k: [3, 3], co: 2, s: [4, 4], pad: explicit(1, 1, 1, 1) },
-  { x: [1, 12, 12, 3], k: [5, 5], co: 2, s: [2, 3], pad: explicit(2, 1, 0, 3) },
+  ...DENSE_CONV_CASES,
   { x: [2, 9, 8, 16], k: [3, 3], co: 24, s: [1, 1], pad: 'same' },
   // Narrowing stride-1 layers take the flipped-filter conv form for the input gradient.
   { x: [2, 9, 8, 16], k: [3, 3], co: 5, s: [1, 1], pad: explicit(1, 2, 0, 1) },
@@ -122,7 +103,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     const x = spec(c.x);
     const g = spec(dy);
     const pad = (c.pad as tf.backend_util.ExplicitPadding)[1][0];
-    const ref = depthwiseGradsReference(x.values!, c.x, w.values!, g.values!, dy, c.k[0], c.s[0], c.dil[0], pad);
+    const ref = depthwiseGradsReference(x.values!, c.x, w.values!, g.values!, dy, c.k[0], c.s[0], typeof c.dil === 'number' ? c.dil : c.dil[0], pad);
     const dw = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy: g }, { ...attrs, filterShape: filter });
     const dx = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy: g, filter: w }, { ...attrs, inputShape: c.x });
     expect(maxRelError(dw.values, ref.dw)).toBeLessThan(1e-4);
@@ -176,15 +157,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     };
     const ref = await run(false);
     const got = await run(true);
-    for (let i = 0; i < ref.length; i++) {
-      let err = 0;
-      let scale = 1e-6;
-      for (let j = 0; j < ref[i].length; j++) {
-        err = Math.max(err, Math.abs(got[i][j] - ref[i][j]));
-        scale = Math.max(scale, Math.abs(ref[i][j]));
-      }
-      expect(err / scale).toBeLessThan(2e-4);
-    }
+    for (let i = 0; i < ref.length; i++) expect(maxRelError(got[i] as Float32Array, ref[i] as Float32Array)).toBeLessThan(2e-4);
   });
 
   test.each([
@@ -424,14 +397,6 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     };
     const ref = await run('cpu');
     const got = await run('wasm');
-    for (let i = 0; i < ref.length; i++) {
-      let err = 0;
-      let scale = 1e-6;
-      for (let j = 0; j < ref[i].length; j++) {
-        err = Math.max(err, Math.abs(got[i][j] - ref[i][j]));
-        scale = Math.max(scale, Math.abs(ref[i][j]));
-      }
-      expect(err / scale).toBeLessThan(1e-4);
-    }
+    for (let i = 0; i < ref.length; i++) expect(maxRelError(got[i] as Float32Array, ref[i] as Float32Array)).toBeLessThan(1e-4);
   });
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { pair } from '../wasm/conv-grads';
 import type { WasmBackendLike } from '../wasm/kernel-scope';
 
 /** The kernel a case the native addon does not take goes to (the one registered before). */
@@ -7,13 +8,6 @@ export type Fallback = (name: string) => tf.KernelFunc;
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
-
-export function pair(v: unknown): [number, number] {
-  if (v == null) return [1, 1];
-  if (typeof v === 'number') return [v, v];
-  const a = v as number[];
-  return [a[0], a[1]];
-}
 
 export function isNHWC(attrs: NamedAttrMap): boolean {
   const f = attrs.dataFormat as string | undefined;

@@ -102,7 +102,8 @@ function col2im(backend: WasmBackendLike, cols: TensorInfo, inputShape: number[]
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 
-function pair(v: unknown): [number, number] {
+/** A stride/dilation attribute (a number or a pair) as [h, w]. */
+export function pair(v: unknown): [number, number] {
   if (v == null) return [1, 1];
   if (typeof v === 'number') return [v, v];
   const a = v as number[];
