@@ -51,6 +51,34 @@ static int get_ints(napi_env env, napi_value v, int *out, size_t count, const ch
   return 1;
 }
 
+/*
+ * Reads between `min` and `max` arguments into argv (missing ones are undefined); returns how many
+ * were given, or 0 after throwing a TypeError that quotes `signature`.
+ */
+static size_t get_args(napi_env env, napi_callback_info info, size_t min, size_t max, napi_value *argv, const char *signature) {
+  size_t argc = max;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "busi native: N-API call failed");
+    return 0;
+  }
+  if (argc < min || argc > max) {
+    char msg[192];
+    if (min == max) snprintf(msg, sizeof msg, "busi native: %s takes %zu arguments", signature, min);
+    else snprintf(msg, sizeof msg, "busi native: %s takes %zu or %zu arguments", signature, min, max);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  return argc;
+}
+
+/* Reads argv[0..count) as Float32Arrays named `names` (for the error message) into data and lengths. */
+static int get_float_args(napi_env env, const napi_value *argv, size_t count, const char *const *names, float **data, size_t *lengths) {
+  for (size_t i = 0; i < count; i++) {
+    if (!get_floats(env, argv[i], &data[i], &lengths[i], names[i])) return 0;
+  }
+  return 1;
+}
+
 static void apply_threads(void) {
   if (threads_wanted > 0) {
     if (openblas_set_num_threads) openblas_set_num_threads(threads_wanted);
@@ -98,22 +126,18 @@ static int check_depthwise(napi_env env, const Geometry *g, size_t xl, size_t fl
  * 6: max-pool gradient (dy, x -> dx) over a kh x kw window (co == ci).
  */
 static napi_value conv(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5 && argc != 6) {
-    napi_throw_type_error(env, NULL, "busi native: conv(kind, a, b, out, geometry[, groups]) takes 5 or 6 arguments");
-    return NULL;
-  }
+  const size_t argc = get_args(env, info, 5, 6, argv, "conv(kind, a, b, out, geometry[, groups])");
+  if (argc == 0) return NULL;
   int kind;
   CHECK(env, napi_get_value_int32(env, argv[0], &kind));
-  float *a, *b, *out;
-  size_t al, bl, ol;
+  static const char *const names[] = {"argument a", "argument b", "argument out"};
+  float *p[3];
+  size_t len[3];
   Geometry g;
-  if (!get_floats(env, argv[1], &a, &al, "argument a") || !get_floats(env, argv[2], &b, &bl, "argument b") ||
-      !get_floats(env, argv[3], &out, &ol, "argument out") || !get_ints(env, argv[4], (int *)&g, 15, "geometry")) {
-    return NULL;
-  }
+  if (!get_float_args(env, argv + 1, 3, names, p, len) || !get_ints(env, argv[4], (int *)&g, 15, "geometry")) return NULL;
+  float *a = p[0], *b = p[1], *out = p[2];
+  const size_t al = len[0], bl = len[1], ol = len[2];
   g.groups = 1;
   if (argc == 6) CHECK(env, napi_get_value_int32(env, argv[5], &g.groups));
   if (g.groups != 1 && kind > 2) {
@@ -172,20 +196,16 @@ static napi_value conv(napi_env env, napi_callback_info info) {
  * (or [batchA, k, m] transposed), b is [batchB, k, n] (or [batchB, n, k]); a batch of 1 broadcasts.
  */
 static napi_value matmul(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 4) {
-    napi_throw_type_error(env, NULL, "busi native: matmul(a, b, out, dims) takes 4 arguments");
-    return NULL;
-  }
-  float *a, *b, *out;
-  size_t al, bl, ol;
+  if (!get_args(env, info, 4, 4, argv, "matmul(a, b, out, dims)")) return NULL;
+  static const char *const names[] = {"argument a", "argument b", "argument out"};
+  float *p[3];
+  size_t len[3];
   int d[7];
-  if (!get_floats(env, argv[0], &a, &al, "argument a") || !get_floats(env, argv[1], &b, &bl, "argument b") ||
-      !get_floats(env, argv[2], &out, &ol, "argument out") || !get_ints(env, argv[3], d, 7, "dims")) {
-    return NULL;
-  }
+  if (!get_float_args(env, argv, 3, names, p, len) || !get_ints(env, argv[3], d, 7, "dims")) return NULL;
+  const float *a = p[0], *b = p[1];
+  float *out = p[2];
+  const size_t al = len[0], bl = len[1], ol = len[2];
   const int ba = d[0], bb = d[1], m = d[2], n = d[3], k = d[4], ta = d[5], tb = d[6];
   const int batch = ba > bb ? ba : bb;
   if (ba <= 0 || bb <= 0 || m < 0 || n < 0 || k < 0 || (ba != bb && ba != 1 && bb != 1) ||
@@ -210,22 +230,15 @@ static napi_value matmul(napi_env env, napi_callback_info info) {
 
 /* bnForward(x, gamma, beta, y, mean, variance, invStd, eps): x and y are [m, c] with c = gamma.length. */
 static napi_value bn_forward_js(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
   napi_value argv[8];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 8) {
-    napi_throw_type_error(env, NULL, "busi native: bnForward(x, gamma, beta, y, mean, variance, invStd, eps) takes 8 arguments");
-    return NULL;
-  }
-  float *x, *gamma, *beta, *y, *mean, *var, *inv;
-  size_t xl, gl, bl, yl, ml, vl, il;
+  if (!get_args(env, info, 8, 8, argv, "bnForward(x, gamma, beta, y, mean, variance, invStd, eps)")) return NULL;
+  static const char *const names[] = {"x", "gamma", "beta", "y", "mean", "variance", "invStd"};
+  float *p[7];
+  size_t len[7];
   double eps;
-  if (!get_floats(env, argv[0], &x, &xl, "x") || !get_floats(env, argv[1], &gamma, &gl, "gamma") ||
-      !get_floats(env, argv[2], &beta, &bl, "beta") || !get_floats(env, argv[3], &y, &yl, "y") ||
-      !get_floats(env, argv[4], &mean, &ml, "mean") || !get_floats(env, argv[5], &var, &vl, "variance") ||
-      !get_floats(env, argv[6], &inv, &il, "invStd")) {
-    return NULL;
-  }
+  if (!get_float_args(env, argv, 7, names, p, len)) return NULL;
+  float *x = p[0], *gamma = p[1], *beta = p[2], *y = p[3], *mean = p[4], *var = p[5], *inv = p[6];
+  const size_t xl = len[0], gl = len[1], bl = len[2], yl = len[3], ml = len[4], vl = len[5], il = len[6];
   CHECK(env, napi_get_value_double(env, argv[7], &eps));
   const size_t c = gl;
   if (c == 0 || xl % c || yl != xl || bl != c || ml != c || vl != c || il != c) {
@@ -241,21 +254,14 @@ static napi_value bn_forward_js(napi_env env, napi_callback_info info) {
 
 /* bnBackward(dy, x, mean, invStd, gamma, dx, dgamma, dbeta). */
 static napi_value bn_backward_js(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
   napi_value argv[8];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 8) {
-    napi_throw_type_error(env, NULL, "busi native: bnBackward(dy, x, mean, invStd, gamma, dx, dgamma, dbeta) takes 8 arguments");
-    return NULL;
-  }
-  float *dy, *x, *mean, *inv, *gamma, *dx, *dg, *db;
-  size_t dyl, xl, ml, il, gl, dxl, dgl, dbl;
-  if (!get_floats(env, argv[0], &dy, &dyl, "dy") || !get_floats(env, argv[1], &x, &xl, "x") ||
-      !get_floats(env, argv[2], &mean, &ml, "mean") || !get_floats(env, argv[3], &inv, &il, "invStd") ||
-      !get_floats(env, argv[4], &gamma, &gl, "gamma") || !get_floats(env, argv[5], &dx, &dxl, "dx") ||
-      !get_floats(env, argv[6], &dg, &dgl, "dgamma") || !get_floats(env, argv[7], &db, &dbl, "dbeta")) {
-    return NULL;
-  }
+  if (!get_args(env, info, 8, 8, argv, "bnBackward(dy, x, mean, invStd, gamma, dx, dgamma, dbeta)")) return NULL;
+  static const char *const names[] = {"dy", "x", "mean", "invStd", "gamma", "dx", "dgamma", "dbeta"};
+  float *p[8];
+  size_t len[8];
+  if (!get_float_args(env, argv, 8, names, p, len)) return NULL;
+  float *dy = p[0], *x = p[1], *mean = p[2], *inv = p[3], *gamma = p[4], *dx = p[5], *dg = p[6], *db = p[7];
+  const size_t dyl = len[0], xl = len[1], ml = len[2], il = len[3], gl = len[4], dxl = len[5], dgl = len[6], dbl = len[7];
   const size_t c = gl;
   if (c == 0 || xl % c || dyl != xl || dxl != xl || ml != c || il != c || dgl != c || dbl != c) {
     napi_throw_range_error(env, NULL, "busi native: bnBackward array lengths do not match (dy, x, dx [m, c], the rest [c])");
@@ -271,18 +277,17 @@ static napi_value bn_backward_js(napi_env env, napi_callback_info info) {
 
 /* reduceMiddle(x, out, [outer, mid, inner], scale): out[o, i] = scale * sum over m of x[o, m, i]. */
 static napi_value reduce_middle_js(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 4) {
-    napi_throw_type_error(env, NULL, "busi native: reduceMiddle(x, out, dims, scale) takes 4 arguments");
-    return NULL;
-  }
-  float *x, *out;
-  size_t xl, ol;
+  if (!get_args(env, info, 4, 4, argv, "reduceMiddle(x, out, dims, scale)")) return NULL;
+  static const char *const names[] = {"x", "out"};
+  float *p[2];
+  size_t len[2];
   int d[3];
   double scale;
-  if (!get_floats(env, argv[0], &x, &xl, "x") || !get_floats(env, argv[1], &out, &ol, "out") || !get_ints(env, argv[2], d, 3, "dims")) return NULL;
+  if (!get_float_args(env, argv, 2, names, p, len) || !get_ints(env, argv[2], d, 3, "dims")) return NULL;
+  const float *x = p[0];
+  float *out = p[1];
+  const size_t xl = len[0], ol = len[1];
   CHECK(env, napi_get_value_double(env, argv[3], &scale));
   if (d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || xl != (size_t)d[0] * d[1] * d[2] || ol != (size_t)d[0] * d[2]) {
     napi_throw_range_error(env, NULL, "busi native: reduceMiddle array lengths do not match the dims");
@@ -295,13 +300,8 @@ static napi_value reduce_middle_js(napi_env env, napi_callback_info info) {
 
 /* bnInference(x, mean, variance, offset | null, scale | null, y, eps). */
 static napi_value bn_inference_js(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 7) {
-    napi_throw_type_error(env, NULL, "busi native: bnInference(x, mean, variance, offset, scale, y, eps) takes 7 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 7, 7, argv, "bnInference(x, mean, variance, offset, scale, y, eps)")) return NULL;
   float *x, *mean, *var, *offset = NULL, *scale = NULL, *y;
   size_t xl, ml, vl, offl = 0, scl = 0, yl;
   napi_valuetype t;
@@ -328,18 +328,17 @@ static napi_value bn_inference_js(napi_env env, napi_callback_info info) {
 
 /* unary(kind, x, y): 0 relu, 1 sigmoid. */
 static napi_value unary_js(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_args(env, info, 3, 3, argv, "unary(kind, x, y)")) return NULL;
   int kind;
-  float *x, *y;
-  size_t xl, yl;
-  if (argc != 3) {
-    napi_throw_type_error(env, NULL, "busi native: unary(kind, x, y) takes 3 arguments");
-    return NULL;
-  }
   CHECK(env, napi_get_value_int32(env, argv[0], &kind));
-  if (!get_floats(env, argv[1], &x, &xl, "x") || !get_floats(env, argv[2], &y, &yl, "y")) return NULL;
+  static const char *const names[] = {"x", "y"};
+  float *p[2];
+  size_t len[2];
+  if (!get_float_args(env, argv + 1, 2, names, p, len)) return NULL;
+  const float *x = p[0];
+  float *y = p[1];
+  const size_t xl = len[0], yl = len[1];
   if (xl != yl || kind < 0 || kind > 1) {
     napi_throw_range_error(env, NULL, "busi native: unary needs kind 0 (relu) or 1 (sigmoid) and x, y of one length");
     return NULL;
@@ -352,21 +351,17 @@ static napi_value unary_js(napi_env env, napi_callback_info info) {
 
 /* binary(kind, big, small, out, [outer, mid, inner]): kind 0 add, 1 multiply; small is [outer, inner]. */
 static napi_value binary_js(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_args(env, info, 5, 5, argv, "binary(kind, big, small, out, dims)")) return NULL;
   int kind, d[3];
-  float *a, *b, *out;
-  size_t al, bl, ol;
-  if (argc != 5) {
-    napi_throw_type_error(env, NULL, "busi native: binary(kind, big, small, out, dims) takes 5 arguments");
-    return NULL;
-  }
   CHECK(env, napi_get_value_int32(env, argv[0], &kind));
-  if (!get_floats(env, argv[1], &a, &al, "big") || !get_floats(env, argv[2], &b, &bl, "small") ||
-      !get_floats(env, argv[3], &out, &ol, "out") || !get_ints(env, argv[4], d, 3, "dims")) {
-    return NULL;
-  }
+  static const char *const names[] = {"big", "small", "out"};
+  float *p[3];
+  size_t len[3];
+  if (!get_float_args(env, argv + 1, 3, names, p, len) || !get_ints(env, argv[4], d, 3, "dims")) return NULL;
+  const float *a = p[0], *b = p[1];
+  float *out = p[2];
+  const size_t al = len[0], bl = len[1], ol = len[2];
   if (kind < 0 || kind > 1 || d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || al != (size_t)d[0] * d[1] * d[2] ||
       ol != al || (bl != (size_t)d[0] * d[2] && bl != 1)) {
     napi_throw_range_error(env, NULL, "busi native: binary array lengths do not match the dims");
@@ -381,13 +376,8 @@ static napi_value binary_js(napi_env env, napi_callback_info info) {
 
 /* concatLast(inputs: Float32Array[], out, rows): concatenation along the last axis. */
 static napi_value concat_last_js(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 3) {
-    napi_throw_type_error(env, NULL, "busi native: concatLast(inputs, out, rows) takes 3 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, 3, 3, argv, "concatLast(inputs, out, rows)")) return NULL;
   uint32_t count;
   int64_t rows;
   float *out;

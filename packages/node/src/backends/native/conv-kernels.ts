@@ -13,17 +13,24 @@ type Rounding = 'floor' | 'round' | 'ceil' | undefined;
  * (grouped and dilated convs), depthwise convs with their gradients, and the max-pool gradient.
  */
 export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): KernelConfig[] {
+  /** Allocates the output, then runs one addon conv into it. */
+  const run = (backend: WasmBackendLike, kind: Parameters<NativeAddon['conv']>[0], a: TensorInfo, b: TensorInfo, outShape: number[], g: Int32Array, groups = 1): TensorInfo => {
+    const out = backend.makeOutput([...outShape], 'float32');
+    // Views after makeOutput: an allocation may grow (and so replace) the wasm memory buffer.
+    addon.conv(kind, heap(backend, a), heap(backend, b), heap(backend, out), g, groups);
+    return out;
+  };
+  /** The output shape [n, oh, ow, co] of a geometry vector. */
+  const outputShape = (g: Int32Array): number[] => [g[0], g[7], g[8], g[6]];
+
   const conv2D: tf.KernelFunc = (args) => {
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const attrs = args.attrs ?? {};
     if (!isNHWC(attrs) || !float32(x, filter)) return fallback(tf.Conv2D)(args);
     const backend = args.backend as unknown as WasmBackendLike;
     const g = geometry(x.shape, filter.shape, attrs, attrs.dilations);
-    const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
-    if (empty(x.shape) || empty(filter.shape) || empty(out.shape)) return zeroFill(backend, out);
-    // Views after makeOutput: an allocation may grow (and so replace) the wasm memory buffer.
-    addon.conv(0, heap(backend, x), heap(backend, filter), heap(backend, out), g);
-    return out;
+    if (empty(x.shape) || empty(filter.shape) || empty(outputShape(g))) return zeroFill(backend, backend.makeOutput(outputShape(g), 'float32'));
+    return run(backend, 0, x, filter, outputShape(g), g);
   };
 
   const conv2DBackpropInput: tf.KernelFunc = (args) => {
@@ -33,10 +40,8 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const backend = args.backend as unknown as WasmBackendLike;
     const inputShape = attrs.inputShape as number[];
     const g = geometry(inputShape, filter.shape, attrs, attrs.dilations);
-    const out = backend.makeOutput([...inputShape], 'float32');
-    if (empty(dy.shape) || empty(filter.shape) || empty(inputShape)) return zeroFill(backend, out);
-    addon.conv(1, heap(backend, dy), heap(backend, filter), heap(backend, out), g);
-    return out;
+    if (empty(dy.shape) || empty(filter.shape) || empty(inputShape)) return zeroFill(backend, backend.makeOutput([...inputShape], 'float32'));
+    return run(backend, 1, dy, filter, inputShape, g);
   };
 
   const conv2DBackpropFilter: tf.KernelFunc = (args) => {
@@ -46,10 +51,8 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const backend = args.backend as unknown as WasmBackendLike;
     const filterShape = attrs.filterShape as number[];
     const g = geometry(x.shape, filterShape, attrs, attrs.dilations);
-    const out = backend.makeOutput([...filterShape], 'float32');
-    if (empty(x.shape) || empty(dy.shape) || empty(filterShape)) return zeroFill(backend, out);
-    addon.conv(2, heap(backend, x), heap(backend, dy), heap(backend, out), g);
-    return out;
+    if (empty(x.shape) || empty(dy.shape) || empty(filterShape)) return zeroFill(backend, backend.makeOutput([...filterShape], 'float32'));
+    return run(backend, 2, x, dy, filterShape, g);
   };
 
   // Core's TORCH_CONV2D kernels: grouped and/or dilated convs (tfjs cannot train either), depthwise
@@ -72,9 +75,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const { groups, depthwise } = groupsOf(attrs, x.shape[3], filter.shape[3], TORCH_CONV2D);
     const backend = args.backend as unknown as WasmBackendLike;
     const g = torchConvGeometry(x.shape, filter.shape, attrs, depthwise);
-    const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
-    addon.conv(depthwise ? 3 : 0, heap(backend, x), heap(backend, filter), heap(backend, out), g, depthwise ? 1 : groups);
-    return out;
+    return run(backend, depthwise ? 3 : 0, x, filter, outputShape(g), g, depthwise ? 1 : groups);
   };
   const torchConvBackpropInput: tf.KernelFunc = (args) => {
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
@@ -83,9 +84,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const { groups, depthwise } = groupsOf(attrs, inputShape[3], filter.shape[3], TORCH_CONV2D_BACKPROP_INPUT);
     const backend = args.backend as unknown as WasmBackendLike;
     const g = torchConvGeometry(inputShape, filter.shape, attrs, depthwise);
-    const out = backend.makeOutput([...inputShape], 'float32');
-    addon.conv(depthwise ? 4 : 1, heap(backend, dy), heap(backend, filter), heap(backend, out), g, depthwise ? 1 : groups);
-    return out;
+    return run(backend, depthwise ? 4 : 1, dy, filter, inputShape, g, depthwise ? 1 : groups);
   };
   const torchConvBackpropFilter: tf.KernelFunc = (args) => {
     const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
@@ -94,9 +93,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const { groups, depthwise } = groupsOf(attrs, x.shape[3], filterShape[3], TORCH_CONV2D_BACKPROP_FILTER);
     const backend = args.backend as unknown as WasmBackendLike;
     const g = torchConvGeometry(x.shape, filterShape, attrs, depthwise);
-    const out = backend.makeOutput([...filterShape], 'float32');
-    addon.conv(depthwise ? 5 : 2, heap(backend, x), heap(backend, dy), heap(backend, out), g, depthwise ? 1 : groups);
-    return out;
+    return run(backend, depthwise ? 5 : 2, x, dy, filterShape, g, depthwise ? 1 : groups);
   };
 
   // Depthwise convolutions with channel multiplier 1 (EfficientNet's); others fall back.
@@ -106,9 +103,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     if (!isNHWC(attrs) || !float32(x, filter) || filter.shape[3] !== 1 || empty(x.shape)) return fallback(tf.DepthwiseConv2dNative)(args);
     const backend = args.backend as unknown as WasmBackendLike;
     const g = geometry(x.shape, filter.shape, attrs, attrs.dilations, true);
-    const out = backend.makeOutput([g[0], g[7], g[8], g[6]], 'float32');
-    addon.conv(3, heap(backend, x), heap(backend, filter), heap(backend, out), g);
-    return out;
+    return run(backend, 3, x, filter, outputShape(g), g);
   };
 
   const depthwiseBackpropInput: tf.KernelFunc = (args) => {
@@ -118,9 +113,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     if (!isNHWC(attrs) || !float32(dy, filter) || filter.shape[3] !== 1 || empty(inputShape)) return fallback(tf.DepthwiseConv2dNativeBackpropInput)(args);
     const backend = args.backend as unknown as WasmBackendLike;
     const g = geometry(inputShape, filter.shape, attrs, attrs.dilations, true);
-    const out = backend.makeOutput([...inputShape], 'float32');
-    addon.conv(4, heap(backend, dy), heap(backend, filter), heap(backend, out), g);
-    return out;
+    return run(backend, 4, dy, filter, inputShape, g);
   };
 
   const depthwiseBackpropFilter: tf.KernelFunc = (args) => {
@@ -130,9 +123,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     if (!isNHWC(attrs) || !float32(x, dy) || filterShape[3] !== 1 || empty(x.shape)) return fallback(tf.DepthwiseConv2dNativeBackpropFilter)(args);
     const backend = args.backend as unknown as WasmBackendLike;
     const g = geometry(x.shape, filterShape, attrs, attrs.dilations, true);
-    const out = backend.makeOutput([...filterShape], 'float32');
-    addon.conv(5, heap(backend, x), heap(backend, dy), heap(backend, out), g);
-    return out;
+    return run(backend, 5, x, dy, filterShape, g);
   };
 
   const maxPoolGrad: tf.KernelFunc = (args) => {
@@ -148,10 +139,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
       n, h, w, c, info.filterHeight, info.filterWidth, c, info.outHeight, info.outWidth,
       info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left,
     ]);
-    const backend = args.backend as unknown as WasmBackendLike;
-    const out = backend.makeOutput([...input.shape], 'float32');
-    addon.conv(6, heap(backend, dy), heap(backend, input), heap(backend, out), g);
-    return out;
+    return run(args.backend as unknown as WasmBackendLike, 6, dy, input, input.shape, g);
   };
 
   return [
