@@ -6,6 +6,7 @@ export * from './backends';
 export * from './data/busi';
 export * from './data/dataset';
 export * from './data/split';
+export * from './data/three-way';
 export * from './parity/run-parity';
 export * from './cli/args';
 export * from './cli/main';

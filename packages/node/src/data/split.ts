@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { mulberry32 } from '@busi/core';
+import { groupUnits, shuffledByClass } from './split-units';
 
 /** Index lists of one train/test partition. */
 export interface SplitIndices {
@@ -20,43 +20,6 @@ export interface SplitOptions {
   groups?: readonly (string | number)[];
 }
 
-interface Unit {
-  members: number[];
-  label: number;
-}
-
-function units(labels: readonly number[], groups: readonly (string | number)[] | undefined): Unit[] {
-  if (groups && groups.length !== labels.length) {
-    throw new Error(`split: ${groups.length} group keys for ${labels.length} samples`);
-  }
-  const byKey = new Map<string | number, number[]>();
-  labels.forEach((_, i) => {
-    const key = groups ? groups[i] : i;
-    byKey.set(key, [...(byKey.get(key) ?? []), i]);
-  });
-  return [...byKey.values()].map((members) => {
-    const counts = new Map<number, number>();
-    for (const i of members) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
-    // Most frequent label; ties go to the smallest label so the result does not depend on Map order.
-    const label = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
-    return { members, label };
-  });
-}
-
-function byClass(all: Unit[], seed: number): Map<number, Unit[]> {
-  const rng = mulberry32(seed);
-  const map = new Map<number, Unit[]>();
-  for (const u of all) map.set(u.label, [...(map.get(u.label) ?? []), u]);
-  const sorted = new Map([...map.entries()].sort((a, b) => a[0] - b[0]));
-  for (const list of sorted.values()) {
-    for (let i = list.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [list[i], list[j]] = [list[j], list[i]];
-    }
-  }
-  return sorted;
-}
-
 /**
  * A seeded stratified train/test split: each class contributes `trainFraction` of its samples
  * (rounded) to train, the rest to test. With `groups`, whole groups move together.
@@ -66,7 +29,7 @@ export function stratifiedSplit(labels: readonly number[], options: SplitOptions
   if (!(f > 0 && f < 1)) throw new Error(`stratifiedSplit: trainFraction must be in (0, 1), got ${f}`);
   const train: number[] = [];
   const test: number[] = [];
-  for (const list of byClass(units(labels, options.groups), options.seed ?? 0).values()) {
+  for (const list of shuffledByClass(groupUnits(labels, options.groups), options.seed ?? 0).values()) {
     const total = list.reduce((n, u) => n + u.members.length, 0);
     const wantTest = Math.round(total * (1 - f));
     let inTest = 0;
@@ -81,32 +44,7 @@ export function stratifiedSplit(labels: readonly number[], options: SplitOptions
   return { train: train.sort((a, b) => a - b), test: test.sort((a, b) => a - b) };
 }
 
-/**
- * Seeded stratified k-fold: every sample is in exactly one test fold, and each class is spread
- * evenly over the folds. With `groups`, whole groups stay in one fold.
- */
-export function stratifiedKFold(labels: readonly number[], k = 5, options: SplitOptions = {}): SplitIndices[] {
-  if (!Number.isInteger(k) || k < 2) throw new Error(`stratifiedKFold: k must be an integer >= 2, got ${k}`);
-  if (k > labels.length) throw new Error(`stratifiedKFold: k=${k} exceeds the ${labels.length} samples`);
-  const folds: number[][] = Array.from({ length: k }, () => []);
-  for (const list of byClass(units(labels, options.groups), options.seed ?? 0).values()) {
-    const classCount = new Array<number>(k).fill(0);
-    // Big groups first so the small ones can even out the fold sizes.
-    const ordered = [...list].sort((a, b) => b.members.length - a.members.length);
-    for (const u of ordered) {
-      let best = 0;
-      for (let j = 1; j < k; j++) {
-        if (classCount[j] < classCount[best] || (classCount[j] === classCount[best] && folds[j].length < folds[best].length)) best = j;
-      }
-      folds[best].push(...u.members);
-      classCount[best] += u.members.length;
-    }
-  }
-  return folds.map((testFold, j) => ({
-    test: [...testFold].sort((a, b) => a - b),
-    train: folds.flatMap((f, i) => (i === j ? [] : f)).sort((a, b) => a - b),
-  }));
-}
+export { assignFolds, stratifiedKFold } from './folds';
 
 /** A split as stored on disk, by sample id (file stem), so it survives re-listing the folder. */
 export interface SplitFile {
