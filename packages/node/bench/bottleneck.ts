@@ -3,7 +3,7 @@
 // Usage: node packages/node/bench/run.mjs packages/node/bench/bottleneck.ts [--steps=3] [--batch=4] [--with-cpu] [--out=dir]
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchNorm2d, Conv2d } from '@busi/core';
-import { initBackend } from '../src/backends';
+import { initBackend } from '@busi/kernels';
 import { median } from './common';
 import { writeResults } from './report';
 

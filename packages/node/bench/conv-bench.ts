@@ -1,7 +1,7 @@
 // Conv forward / input-gradient / filter-gradient throughput on the wasm backend, busi kernels vs
 // stock tfjs kernels. Usage: node packages/node/bench/run.mjs packages/node/bench/conv-bench.ts [--quick] [--out=dir]
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '../src/backends';
+import { initBackend, registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '@busi/kernels';
 import { median } from './common';
 import { writeResults } from './report';
 

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { defaultGroupsPerConv, groupedConv2d, groupedConv2dSplit } from '@busi/core';
-import { registerWasmTrainingKernels } from '../src/backends';
+import { registerWasmTrainingKernels } from '@busi/kernels';
 
 interface Case {
   name: string;

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { Adam, Trainer, type TrainingBatch, type TrainingDataset, type LossParts, type TrainingLoss } from '@busi/core';
 import { MultiTaskLoss } from '@busi/losses';
-import { initBackend } from '../src/backends';
+import { initBackend } from '@busi/kernels';
 import { createModel } from '../src/models/factory';
 import { hostInfo, writeResults } from './report';
 

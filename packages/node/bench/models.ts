@@ -15,8 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Adam, MultiTaskModel, Trainer, type TrainingBatch, type TrainingDataset } from '@busi/core';
 import { MultiTaskLoss } from '@busi/losses';
-import { initBackend, type BackendChoice } from '../src/backends';
-import { setSmallMapPixels } from '../src/backends/wasm/conv-grads';
+import { initBackend, type BackendChoice } from '@busi/kernels';
+import { setSmallMapPixels } from '../../kernels/src/wasm/conv-grads';
 import { median } from './common';
 import { hostInfo, writeResults } from './report';
 

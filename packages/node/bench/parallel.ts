@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Adam, MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
 import '@busi/backbones';
 import '@busi/decoders';
-import { initBackend } from '../src/backends/init';
+import { initBackend } from '@busi/kernels';
 import { createDataParallel } from '../src/parallel';
 
 const [encoder = 'resnet18', sizeArg = '128', batchArg = '8', stepsArg = '4'] = process.argv.slice(2);

@@ -3,7 +3,7 @@
 // INFER=1 profiles one inference (predict) instead of a training step; DETAIL=Kernel,... lists
 // those kernels' calls with their shapes.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backends';
+import { initBackend } from '@busi/kernels';
 import { KernelTimer, makeTrainBench } from './common';
 
 async function main(): Promise<void> {

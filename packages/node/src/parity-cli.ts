@@ -3,7 +3,7 @@
  * model; exits 1 when any model fails or errors (skipped models do not fail the run).
  */
 import * as fs from 'node:fs';
-import { initBackend } from './backends';
+import { initBackend } from '@busi/kernels';
 import { parseParityArgs, runParityDir, type ParityCliArgs } from './parity/run-parity';
 
 async function main(): Promise<number> {

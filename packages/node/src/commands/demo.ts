@@ -16,14 +16,14 @@ import {
 } from '@busi/core';
 import '@busi/backbones';
 import '@busi/decoders';
-import { initBackend, type BackendChoice } from '../backends/index';
+import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type Command, type CliContext, type OptionValues } from '../cli/args';
-import { stratifiedSplit } from '../data/split';
+import { stratifiedSplit } from '@busi/data';
 import { registerSlimResNet } from '../demo/slim-resnet';
-import { fileSystem } from '../io/file-system';
+import { fileSystem } from '@busi/data';
 import { withSeededRandom } from '../runs/run-folder';
-import { hstack, renderOverlay } from '../io/overlay';
-import { toUint8, writePng } from '../io/png';
+import { hstack, renderOverlay } from '@busi/data';
+import { toUint8, writePng } from '@busi/data';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { formatEvaluation } from '../report/evaluation';
 

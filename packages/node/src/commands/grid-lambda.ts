@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, type BackendChoice } from '../backends/index';
+import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { lineChartSvg, writeChart } from '../report/plot';
 import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } from '../runs/run-folder';

@@ -79,7 +79,7 @@ async function bundleWorker(srcDir: string): Promise<string> {
     format: 'cjs',
     target: 'node20',
     outfile,
-    alias: Object.fromEntries(['core', 'losses'].map((p) => [`@busi/${p}`, path.join(root, 'packages', p, 'src', 'index.ts')])),
+    alias: Object.fromEntries(['core', 'losses', 'kernels'].map((p) => [`@busi/${p}`, path.join(root, 'packages', p, 'src', 'index.ts')])),
     external: ['@tensorflow/*', 'sharp'],
     logLevel: 'warning',
   });

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiTaskModel } from '@busi/core';
 import { MultiTaskLoss } from '@busi/losses';
-import { initBackend } from '../backends/init';
+import { initBackend } from '@busi/kernels';
 import type { FromWorker, PlainTensor, ToWorker, WorkerInit } from './protocol';
 
 const init = workerData as WorkerInit;

@@ -10,7 +10,7 @@ import {
   type ParityFixtureJson,
   type ParityReport,
 } from '@busi/core';
-import type { BackendChoice } from '../backends';
+import type { BackendChoice } from '@busi/kernels';
 
 /** smp decoder class names → busi registry names. */
 export const SMP_DECODERS: Readonly<Record<string, string>> = {

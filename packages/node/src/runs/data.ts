@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { BUSI_CLASSES, generateSynthetic, type SyntheticSet } from '@busi/core';
-import type { SampleSource } from '../data/augment';
-import { BusiDataset } from '../data/dataset';
-import { readBusiFolder } from '../data/busi';
+import type { SampleSource } from '@busi/data';
+import { BusiDataset } from '@busi/data';
+import { readBusiFolder } from '@busi/data';
 
 /** Where a run's images come from. */
 export type DataSpec = { kind: 'busi'; dir: string } | { kind: 'synthetic'; count: number; seed: number };

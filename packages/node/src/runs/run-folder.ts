@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MultiTaskModel, Rng, decodeTrainerState, encodeTrainerState, type History, type Trainer, type TrainerState } from '@busi/core';
-import { fileSystem } from '../io/file-system';
+import { fileSystem } from '@busi/data';
 
 /** Files of a run folder. */
 export const RUN_FILES = {

@@ -15,11 +15,11 @@ import {
   type TrainingDataset,
 } from '@busi/core';
 import type { CliContext } from '../cli/args';
-import { SampleDataset, sampleSeed, type AugmentOptions } from '../data/augment';
-import { IMAGENET_NORMALIZATION, type Normalization } from '../data/busi';
-import { splitBusi } from '../data/busi-split';
-import { readSplitFile, stratifiedSplit, toSplitFile, type SplitFile, type SplitIndices } from '../data/split';
-import { fileSystem } from '../io/file-system';
+import { SampleDataset, sampleSeed, type AugmentOptions } from '@busi/data';
+import { IMAGENET_NORMALIZATION, type Normalization } from '@busi/data';
+import { splitBusi } from '@busi/data';
+import { readSplitFile, stratifiedSplit, toSplitFile, type SplitFile, type SplitIndices } from '@busi/data';
+import { fileSystem } from '@busi/data';
 import { createModel } from '../models/factory';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { loadData, type DataSpec, type LoadedData } from './data';

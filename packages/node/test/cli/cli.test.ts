@@ -10,7 +10,7 @@ import { runCli } from '../../src/cli/main';
 import { parseCommandArgs, commandHelp, UsageError, type Command } from '../../src/cli/args';
 import { ProgressBar, formatDuration, RunningMean } from '../../src/report/progress';
 import { SlimResNetEncoder } from '../../src/demo/slim-resnet';
-import { fileSystem } from '../../src/io/file-system';
+import { fileSystem } from '@busi/data';
 
 class Capture extends Writable {
   text = '';

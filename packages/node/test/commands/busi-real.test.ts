@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../../src/backends/index';
-import { decodeImage } from '../../src/io/png';
+import { initBackend } from '@busi/kernels';
+import { decodeImage } from '@busi/data';
 import { cli, readJson } from './helpers';
 
 const BUSI = process.env.BUSI_DATA ?? '/work/shared/busi/Dataset_BUSI_with_GT';

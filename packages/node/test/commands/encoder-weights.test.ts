@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { exportStateDict, saveStateDictSafetensors, type StateDict } from '@busi/core';
 import { MultiTaskModel } from '@busi/core';
-import { initBackend } from '../../src/backends/index';
-import { fileSystem } from '../../src/io/file-system';
+import { initBackend } from '@busi/kernels';
+import { fileSystem } from '@busi/data';
 import { buildModel } from '../../src/runs/train-run';
 import { SMALL_RUN, cli } from './helpers';
 

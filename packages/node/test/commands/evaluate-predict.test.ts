@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { generateSynthetic } from '@busi/core';
-import { initBackend } from '../../src/backends/index';
-import { readPng, toUint8, writePng } from '../../src/io/png';
+import { initBackend } from '@busi/kernels';
+import { readPng, toUint8, writePng } from '@busi/data';
 import { SMALL_RUN, cli, ls, readJson } from './helpers';
 
 let tmp: string;

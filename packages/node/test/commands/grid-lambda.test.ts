@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backends/index';
-import { readPng } from '../../src/io/png';
+import { initBackend } from '@busi/kernels';
+import { readPng } from '@busi/data';
 import { SMALL_RUN, cli, ls, readJson } from './helpers';
 
 let tmp: string;

@@ -3,9 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiTaskModel, generateSynthetic } from '@busi/core';
-import { stratifiedKFold, toSplitFile, writeSplitFile } from '../../src/data/split';
-import { initBackend } from '../../src/backends/index';
-import { fileSystem } from '../../src/io/file-system';
+import { stratifiedKFold, toSplitFile, writeSplitFile } from '@busi/data';
+import { initBackend } from '@busi/kernels';
+import { fileSystem } from '@busi/data';
 import { parseHistoryCsv } from '../../src/runs/run-folder';
 import { SMALL_RUN, cli, ls, readJson } from './helpers';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@busi/decoders';
 import { Adam, MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
-import { initBackend } from '../../src/backends/init';
+import { initBackend } from '@busi/kernels';
 import { SlimResNetEncoder } from '../../src/demo/slim-resnet';
 import { createDataParallel } from '../../src/parallel';
 import { withSeededRandom } from '../../src/runs/run-folder';

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { exportStateDict, loadStateDict, loadStateDictSafetensors, parityFill, runParityCheck, saveStateDictSafetensors } from '@busi/core';
-import { initBackend } from '../../src/backends';
+import { initBackend } from '@busi/kernels';
 import { buildParityModel, registryNames } from '../../src/parity/run-parity';
 
 const FIX = path.resolve(__dirname, '../../../../fixtures/parity');

@@ -16,7 +16,7 @@ import {
   writeSafetensors,
   type SafetensorsWriteEntry,
 } from '@busi/core';
-import { initBackend } from '../../src/backends';
+import { initBackend } from '@busi/kernels';
 import { buildParityModel, registryNames } from '../../src/parity/run-parity';
 
 const FIX = path.resolve(__dirname, '../../../../fixtures/parity');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compiles the busi native addon (src/*.c) with the system C compiler against a BLAS.
-//   node packages/node/native/build.mjs [--if-possible] [--out <file>]
+//   node packages/kernels/native/build.mjs [--if-possible] [--out <file>]
 // Environment: CC (compiler, default cc), BUSI_BLAS_LIBS (link flags, default -lopenblas),
 // BUSI_NATIVE_CFLAGS (extra flags), BUSI_NODE_INCLUDE (folder holding node_api.h).
 // --if-possible: a missing compiler, header or BLAS is reported and the script exits 0, so a

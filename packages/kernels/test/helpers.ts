@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 // The layers bundle registers every op gradient (tfjs-core alone registers none).
 import '@tensorflow/tfjs-layers';
-import { registerWasmTrainingKernels } from '../../src/backends/training-kernels';
+import { registerWasmTrainingKernels } from '../src/training-kernels';
 
 /** Deterministic pseudo-random values in [-1, 1) (mulberry32), so failures reproduce. */
 export function randomValues(n: number, seed: number): Float32Array {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUSI_CLASSES } from '@busi/core';
-import { convertChannels, decodeImage, resizeRaw, type RawImage } from '../io/png';
+import { convertChannels, decodeImage, resizeRaw, type RawImage } from './io/png';
 
 /** One BUSI image with its mask files. */
 export interface BusiEntry {

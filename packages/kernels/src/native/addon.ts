@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-/** The functions of the compiled busi native addon (C sources in `packages/node/native/src/`, Node-API surface in `addon.c`). */
+/** The functions of the compiled busi native addon (C sources in `packages/kernels/native/src/`, Node-API surface in `addon.c`). */
 export interface NativeAddon {
   /**
    * One convolution on NHWC activations and HWIO filters. Dense: `kind` 0 forward (a = x,
@@ -47,27 +47,27 @@ export const NATIVE_ADDON_FILE = 'busi_native.node';
 
 /**
  * Where the addon is looked for: `BUSI_NATIVE_PATH` if set, else `native/build/busi_native.node`
- * inside the installed `@busi/node` package (where `npm run build:native` / `busi build-native` put it).
+ * inside the installed `@busi/kernels` package (where `npm run build:native` / `busi build-native` put it).
  */
 export function nativeAddonPath(): string {
   const fromEnv = process.env.BUSI_NATIVE_PATH;
   if (fromEnv) return path.resolve(fromEnv);
-  return path.join(nodePackageRoot(), 'native', 'build', NATIVE_ADDON_FILE);
+  return path.join(kernelsPackageRoot(), 'native', 'build', NATIVE_ADDON_FILE);
 }
 
-/** The `@busi/node` package folder (found through module resolution, so it works from src, dist or a bundle). */
-export function nodePackageRoot(): string {
+/** The `@busi/kernels` package folder (found through module resolution, so it works from src, dist or a bundle). */
+export function kernelsPackageRoot(): string {
   const bases = [typeof __filename === 'string' ? __filename : '', path.join(process.cwd(), 'noop.js')].filter(Boolean);
   for (const base of bases) {
     try {
-      return path.dirname(createRequire(base).resolve('@busi/node/package.json'));
+      return path.dirname(createRequire(base).resolve('@busi/kernels/package.json'));
     } catch {
       // not resolvable from here; try the next base
     }
   }
-  const local = path.join(process.cwd(), 'packages', 'node');
+  const local = path.join(process.cwd(), 'packages', 'kernels');
   if (existsSync(path.join(local, 'package.json'))) return local;
-  throw new Error('busi native: cannot locate the @busi/node package folder');
+  throw new Error('busi native: cannot locate the @busi/kernels package folder');
 }
 
 let cached: { addon: NativeAddon | null; reason: string } | null = null;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { setSmallMapPixels } from '../../src/backends/wasm/conv-grads';
+import { setSmallMapPixels } from '../src/wasm/conv-grads';
 import { DENSE_CONV_CASES, depthwiseGradsReference, explicit, expectMatchesCpu, maxRelError, runOn, setupBackends, spec, type ConvCase } from './helpers';
 
 type Case = ConvCase;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng, generateSynthetic } from '@busi/core';
-import { SampleDataset, augmentSample, resolveAugment, sampleSeed, type SampleSource } from '../../src/data/augment';
+import { SampleDataset, augmentSample, resolveAugment, sampleSeed, type SampleSource } from '../src/augment';
 
 const none = { hflip: 0, rotate: 0, scale: 0, translate: 0, brightness: 0, contrast: 0, speckle: 0 };
 const set = generateSynthetic({ size: 32, count: 6, seed: 5, classBalance: [1, 1, 0] });

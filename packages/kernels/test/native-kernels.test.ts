@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadNativeAddon, nativeAddonStatus } from '../../src/backends/native/addon';
-import { nativeKernelsInfo, registerNativeKernels, unregisterNativeKernels } from '../../src/backends/native/register';
+import { loadNativeAddon, nativeAddonStatus } from '../src/native/addon';
+import { nativeKernelsInfo, registerNativeKernels, unregisterNativeKernels } from '../src/native/register';
 import { DENSE_CONV_CASES, depthwiseGradsReference, explicit, expectMatchesCpu, maxRelError, runOn, setupBackends, spec, type ConvCase } from './helpers';
 
 // The addon is optional: it exists once `npm run build:native` has run (CI builds it).
@@ -256,7 +256,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
   });
 
   test('broadcastLayout finds the [outer, mid, inner] view or refuses', async () => {
-    const { broadcastLayout } = await import('../../src/backends/native/kernels');
+    const { broadcastLayout } = await import('../src/native/kernels');
     expect(broadcastLayout([2, 3, 4, 5], [2, 3, 4, 5])).toEqual([1, 1, 120]);
     expect(broadcastLayout([2, 3, 4, 5], [5])).toEqual([1, 24, 5]);
     expect(broadcastLayout([2, 3, 4, 5], [2, 1, 1, 5])).toEqual([2, 12, 5]);

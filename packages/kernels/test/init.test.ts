@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describeBackend, initBackend, loadNativeAddon, nativeKernelsInfo, resetNativeAddonCache } from '../../src/backends';
+import { describeBackend, initBackend, loadNativeAddon, nativeKernelsInfo, resetNativeAddonCache } from '../src';
 
 describe('initBackend', () => {
   const saved = process.env.BUSI_BACKEND;

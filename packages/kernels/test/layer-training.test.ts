@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BatchNorm2d, Conv2d, GroupNorm, Linear, MaxPool2d, Resize } from '@busi/core';
-import { loadNativeAddon } from '../../src/backends/native/addon';
-import { registerNativeKernels, unregisterNativeKernels } from '../../src/backends/native/register';
+import { loadNativeAddon } from '../src/native/addon';
+import { registerNativeKernels, unregisterNativeKernels } from '../src/native/register';
 import { maxRelError, randomValues, setupBackends } from './helpers';
 
 // The native kernels (system BLAS) run the same checks when the addon is built.

@@ -1,5 +1,5 @@
-import { assignFolds, stratifiedKFold } from '../../src/data/split';
-import { threeWaySplit } from '../../src/data/three-way';
+import { assignFolds, stratifiedKFold } from '../src/split';
+import { threeWaySplit } from '../src/three-way';
 
 // BUSI's class sizes.
 const labels = [...Array(437).fill(0), ...Array(210).fill(1), ...Array(133).fill(2)] as number[];

@@ -3,9 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { writePng } from '../../src/io/png';
-import { readBusiFolder, decodeBusiEntry, findDuplicates, formatDuplicateReport, hashImage, IMAGENET_NORMALIZATION } from '../../src/data/busi';
-import { BusiDataset } from '../../src/data/dataset';
+import { writePng } from '../src/io/png';
+import { readBusiFolder, decodeBusiEntry, findDuplicates, formatDuplicateReport, hashImage, IMAGENET_NORMALIZATION } from '../src/busi';
+import { BusiDataset } from '../src/dataset';
 
 const H = 12;
 const W = 16;
@@ -221,7 +221,7 @@ describeReal('real BUSI (slice)', () => {
 
 describe('splitBusi', () => {
   test('keeps the duplicate pair together and records the grouping', async () => {
-    const { splitBusi } = await import('../../src/data/busi-split');
+    const { splitBusi } = await import('../src/busi-split');
     const idx = readBusiFolder(root);
     const ids = idx.entries.map((e) => e.id);
     for (let seed = 0; seed < 4; seed++) {

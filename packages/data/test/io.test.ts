@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { fileSystem, registerFileSystemRouter } from '../../src/io/file-system';
-import { readPng, writePng, decodeImage, toUint8 } from '../../src/io/png';
-import { renderOverlay, hstack, contour } from '../../src/io/overlay';
+import { fileSystem, registerFileSystemRouter } from '../src/io/file-system';
+import { readPng, writePng, decodeImage, toUint8 } from '../src/io/png';
+import { renderOverlay, hstack, contour } from '../src/io/overlay';
 
 let tmp: string;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 /*
  * The Node-API surface of the busi native kernels: argument checks (every length against the
  * geometry, with messages naming the argument), thread control, and one function per kernel.
- * See ../../src/backends/native/addon.ts for the JavaScript view of it.
+ * See ../../src/native/addon.ts for the JavaScript view of it.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
