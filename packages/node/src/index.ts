@@ -17,6 +17,9 @@ export * from './report/html';
 export * from './parallel';
 // Each CLI command is also an API entry point (its Command object runs it with parsed options).
 export * from './commands/index';
+export * from './commands/run-args';
+export * from './version';
+export * from './runs/evaluate-run';
 export * from './commands/train';
 export * from './commands/evaluate';
 export * from './commands/predict';

@@ -1,8 +1,6 @@
 import { commands } from '../commands/index';
+import { BUSI_VERSION } from '../version';
 import { commandHelp, mainHelp, parseCommandArgs, UsageError, type CliContext, type Command } from './args';
-
-/** The busi version shown by `busi --version`. */
-export const BUSI_VERSION = '0.1.0';
 
 /**
  * Runs the `busi` command line on `argv` (without `node` and the script) and resolves to the exit

@@ -5,7 +5,8 @@ import { UsageError, type CliContext, type Command, type OptionValues } from '..
 import { lineChartSvg, writeChart } from '../report/plot';
 import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } from '../runs/run-folder';
 import { trainRun } from '../runs/train-run';
-import { RUN_OPTIONS, runConfigFromOptions, runVersions } from './train';
+import { runVersions } from '../version';
+import { RUN_OPTIONS, runConfigFromOptions } from './run-args';
 
 /** One λ's row of the grid table. */
 export interface LambdaRow {

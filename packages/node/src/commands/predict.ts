@@ -10,7 +10,7 @@ import { renderOverlay } from '@busi/data';
 import { convertChannels, decodeImage, resizeRaw, writePng } from '@busi/data';
 import { writeJsonAtomic } from '../runs/run-folder';
 import { DEFAULT_NORMALIZATION } from '../runs/train-run';
-import { resolveModel } from './evaluate';
+import { resolveModel } from './run-args';
 
 /** One image's prediction, as printed and written to predictions.json. */
 export interface Prediction {

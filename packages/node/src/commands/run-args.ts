@@ -1,0 +1,152 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { BUSI_CLASSES, decoders, listDecoders, listEncoders } from '@busi/core';
+import { resolveAugment } from '@busi/data';
+import { UsageError, type CliContext, type OptionSpec, type OptionValues } from '../cli/args';
+import { registerSlimResNet } from '../demo/slim-resnet';
+import { decoderRegistryName, encoderRegistryName } from '../models/factory';
+import type { DataSpec } from '../runs/data';
+import { RUN_FILES } from '../runs/run-folder';
+import { DEFAULT_NORMALIZATION, readRunConfig, type RunConfig } from '../runs/train-run';
+
+// The options that name a run, its data or a trained model, shared by several commands (so that
+// no command imports another).
+
+/** Options shared by `busi train` and `busi grid-lambda`: everything that defines a run. */
+export const RUN_OPTIONS: Record<string, OptionSpec> = {
+  data: { type: 'string', short: 'd', valueName: 'DIR', description: 'BUSI folder (holding benign/, malignant/, normal/ or Dataset_BUSI_with_GT/)' },
+  synthetic: { type: 'int', min: 10, valueName: 'N', description: 'Train on N generated synthetic images instead of --data' },
+  encoder: { type: 'string', default: 'resnet50', description: 'Encoder (busi or smp name, e.g. resnet50, resnext50_32x4d, tu-wide_resnet50_2, efficientnet-b4)' },
+  decoder: { type: 'string', default: 'unet', description: 'Decoder: unet, unetplusplus, fpn, deeplabv3plus' },
+  'encoder-weights': { type: 'string', valueName: 'FILE', description: 'Pretrained (ImageNet) encoder weights as safetensors (see docs/pytorch-weights.md); default: random init' },
+  'decoder-channels': { type: 'string', valueName: 'A,B,..', description: "Decoder channels, e.g. 64,32,16,16,8 (default: the decoder's own)" },
+  dropout: { type: 'number', default: 0.5, min: 0, max: 0.99, description: 'Dropout of the classification head' },
+  size: { type: 'int', default: 448, min: 16, max: 2048, description: 'Square input size in pixels (divisible by the output stride)' },
+  lambda: { type: 'number', default: 0.7, min: 0, max: 1, description: 'λ of L = λ·Dice + (1-λ)·Focal' },
+  optimizer: { type: 'string', default: 'adam', choices: ['adam', 'adamw'], description: 'Optimizer (PyTorch semantics)' },
+  lr: { type: 'number', default: 1e-4, min: 0, description: 'Learning rate' },
+  'weight-decay': { type: 'number', default: 1e-5, min: 0, description: 'Weight decay (adam: L2 as torch.optim.Adam; adamw: decoupled)' },
+  'batch-size': { type: 'int', short: 'b', default: 8, min: 1, description: 'Images per optimizer step' },
+  'micro-batch': { type: 'int', min: 1, description: 'Images per forward/backward pass (gradient accumulation; default: the batch size)' },
+  epochs: { type: 'int', short: 'e', default: 50, min: 1, description: 'Epochs (with --resume: may extend the run)' },
+  'split-file': { type: 'string', valueName: 'FILE', description: "Use this split (a busi split JSON: writeSplitFile's, or another run's split.json) instead of generating one" },
+  fold: { type: 'int', default: 0, min: 0, description: 'Fold of a k-fold --split-file (0-based)' },
+  'val-fraction': { type: 'number', default: 0.2, min: 0.01, max: 0.9, description: 'Validation share of the stratified split' },
+  'group-duplicates': { type: 'boolean', description: 'Keep pixel-identical BUSI images on one side of the split (decodes every image once)' },
+  seed: { type: 'int', default: 42, min: 0, description: 'Seed of split, initialisation, shuffling, augmentation and dropout' },
+  patience: { type: 'int', default: 0, min: 0, description: 'Early stopping after N epochs without improvement of --monitor (0: off)' },
+  monitor: { type: 'string', default: 'val_dice', description: 'Validation quantity picking the best model (val_dice, val_loss, val_accuracy, val_macro_f1, ...)' },
+  augment: { type: 'boolean', default: true, description: 'Seeded training augmentation: flip, small affine, brightness/contrast, speckle' },
+  'no-augment': { type: 'boolean', description: 'No augmentation' },
+  cache: { type: 'string', default: 'memory', choices: ['memory', 'disk', 'none'], description: 'Keep resized images in memory, in <out>/../.busi-cache, or not at all' },
+  backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
+  quiet: { type: 'boolean', short: 'q', description: 'No progress bars' },
+};
+
+/** Checks the run options and turns them into a {@link RunConfig}; usage errors name the option. */
+export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: string): RunConfig {
+  registerSlimResNet();
+  const data: DataSpec = dataSpec(v, ctx, cmd);
+  const encoder = encoderRegistryName(v.encoder as string);
+  if (!listEncoders().includes(encoder)) {
+    throw new UsageError(`busi ${cmd}: unknown encoder '${String(v.encoder)}'; registered encoders: ${listEncoders().join(', ')}`);
+  }
+  const decoder = decoderRegistryName(v.decoder as string);
+  if (!listDecoders().includes(decoder)) {
+    throw new UsageError(`busi ${cmd}: unknown decoder '${String(v.decoder)}'; registered decoders: ${listDecoders().join(', ')}`);
+  }
+  let decoderChannels: number[] | null = null;
+  if (v['decoder-channels'] !== undefined) {
+    decoderChannels = String(v['decoder-channels']).split(',').map(Number);
+    if (decoderChannels.some((c) => !(Number.isInteger(c) && c > 0))) {
+      throw new UsageError(`busi ${cmd}: --decoder-channels must be positive integers separated by commas, e.g. 64,32,16,16,8; got '${String(v['decoder-channels'])}'`);
+    }
+  }
+  const size = v.size as number;
+  // Checked before any data is read; encoders reduce by 32 unless the decoder asks for less (DeepLabV3+: 16).
+  const stride = decoders.info(decoder).encoderOutputStride ?? 32;
+  if (size % stride !== 0) {
+    const lo = Math.max(stride, Math.floor(size / stride) * stride);
+    throw new UsageError(`busi ${cmd}: --size ${size} is not divisible by the output stride ${stride} of ${decoder}; nearest valid sizes: ${lo === size ? lo : `${lo} or ${lo + stride}`}`);
+  }
+  const batchSize = v['batch-size'] as number;
+  const micro = (v['micro-batch'] as number | undefined) ?? batchSize;
+  if (micro > batchSize) throw new UsageError(`busi ${cmd}: --micro-batch ${micro} is larger than --batch-size ${batchSize}`);
+  const splitFile = v['split-file'] === undefined ? null : path.resolve(ctx.cwd, v['split-file'] as string);
+  if (splitFile && !fs.existsSync(splitFile)) throw new UsageError(`busi ${cmd}: --split-file '${splitFile}' not found`);
+  const encoderWeights = v['encoder-weights'] === undefined ? null : path.resolve(ctx.cwd, v['encoder-weights'] as string);
+  if (encoderWeights && !fs.existsSync(encoderWeights)) throw new UsageError(`busi ${cmd}: --encoder-weights file '${encoderWeights}' not found`);
+  const monitor = v.monitor as string;
+  if (!monitor.startsWith('val_')) throw new UsageError(`busi ${cmd}: --monitor must be a validation quantity such as val_dice or val_loss; got '${monitor}'`);
+  return {
+    format: 'busi-run',
+    version: 1,
+    data,
+    encoder,
+    decoder,
+    decoderChannels,
+    encoderWeights,
+    dropout: v.dropout as number,
+    size,
+    lambda: v.lambda as number,
+    optimizer: v.optimizer as 'adam' | 'adamw',
+    lr: v.lr as number,
+    weightDecay: v['weight-decay'] as number,
+    batchSize,
+    microBatch: micro,
+    epochs: v.epochs as number,
+    valFraction: v['val-fraction'] as number,
+    groupDuplicates: !!v['group-duplicates'],
+    splitFile,
+    fold: v.fold as number,
+    seed: v.seed as number,
+    patience: v.patience as number,
+    monitor,
+    augment: v['no-augment'] || v.augment === false ? null : resolveAugment(),
+    cache: v.cache as RunConfig['cache'],
+    normalization: DEFAULT_NORMALIZATION,
+    classNames: [...BUSI_CLASSES],
+    backend: '',
+    versions: { tfjs: tf.version_core, node: process.version },
+    created: new Date().toISOString(),
+  };
+}
+
+/** `--data DIR` or `--synthetic N` (exactly one). */
+export function dataSpec(v: OptionValues, ctx: CliContext, cmd: string): DataSpec {
+  if (v.data !== undefined && v.synthetic !== undefined) throw new UsageError(`busi ${cmd}: give --data or --synthetic, not both`);
+  if (v.synthetic !== undefined) return { kind: 'synthetic', count: v.synthetic as number, seed: (v.seed as number | undefined) ?? 42 };
+  if (v.data === undefined) throw new UsageError(`busi ${cmd}: --data <BUSI folder> (or --synthetic N) is required`);
+  const dir = path.resolve(ctx.cwd, v.data as string);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new UsageError(`busi ${cmd}: --data folder '${dir}' not found (expected the BUSI folder holding benign/, malignant/, normal/)`);
+  }
+  return { kind: 'busi', dir };
+}
+
+/** A model to use: its folder, and the run folder and config it belongs to, if any. */
+export interface ResolvedModel {
+  modelDir: string;
+  runDir: string | null;
+  config: RunConfig | null;
+}
+
+/** Resolves `--model`: a run folder (→ best-model/ or last-model/) or a model folder. */
+export function resolveModel(arg: string, cwd: string, which: 'best' | 'last' = 'best'): ResolvedModel {
+  const dir = path.resolve(cwd, arg);
+  if (!fs.existsSync(dir)) throw new UsageError(`--model: '${dir}' not found (expected a run folder or a model folder with model.json)`);
+  if (fs.existsSync(path.join(dir, RUN_FILES.config))) {
+    const config = readRunConfig(dir);
+    const candidates = which === 'best' ? [RUN_FILES.best, RUN_FILES.last] : [RUN_FILES.last, `${RUN_FILES.checkpoint}/model`];
+    const found = candidates.map((c) => path.join(dir, c)).find((d) => fs.existsSync(path.join(d, 'model.json')));
+    if (!found) throw new UsageError(`--model: run folder '${dir}' has no ${candidates.join(' or ')} yet (has it trained an epoch?)`);
+    return { modelDir: found, runDir: dir, config };
+  }
+  if (fs.existsSync(path.join(dir, 'model.json'))) {
+    const parent = path.dirname(dir);
+    const isRun = fs.existsSync(path.join(parent, RUN_FILES.config));
+    return { modelDir: dir, runDir: isRun ? parent : null, config: isRun ? readRunConfig(parent) : null };
+  }
+  throw new UsageError(`--model: '${dir}' is neither a run folder (config.json) nor a model folder (model.json)`);
+}
