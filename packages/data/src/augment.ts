@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, type BatchContext, type TrainingBatch, type TrainingDataset } from '@busi/core';
+import { Rng, mixSeed, normalizeIntensities, type BatchContext, type TrainingBatch, type TrainingDataset } from '@busi/core';
 import type { Normalization } from './busi';
 
 /** Seeded training augmentation of an ultrasound image and its mask. */
@@ -101,23 +101,6 @@ function gaussian(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(a)) * Math.cos(2 * Math.PI * rng.next());
 }
 
-/** A seed for sample `index` in `epoch`: independent of batching, so a resumed run repeats it. */
-export function sampleSeed(seed: number, epoch: number, index: number): number {
-  // MurmurHash3's block mix and finaliser over (seed, epoch, index).
-  let h = seed >>> 0;
-  for (const v of [epoch, index]) {
-    let k = Math.imul(v >>> 0, 0xcc9e2d51);
-    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-    h ^= k;
-    h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) >>> 0;
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
 /** Where {@link SampleDataset} gets samples from: intensities in [0, 1] before normalisation. */
 export interface SampleSource {
   readonly size: number;
@@ -161,13 +144,12 @@ export class SampleDataset implements TrainingDataset {
     const masks = new Float32Array(batch.length * plane);
     const labels = new Int32Array(batch.length);
     const aug = context?.training ? this.options.augment : null;
-    const { mean, std } = this.options.normalization;
     for (const [j, b] of batch.entries()) {
       const src = this.indices[b];
       if (src === undefined) throw new Error(`SampleDataset: index ${b} out of range [0, ${this.indices.length})`);
       const s = await this.source.get(src);
-      if (aug) augmentSample(s.image, s.mask, h, w, c, new Rng(sampleSeed(this.options.seed ?? 0, context!.epoch, src)), aug);
-      for (let i = 0; i < s.image.length; i++) images[j * plane * c + i] = (s.image[i] - mean[i % c]) / std[i % c];
+      if (aug) augmentSample(s.image, s.mask, h, w, c, new Rng(mixSeed(this.options.seed ?? 0, context!.epoch, src)), aug);
+      normalizeIntensities(s.image, this.options.normalization, images, j * plane * c);
       masks.set(s.mask, j * plane);
       labels[j] = s.label;
     }

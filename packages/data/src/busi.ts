@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUSI_CLASSES } from '@busi/core';
-import { convertChannels, decodeImage, resizeRaw, type RawImage } from './io/png';
+import { BUSI_CLASSES, resizePixels } from '@busi/core';
+import { convertChannels, decodeImage, type RawImage } from './io/png';
 
 /** One BUSI image with its mask files. */
 export interface BusiEntry {
@@ -145,52 +145,15 @@ export async function decodeBusiEntry(entry: BusiEntry, options: DecodeOptions =
   let outMask: Uint8Array = mask;
   const size = options.size == null ? null : typeof options.size === 'number' ? ([options.size, options.size] as [number, number]) : options.size;
   if (size) {
-    image = await resizeRaw(image, size, 'bilinear');
-    const m = await resizeRaw({ data: mask, height, width, channels: 1 }, size, 'nearest');
+    image = resizePixels(image, size, 'bilinear');
+    const m = resizePixels({ data: mask, height, width, channels: 1 }, size, 'nearest');
     outMask = m.data;
   }
   return { image, mask: outMask, label: entry.label };
 }
 
-/** A per-channel normalisation applied to 8-bit pixels scaled to [0, 1]. */
-export interface Normalization {
-  mean: readonly number[];
-  std: readonly number[];
-}
-
-/** ImageNet's statistics, which smp's pretrained encoders expect (and the BUSI papers use). */
-export const IMAGENET_NORMALIZATION: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-
-/** A normalisation by name: 'imagenet' (default), 'unit' (just scale to [0, 1]), or explicit statistics. */
-export type NormalizationSpec = 'imagenet' | 'unit' | Normalization;
-
-/** Resolves a {@link NormalizationSpec} for `channels` channels (gray uses the mean of ImageNet's statistics). */
-export function resolveNormalization(spec: NormalizationSpec, channels: number): Normalization {
-  if (spec === 'unit') return { mean: Array(channels).fill(0), std: Array(channels).fill(1) };
-  const n = spec === 'imagenet' ? IMAGENET_NORMALIZATION : spec;
-  if (channels === 1 && n.mean.length === 3) {
-    const avg = (a: readonly number[]) => (a[0] + a[1] + a[2]) / 3;
-    return { mean: [avg(n.mean)], std: [avg(n.std)] };
-  }
-  if (n.mean.length !== channels || n.std.length !== channels) {
-    throw new Error(`normalization: need ${channels} mean and std values, got ${n.mean.length} and ${n.std.length}`);
-  }
-  if (n.std.some((s) => !(s > 0))) throw new Error('normalization: every std must be positive');
-  return n;
-}
-
-/** `(pixel / 255 - mean) / std` per channel, written into `out` (or a new array). */
-export function normalizePixels(data: Uint8Array, norm: Normalization, out?: Float32Array, offset = 0): Float32Array {
-  const c = norm.mean.length;
-  const dst = out ?? new Float32Array(data.length);
-  const scale = norm.std.map((s) => 1 / (255 * s));
-  const shift = norm.mean.map((m, k) => m / norm.std[k]);
-  for (let i = 0; i < data.length; i++) {
-    const k = i % c;
-    dst[offset + i] = data[i] * scale[k] - shift[k];
-  }
-  return dst;
-}
+// The normalisation lives in @busi/core's preprocessing module (shared with the browser); re-exported here for old imports.
+export { IMAGENET_NORMALIZATION, normalizePixels, resolveNormalization, type Normalization, type NormalizationSpec } from '@busi/core';
 
 /** SHA-1 of an image's decoded RGB pixels and size: equal for pixel-identical images whatever their file encoding. */
 export async function hashImage(file: string): Promise<string> {

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { BUSI_VERSION } from '@busi/core';
 
-/** The busi version shown by `busi --version` and written into every run's config.json. */
-export const BUSI_VERSION = '0.1.0';
+// One home for the version: @busi/core's, which model cards record too.
+export { BUSI_VERSION };
 
 /** busi, tfjs and node versions for config.json. */
 export async function runVersions(): Promise<Record<string, string>> {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { mixSeed, mulberry32 } from '../random/rng';
 
 /** BUSI's class names, in label-index order (the dataset's folder order). */
 export const BUSI_CLASSES = ['benign', 'malignant', 'normal'] as const;
@@ -71,7 +72,7 @@ export function generateSynthetic(options: SyntheticOptions = {}): SyntheticSet 
   const images = new Float32Array(count * plane * channels);
   const masks = new Float32Array(count * plane);
   for (let i = 0; i < count; i++) {
-    const s = syntheticSample({ size: [height, width], label: labels[i], seed: sampleSeed(seed, i), channels });
+    const s = syntheticSample({ size: [height, width], label: labels[i], seed: mixSeed(seed, i), channels });
     images.set(s.image, i * plane * channels);
     masks.set(s.mask, i * plane);
   }
@@ -293,26 +294,6 @@ function assignLabels(count: number, balance: readonly number[], seed: number): 
     labels[j] = t;
   }
   return labels;
-}
-
-/** A per-image seed, so image i does not depend on how many images come before it. */
-function sampleSeed(seed: number, index: number): number {
-  let z = (Math.imul(seed, 0x9e3779b1) + Math.imul(index + 1, 0x85ebca6b)) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x7feb352d) >>> 0;
-  z = Math.imul(z ^ (z >>> 15), 0x846ca68b) >>> 0;
-  return (z ^ (z >>> 16)) >>> 0;
-}
-
-/** mulberry32: a small, fast, seedable PRNG giving floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function boxBlur3(src: Float32Array, h: number, w: number): Float32Array {

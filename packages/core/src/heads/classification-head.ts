@@ -1,4 +1,5 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { Dropout } from '../layers/dropout';
 import { Linear } from '../layers/linear';
 
 /** Constructor arguments of {@link ClassificationHead}. */
@@ -39,7 +40,7 @@ export class ClassificationHead {
         ? layers.globalAveragePooling2d({ name: `${this.prefix}.0` })
         : layers.globalMaxPooling2d({ name: `${this.prefix}.0` });
     let y = pool.apply(deepest) as SymbolicTensor;
-    if (this.dropout > 0) y = layers.dropout({ rate: this.dropout, name: `${this.prefix}.2` }).apply(y) as SymbolicTensor;
+    if (this.dropout > 0) y = new Dropout({ rate: this.dropout, name: `${this.prefix}.2` }).apply(y) as SymbolicTensor;
     return new Linear({ name: `${this.prefix}.3`, units: this.classes }).apply(y) as SymbolicTensor;
   }
 

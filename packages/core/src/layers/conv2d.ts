@@ -3,6 +3,7 @@ import type { Shape } from '@tensorflow/tfjs-layers';
 import { layers, initializers, type LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { torchConv2d } from '../ops/conv';
+import type { InitializedWeight, SeededInitialization } from '../random/seeding';
 import type { TorchMappable, TorchParam } from './torch-params';
 import { convOutLength, pair, padding4, single, type Padding4, type Pair } from './util';
 
@@ -38,7 +39,7 @@ export interface Conv2dArgs {
  * A 2-D convolution with PyTorch's exact semantics: explicit (possibly asymmetric) zero padding,
  * dilation that trains on every backend, and channel groups. Kernel layout `[kh, kw, in/groups, out]`.
  */
-export class Conv2d extends layers.Layer implements TorchMappable {
+export class Conv2d extends layers.Layer implements TorchMappable, SeededInitialization {
   static className = 'BusiConv2d';
   readonly filters: number;
   readonly kernelSize: Pair;
@@ -80,6 +81,14 @@ export class Conv2d extends layers.Layer implements TorchMappable {
     if (this.useBias) this.bias = this.addWeight('bias', [this.filters], 'float32', this.biasInitializer);
     this.built = true;
   }
+  /** The kernel's and the bias's initializers. */
+  weightInitializers(): InitializedWeight[] {
+    const out: InitializedWeight[] = [];
+    if (this.kernel) out.push({ variable: this.kernel, initializer: this.kernelInitializer });
+    if (this.bias) out.push({ variable: this.bias, initializer: this.biasInitializer });
+    return out;
+  }
+
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
     const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import { layers } from '@tensorflow/tfjs-layers';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { mixSeed } from '../random/rng';
+import type { StochasticLayer } from '../random/seeding';
 import { isTraining, single } from './util';
 
 /** Constructor arguments of {@link DropConnect}. */
@@ -20,11 +22,12 @@ export interface DropConnectArgs {
  * expectation is unchanged; in inference it is the identity. Mirrors lukemelas'
  * `drop_connect`: `x / keep · floor(keep + U[0,1))`, one draw per sample.
  */
-export class DropConnect extends layers.Layer {
+export class DropConnect extends layers.Layer implements StochasticLayer {
   static className = 'BusiDropConnect';
   readonly rate: number;
   readonly seed?: number;
   private calls = 0;
+  private stepSeed: number | undefined;
 
   constructor(args: DropConnectArgs) {
     super({ name: args.name, trainable: false });
@@ -51,8 +54,15 @@ export class DropConnect extends layers.Layer {
     });
   }
 
+  /** Seeds the masks of the following training calls (the trainer calls it before each step). */
+  reseed(seed: number): void {
+    this.stepSeed = seed >>> 0;
+    this.calls = 0;
+  }
+
   // A fixed seed would draw the same mask at every step; advancing it keeps runs reproducible but varied.
   private nextSeed(): number | undefined {
+    if (this.stepSeed !== undefined) return mixSeed(this.stepSeed, this.calls++);
     return this.seed === undefined ? undefined : this.seed + this.calls++;
   }
 

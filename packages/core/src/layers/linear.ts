@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import type { InitializedWeight, SeededInitialization } from '../random/seeding';
 import type { TorchMappable, TorchParam } from './torch-params';
 import { single } from './util';
 
@@ -18,12 +19,13 @@ export interface LinearArgs {
 }
 
 /** A dense layer on the last axis, kernel `[in, out]`, mapped to PyTorch's `nn.Linear` `[out, in]`. */
-export class Linear extends layers.Layer implements TorchMappable {
+export class Linear extends layers.Layer implements TorchMappable, SeededInitialization {
   static className = 'BusiLinear';
   readonly units: number;
   readonly useBias: boolean;
   private kernel?: LayerVariable;
   private bias?: LayerVariable;
+  private readonly inits: InitializedWeight[] = [];
 
   constructor(args: LinearArgs) {
     super({ name: args.name, trainable: args.trainable });
@@ -38,9 +40,16 @@ export class Linear extends layers.Layer implements TorchMappable {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
     const inFeatures = shape[shape.length - 1];
     if (inFeatures == null) throw new Error(`Linear ${this.name}: the feature dimension must be known`);
-    this.kernel = this.addWeight('weight', [inFeatures, this.units], 'float32', initializers.glorotUniform({}));
+    const kernelInit = initializers.glorotUniform({});
+    this.kernel = this.addWeight('weight', [inFeatures, this.units], 'float32', kernelInit);
+    this.inits.push({ variable: this.kernel, initializer: kernelInit });
     if (this.useBias) this.bias = this.addWeight('bias', [this.units], 'float32', initializers.zeros());
     this.built = true;
+  }
+
+  /** The kernel's initializer (the bias starts at zero). */
+  weightInitializers(): InitializedWeight[] {
+    return [...this.inits];
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {

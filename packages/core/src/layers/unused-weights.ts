@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import type { InitializedWeight, SeededInitialization } from '../random/seeding';
 import type { TorchLayout, TorchMappable, TorchParam } from './torch-params';
 import { single } from './util';
 
@@ -33,10 +34,11 @@ export interface UnusedWeightsArgs {
  * the reference. It is an identity on its input: its weights get no gradient and never affect
  * outputs.
  */
-export class UnusedWeights extends layers.Layer implements TorchMappable {
+export class UnusedWeights extends layers.Layer implements TorchMappable, SeededInitialization {
   static className = 'BusiUnusedWeights';
   readonly specs: UnusedWeightSpec[];
   private vars: LayerVariable[] = [];
+  private inits: InitializedWeight[] = [];
 
   constructor(args: UnusedWeightsArgs) {
     super({ name: args.name });
@@ -52,11 +54,17 @@ export class UnusedWeights extends layers.Layer implements TorchMappable {
   }
 
   override build(_inputShape: Shape | Shape[]): void {
-    this.vars = this.specs.map((w) => {
-      const init = w.init === 'ones' ? initializers.ones() : w.init === 'kaiming' ? initializers.heUniform({}) : initializers.zeros();
-      return this.addWeight(w.suffix, w.shape, 'float32', init, undefined, w.trainable);
+    this.inits = this.specs.map((w) => {
+      const initializer = w.init === 'ones' ? initializers.ones() : w.init === 'kaiming' ? initializers.heUniform({}) : initializers.zeros();
+      return { variable: this.addWeight(w.suffix, w.shape, 'float32', initializer, undefined, w.trainable), initializer };
     });
+    this.vars = this.inits.map((w) => w.variable);
     this.built = true;
+  }
+
+  /** Every held weight with its initializer. */
+  weightInitializers(): InitializedWeight[] {
+    return [...this.inits];
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {

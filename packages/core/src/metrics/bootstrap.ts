@@ -1,4 +1,4 @@
-import { mulberry32 } from '../data/synthetic';
+import { mulberry32 } from '../random/rng';
 import { percentile } from './stats';
 
 /** A point estimate with a bootstrap confidence interval. */

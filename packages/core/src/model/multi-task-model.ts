@@ -5,7 +5,9 @@ import type { Encoder, EncoderConfig } from '../contracts/encoder';
 import { ClassificationHead, type ClassificationHeadArgs } from '../heads/classification-head';
 import { SegmentationHead } from '../heads/segmentation-head';
 import { isTorchMappable, type TorchParam } from '../layers/torch-params';
+import { initializeWeights, reseedStochasticLayers } from '../random/seeding';
 import { createDecoder, createEncoder, decoders } from '../registry/index';
+import { MODEL_CARD_KEY, validateModelCard, type ModelCard } from './model-card';
 
 /** An encoder given by registry name, by `{ name, ...args }`, or as a built {@link Encoder}. */
 export type EncoderSpec = string | ({ name: string } & Record<string, unknown>) | Encoder;
@@ -30,6 +32,11 @@ export interface MultiTaskModelArgs {
   inputSize?: [number, number] | null;
   /** Model name. Default `<decoder>__<encoder>`. */
   name?: string;
+  /**
+   * Seed of the weight initialisation: the same seed gives bit-identical initial weights in any
+   * process. Default: unseeded (tfjs's own random draws).
+   */
+  seed?: number;
 }
 
 /** Every constructor argument of a {@link MultiTaskModel}, serialisable as JSON. */
@@ -52,6 +59,8 @@ export interface MultiTaskModelConfig {
   inputSize: [number, number] | null;
   /** Stride the input height and width must be divisible by. */
   outputStride: number;
+  /** Seed of the weight initialisation, or null (unseeded; also for models saved before seeds were recorded). */
+  seed: number | null;
 }
 
 /** The two outputs of a forward pass. */
@@ -94,6 +103,7 @@ export class MultiTaskModel {
   readonly config: MultiTaskModelConfig;
   /** The encoder's symbolic features (input first) when the model was built here, not loaded. */
   readonly encoderFeatures: tfl.SymbolicTensor[] | null;
+  private modelCard: ModelCard | null = null;
 
   constructor(args: MultiTaskModelArgs);
   /** @internal wraps an already built or loaded model. */
@@ -101,7 +111,7 @@ export class MultiTaskModel {
   constructor(args: MultiTaskModelArgs | { model: tfl.LayersModel; config: MultiTaskModelConfig }) {
     if ('model' in args && 'config' in args) {
       this.model = args.model;
-      this.config = args.config;
+      this.config = { ...args.config, seed: args.config.seed ?? null };
       this.encoderFeatures = null;
       return;
     }
@@ -150,8 +160,13 @@ export class MultiTaskModel {
     return this.forward(x, false);
   }
 
-  /** A forward pass in training (`true`: batch statistics, dropout on) or inference mode; for custom loops. */
-  forward(x: tf.Tensor4D, training: boolean): MultiTaskOutput {
+  /**
+   * A forward pass in training (`true`: batch statistics, dropout on) or inference mode; for custom
+   * loops. `seed` fixes this pass's dropout masks (the trainer passes one per step); without it
+   * they are unseeded.
+   */
+  forward(x: tf.Tensor4D, training: boolean, options: { seed?: number } = {}): MultiTaskOutput {
+    if (training && options.seed !== undefined) reseedStochasticLayers(this.model.layers, options.seed);
     const out = this.model.apply(x, { training }) as tf.Tensor[];
     return { mask: out[0] as tf.Tensor4D, logits: out[1] as tf.Tensor2D };
   }
@@ -211,9 +226,31 @@ export class MultiTaskModel {
     return structuredClone(this.config);
   }
 
-  /** Saves topology, weights and busi configuration through any tfjs IO handler or URL. */
+  /**
+   * The model card: how to preprocess an input and read the outputs, how the model was trained.
+   * Null for a model that was never given one (and for folders saved before model cards).
+   */
+  get card(): ModelCard | null {
+    return this.modelCard ? jsonCopy(this.modelCard) : null;
+  }
+
+  /** Attaches a card (saved with the model); throws when it contradicts the architecture. */
+  setCard(card: ModelCard | null): void {
+    if (card) {
+      validateModelCard(card);
+      const { channels, size } = card.preprocessing;
+      if (channels !== this.config.inChannels) throw new Error(`model card: preprocessing gives ${channels} channel(s), the model takes ${this.config.inChannels}`);
+      if (card.classNames.length !== this.config.classes) throw new Error(`model card: ${card.classNames.length} class names for a model with ${this.config.classes} classes`);
+      this.validateInput([1, size[0], size[1], channels], 'model card: preprocessing size');
+    }
+    this.modelCard = card ? jsonCopy(card) : null;
+  }
+
+  /** Saves topology, weights, busi configuration and the model card through any tfjs IO handler or URL. */
   async save(handlerOrUrl: tf.io.IOHandler | string): Promise<tf.io.SaveResult> {
-    this.model.setUserDefinedMetadata({ [META_KEY]: this.config as unknown as object });
+    const meta: Record<string, object> = { [META_KEY]: this.config as unknown as object };
+    if (this.modelCard) meta[MODEL_CARD_KEY] = this.modelCard as unknown as object;
+    this.model.setUserDefinedMetadata(meta);
     return this.model.save(handlerOrUrl);
   }
 
@@ -226,7 +263,17 @@ export class MultiTaskModel {
       model.dispose();
       throw new Error('MultiTaskModel.load: the saved model has no busi metadata (was it saved by MultiTaskModel.save?)');
     }
-    return new MultiTaskModel({ model, config });
+    const loaded = new MultiTaskModel({ model, config });
+    const card = meta?.[MODEL_CARD_KEY] as ModelCard | undefined;
+    if (card) {
+      try {
+        loaded.setCard(card);
+      } catch (e) {
+        loaded.dispose();
+        throw new Error(`MultiTaskModel.load: ${(e as Error).message}`);
+      }
+    }
+    return loaded;
   }
 
   /** Releases every weight. */
@@ -300,11 +347,19 @@ function buildMultiTask(args: MultiTaskModelArgs): {
     classificationHead: clsConfig,
     inputSize,
     outputStride: encoder.outputStride,
+    seed: args.seed ?? null,
   };
+  if (args.seed !== undefined) initializeWeights(model.layers, args.seed);
   return { model, config, features };
 }
 
 // tfjs model names may not contain every character a user might pass.
 function sanitize(name: string): string {
   return name.replace(/[^A-Za-z0-9_.\-/]/g, '_');
+}
+
+// A JSON round trip, not structuredClone: tfjs accepts only plain objects of its own realm as
+// metadata, and structuredClone builds them in the main realm (jest's sandboxes differ).
+function jsonCopy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }

@@ -2,30 +2,11 @@
  * The "parity fill" of fixtures/parity/README.md: weights generated from each PyTorch state-dict
  * name, so the PyTorch reference and this library hold identical weights without shipping any.
  */
+import { Rng, fnv1a32 } from '../random/rng';
 
-const utf8 = new TextEncoder();
 // Hot loops use local aliases: a global lookup per element is ~10x slower in sandboxed contexts
 // (jest's vm), where every global access goes through interceptors.
-const imul = Math.imul;
 const sin = Math.sin;
-
-/** 32-bit FNV-1a hash of a string's UTF-8 bytes. */
-export function fnv1a32(text: string): number {
-  let h = 2166136261;
-  for (const byte of utf8.encode(text)) h = imul(h ^ byte, 16777619) >>> 0;
-  return h >>> 0;
-}
-
-/** mulberry32 generator: each call returns the next 32-bit output as an unsigned integer. */
-export function mulberry32(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = imul(a ^ (a >>> 15), 1 | a);
-    t = (t + imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** Which row of the README's fill table a state-dict entry falls under. */
 export type ParityFillRule = 'running_var' | 'running_mean' | 'norm_weight' | 'bias' | 'kernel' | 'other';
@@ -49,13 +30,13 @@ export function parityFillRule(name: string, torchShape: readonly number[]): Par
  */
 export function parityFill(name: string, torchShape: readonly number[], salt = '', rule?: ParityFillRule): Float32Array {
   const numel = torchShape.reduce((a, b) => a * b, 1);
-  const next = mulberry32(fnv1a32(salt + name));
+  const rng = new Rng(fnv1a32(salt + name));
   const out = new Float32Array(numel);
   const r = rule ?? parityFillRule(name, torchShape);
   // Each value is formed in float64 exactly as the reference does, then rounded once to float32.
   const scale = r === 'kernel' ? Math.sqrt(6 / torchShape.slice(1).reduce((a, b) => a * b, 1)) : 0;
   for (let i = 0; i < numel; i++) {
-    const u = next() / 4294967296;
+    const u = rng.nextUint32() / 4294967296;
     const v = 2 * u - 1;
     switch (r) {
       case 'running_var':

@@ -64,51 +64,6 @@ export function tensorDataset(data: TrainingBatch): TrainingDataset {
 }
 
 /**
- * A small seeded PRNG (mulberry32) whose whole state is one uint32, so a training run's shuffling
- * can be saved and resumed exactly.
- */
-export class Rng {
-  private s: number;
-
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-
-  /** The state, for {@link Rng.setState}. */
-  get state(): number {
-    return this.s;
-  }
-
-  setState(state: number): void {
-    this.s = state >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** An integer in [0, n). */
-  nextInt(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  /** A uniformly random permutation of 0..n-1 (Fisher–Yates). */
-  permutation(n: number): number[] {
-    const out = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.nextInt(i + 1);
-      [out[i], out[j]] = [out[j], out[i]];
-    }
-    return out;
-  }
-}
-
-/**
  * Cuts `order` into consecutive batches of `batchSize`. With `dropLast` a final short batch is
  * dropped (needed where a batch of one cannot train, e.g. DeepLabV3+'s image pooling).
  */

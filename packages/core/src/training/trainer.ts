@@ -3,7 +3,8 @@ import { MultiTaskLoss } from '@busi/losses';
 import { MultiTaskMetrics } from '../metrics/validation';
 import type { MultiTaskModel, MultiTaskOutput } from '../model/multi-task-model';
 import { History, type Logs, type TrainingCallback, type TrainingControl } from './callbacks';
-import { Rng, batchIndices, type TrainingBatch, type TrainingDataset } from './data';
+import { Rng, mixSeed } from '../random/rng';
+import { batchIndices, type TrainingBatch, type TrainingDataset } from './data';
 import { Adam, type NamedTensor } from './optimizers';
 
 /** The three scalars a training loss yields; the trainer owns and disposes them. */
@@ -46,7 +47,11 @@ export interface TrainerOptions {
   microBatchSize?: number;
   /** Reshuffle the training samples every epoch. Default true. */
   shuffle?: boolean;
-  /** Seed of the shuffling PRNG. Default 0. */
+  /**
+   * Seed of the shuffling and of every training step's dropout / drop-connect masks (keyed by epoch,
+   * batch and micro-batch, so a resumed run repeats them). Weight initialisation is seeded by the
+   * model's own `seed`, augmentation by the dataset's. Default 0.
+   */
   seed?: number;
   /** Drop a final batch shorter than `batchSize` (BatchNorm cannot train on one sample at 1×1). Default false. */
   dropLast?: boolean;
@@ -394,7 +399,8 @@ export class Trainer implements TrainingControl {
         try {
           checkBatch(batch, chunk.length, this.model);
           result = tf.variableGrads(() => {
-            const out = this.model.forward(batch.images, true);
+            // Dropout masks keyed by (seed, epoch, batch, micro-batch): a resumed run draws the same ones.
+            const out = this.model.forward(batch.images, true, { seed: mixSeed(this.opts.seed, where.epoch, where.batch, k) });
             const p = this.loss.compute(out.mask, batch.masks, out.logits, batch.labels);
             kept.parts = tf.keep(tf.stack([p.total, p.segmentation, p.classification]));
             return tf.mul(p.total, weight) as tf.Scalar;

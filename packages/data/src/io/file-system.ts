@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { MODEL_CARD_KEY, modelCardMarkdown, type ModelCard, type MultiTaskModelConfig } from '@busi/core';
 
 /** Options of {@link fileSystem}. */
 export interface FileSystemOptions {
@@ -11,6 +12,8 @@ export interface FileSystemOptions {
 }
 
 const MODEL_JSON = 'model.json';
+/** The human-readable model card written beside model.json when the model has a card. */
+export const MODEL_CARD_FILE = 'MODEL_CARD.md';
 
 /**
  * A tfjs IO handler on a folder holding `model.json` and one weights file, for `model.save(...)`
@@ -18,7 +21,8 @@ const MODEL_JSON = 'model.json';
  *
  * Saving is atomic: everything is written to a temporary sibling folder which is then renamed into
  * place, so an interrupted save never leaves a half-written model. An existing folder is only
- * replaced with `force: true`.
+ * replaced with `force: true`. A model with a model card also gets `MODEL_CARD.md` (the card in
+ * words) in the same folder.
  *
  * @example
  * ```ts
@@ -58,6 +62,8 @@ export function fileSystem(dir: string, options: FileSystemOptions = {}): tf.io.
       try {
         await fs.promises.writeFile(path.join(tmp, weightsFileName), weights);
         await fs.promises.writeFile(path.join(tmp, MODEL_JSON), JSON.stringify(modelJson));
+        const card = cardMarkdown(artifacts);
+        if (card) await fs.promises.writeFile(path.join(tmp, MODEL_CARD_FILE), card);
         await replaceDir(tmp, target, !!options.force);
       } catch (e) {
         await fs.promises.rm(tmp, { recursive: true, force: true });
@@ -106,6 +112,15 @@ export function fileSystem(dir: string, options: FileSystemOptions = {}): tf.io.
       });
     },
   };
+}
+
+/** MODEL_CARD.md for a busi model with a card (its config and card are in the metadata), else null. */
+function cardMarkdown(artifacts: tf.io.ModelArtifacts): string | null {
+  const meta = artifacts.userDefinedMetadata as Record<string, unknown> | undefined;
+  const card = meta?.[MODEL_CARD_KEY] as ModelCard | undefined;
+  const config = meta?.['busi'] as MultiTaskModelConfig | undefined;
+  if (!card || !config) return null;
+  return modelCardMarkdown(card, config);
 }
 
 /** Puts `tmp` at `target`; an old `target` is moved aside first and deleted only once the new one is in place. */

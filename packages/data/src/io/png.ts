@@ -1,14 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { convertChannels, resizePixels, type PixelImage } from '@busi/core';
 
-/** A decoded 8-bit image, row-major HWC. */
-export interface RawImage {
-  data: Uint8Array;
-  height: number;
-  width: number;
-  channels: number;
-}
+/** A decoded 8-bit image, row-major HWC (@busi/core's {@link PixelImage}). */
+export type RawImage = PixelImage;
 
 /** Options of {@link readPng}. */
 export interface ReadPngOptions {
@@ -59,46 +55,12 @@ export async function decodeImage(file: string): Promise<RawImage> {
   }
 }
 
-/** Converts between 1 (gray), 2 (gray+alpha), 3 (RGB) and 4 (RGBA) channels; see {@link ReadPngOptions.channels}. */
-export function convertChannels(img: RawImage, channels: 1 | 3 | 4 | 'auto'): RawImage {
-  const c = img.channels;
-  const want = channels === 'auto' ? (c === 2 ? 4 : c) : channels;
-  if (want === c) return img;
-  const n = img.height * img.width;
-  const out = new Uint8Array(n * want);
-  const hasAlpha = c === 2 || c === 4;
-  const colour = hasAlpha ? c - 1 : c;
-  for (let i = 0; i < n; i++) {
-    const src = i * c;
-    if (want === 1) {
-      if (colour === 1) out[i] = img.data[src];
-      else out[i] = Math.round((img.data[src] + img.data[src + 1] + img.data[src + 2]) / 3);
-    } else {
-      const dst = i * want;
-      for (let k = 0; k < 3; k++) out[dst + k] = img.data[src + (colour === 1 ? 0 : k)];
-      if (want === 4) out[dst + 3] = hasAlpha ? img.data[src + c - 1] : 255;
-    }
-  }
-  return { data: out, height: img.height, width: img.width, channels: want };
-}
+// Channel conversion and resizing are @busi/core's (the browser runs the same code); re-exported for Node callers.
+export { convertChannels } from '@busi/core';
 
-/** Resizes raw pixels to [height, width] (no aspect preservation: BUSI images are stretched to the model size). */
+/** Resizes raw pixels to [height, width] with @busi/core's {@link resizePixels} (stretching; BUSI images are fitted to the model size). */
 export async function resizeRaw(img: RawImage, size: [number, number], interpolation: 'nearest' | 'bilinear' = 'bilinear'): Promise<RawImage> {
-  const [height, width] = size;
-  if (!(Number.isInteger(height) && Number.isInteger(width) && height > 0 && width > 0)) {
-    throw new Error(`resize: size must be two positive integers, got [${size.join(', ')}]`);
-  }
-  if (height === img.height && width === img.width) return img;
-  let pipeline = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } }).resize(
-    width,
-    height,
-    { fit: 'fill', kernel: interpolation === 'nearest' ? 'nearest' : 'linear' },
-  );
-  if (img.channels <= 2) pipeline = pipeline.toColourspace('b-w');
-  const { data, info } = await pipeline
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width, channels: info.channels };
+  return resizePixels(img, size, interpolation);
 }
 
 // sharp's typings omit PNG `bitdepth`, which libvips honours for gray images.

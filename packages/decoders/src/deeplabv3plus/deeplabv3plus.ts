@@ -1,5 +1,5 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { BatchNorm2d, Conv2d, Resize, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
+import { BatchNorm2d, Conv2d, Dropout, Resize, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
 import { checkRate } from '../unetplusplus/blocks';
 
 /** Options of the DeepLabV3+ decoder (smp `DeepLabV3Plus` defaults). */
@@ -99,7 +99,7 @@ export class DeepLabV3PlusDecoder implements Decoder {
     b0 = layers.concatenate({ name: `${name}.cat`, axis: -1 }).apply(branches) as SymbolicTensor;
     let y = new Conv2d({ name: `${name}.project.0`, filters: c, kernelSize: 1, useBias: false }).apply(b0) as SymbolicTensor;
     y = this.bnRelu(y, `${name}.project.1`, `${name}.project.2`);
-    if (this.dropout > 0) y = layers.dropout({ name: `${name}.project.3`, rate: this.dropout }).apply(y) as SymbolicTensor;
+    if (this.dropout > 0) y = new Dropout({ name: `${name}.project.3`, rate: this.dropout }).apply(y) as SymbolicTensor;
     return y;
   }
 

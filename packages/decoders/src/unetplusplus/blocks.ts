@@ -1,5 +1,5 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { BatchNorm2d, Conv2d, Resize, UnusedWeights } from '@busi/core';
+import { BatchNorm2d, Conv2d, Dropout, Resize, UnusedWeights } from '@busi/core';
 
 /** Attention applied inside a Unet/Unet++ decoder block: none, or smp's spatial-and-channel squeeze-excitation. */
 export type AttentionType = 'scse' | null;
@@ -92,9 +92,7 @@ function unusedScse(x: SymbolicTensor, name: string): SymbolicTensor {
 /** Channel-wise dropout (PyTorch Dropout2d: whole NHWC channels are zeroed together), or `x` when rate is 0. */
 export function dropout2d(x: SymbolicTensor, name: string, rate: number): SymbolicTensor {
   if (rate === 0) return x;
-  return layers
-    .dropout({ name, rate, noiseShape: [null, 1, 1, null] as unknown as number[] })
-    .apply(x) as SymbolicTensor;
+  return new Dropout({ name, rate, noiseShape: [null, 1, 1, null] }).apply(x) as SymbolicTensor;
 }
 
 /** Throws unless `rate` is a valid dropout probability in [0, 1). */

@@ -3,7 +3,8 @@ import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { loadData, type DataSpec } from '../runs/data';
 import { evaluateRun } from '../runs/evaluate-run';
-import { DEFAULT_NORMALIZATION, readRunSplit } from '../runs/train-run';
+import { modelSettings, readModelDescription } from '../runs/model-settings';
+import { readRunSplit } from '../runs/train-run';
 import { dataSpec, resolveModel } from './run-args';
 
 export const evaluateCommand: Command = {
@@ -23,7 +24,7 @@ export const evaluateCommand: Command = {
     seed: { type: 'int', min: 0, description: "Seed of --synthetic (default: the run's)" },
     subset: { type: 'string', default: 'auto', choices: ['auto', 'validation', 'all'], description: "Images: the run's validation part when the data is the run's (auto), or all" },
     which: { type: 'string', default: 'best', choices: ['best', 'last'], description: 'Model of a run folder' },
-    size: { type: 'int', min: 16, description: "Input size (default: the run's, else 448)" },
+    size: { type: 'int', min: 16, description: "Input size (default: the model card's, else the run's, else 448)" },
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'Output folder (default: <run>/evaluation, else ./busi-evaluation)' },
     gallery: { type: 'int', default: 8, min: 0, description: 'Images in the gallery (spread over the classes)' },
     'batch-size': { type: 'int', short: 'b', default: 8, min: 1, description: 'Images per forward pass' },
@@ -37,7 +38,9 @@ async function runEvaluate(v: OptionValues, positionals: string[], ctx: CliConte
   if (!v.model) throw new UsageError('busi evaluate: --model <run folder or model folder> is required');
   const resolved = resolveModel(v.model as string, ctx.cwd, v.which as 'best' | 'last');
   const { config, runDir } = resolved;
-  const size = (v.size as number | undefined) ?? config?.size ?? 448;
+  const warn = (s: string) => ctx.stderr.write(`busi evaluate: warning: ${s}\n`);
+  const settings = modelSettings(readModelDescription(resolved.modelDir), config, { size: v.size as number | undefined }, warn, `model '${resolved.modelDir}'`);
+  const size = settings.preprocessing.size[0];
   let spec: DataSpec;
   if (v.data === undefined && v.synthetic === undefined) {
     if (!config) throw new UsageError('busi evaluate: --data <BUSI folder> (or --synthetic N) is required for a model folder outside a run');
@@ -58,7 +61,7 @@ async function runEvaluate(v: OptionValues, positionals: string[], ctx: CliConte
   await evaluateRun({
     modelDir: resolved.modelDir,
     runDir,
-    config: config ?? { normalization: DEFAULT_NORMALIZATION, lambda: 0.7 },
+    config: { normalization: settings.preprocessing.normalization, lambda: config?.lambda ?? 0.7 },
     data,
     indices,
     outDir: out,

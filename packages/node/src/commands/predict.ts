@@ -1,15 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BUSI_CLASSES, MultiTaskModel } from '@busi/core';
+import { MultiTaskModel, preprocessToTensor } from '@busi/core';
 import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
-import { normalizePixels } from '@busi/data';
 import { fileSystem } from '@busi/data';
 import { renderOverlay } from '@busi/data';
 import { convertChannels, decodeImage, resizeRaw, writePng } from '@busi/data';
+import { modelSettings } from '../runs/model-settings';
 import { writeJsonAtomic } from '../runs/run-folder';
-import { DEFAULT_NORMALIZATION } from '../runs/train-run';
 import { resolveModel } from './run-args';
 
 /** One image's prediction, as printed and written to predictions.json. */
@@ -31,16 +30,18 @@ export const predictCommand: Command = {
   summary: 'Predict tumour masks and class probabilities for images with a trained model',
   positionals: '<image or folder...>',
   description: [
-    'MODEL is a run folder (its best-model/) or a model folder. Each image is resized to the model size,',
-    'normalised as in training, and predicted; the mask is resized back to the image size.',
+    'MODEL is a run folder (its best-model/) or a model folder. Each image is preprocessed as its model',
+    'card says (size, channels, normalisation: the same code as training and the browser) and predicted;',
+    'the mask is resized back to the image size. A model saved without a card gets a warning naming',
+    'what is assumed; --size or --threshold against the card also warns.',
     'Writes <name>_mask.png and <name>_overlay.png per image and predictions.json into --out, prints one',
     'line per image (or the JSON with --json).',
   ].join('\n'),
   options: {
     model: { type: 'string', short: 'm', valueName: 'DIR', description: 'Run folder or model folder (required)' },
     out: { type: 'string', short: 'o', default: './busi-predictions', valueName: 'DIR', description: 'Output folder' },
-    size: { type: 'int', min: 16, description: "Input size (default: the run's, else 448)" },
-    threshold: { type: 'number', default: 0.5, min: 0, max: 1, description: 'Mask probability threshold' },
+    size: { type: 'int', min: 16, description: "Input size (default: the model card's, else the run's, else 448)" },
+    threshold: { type: 'number', min: 0, max: 1, description: "Mask probability threshold (default: the model card's, else 0.5)" },
     json: { type: 'boolean', description: 'Print the predictions as JSON' },
     backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
   },
@@ -61,25 +62,24 @@ async function runPredict(v: OptionValues, positionals: string[], ctx: CliContex
     } else files.push(p);
   }
   const resolved = resolveModel(v.model as string, ctx.cwd);
-  const size = (v.size as number | undefined) ?? resolved.config?.size ?? 448;
-  const norm = resolved.config?.normalization ?? DEFAULT_NORMALIZATION;
-  const threshold = v.threshold as number;
   const out = path.resolve(ctx.cwd, v.out as string);
   await initBackend({ backend: v.backend as BackendChoice, log: false });
   const model = await MultiTaskModel.load(fileSystem(resolved.modelDir));
-  const classNames = resolved.config?.classNames ?? (model.config.classes === 3 ? [...BUSI_CLASSES] : Array.from({ length: model.config.classes }, (_, i) => `class${i}`));
   const results: Prediction[] = [];
   try {
-    model.validateInput([1, size, size, model.config.inChannels], `--size ${size}`);
+    const warn = (s: string) => ctx.stderr.write(`busi predict: warning: ${s}\n`);
+    const settings = modelSettings(model, resolved.config, { size: v.size as number | undefined, threshold: v.threshold as number | undefined }, warn, `model '${resolved.modelDir}'`);
+    const { classNames, maskThreshold: threshold, preprocessing } = settings;
+    const [size] = preprocessing.size;
+    model.validateInput([1, ...preprocessing.size, preprocessing.channels], `--size ${size}`);
     for (const file of files) {
       let img;
       try {
-        img = convertChannels(await decodeImage(file), model.config.inChannels === 1 ? 1 : 3);
+        img = convertChannels(await decodeImage(file), 3);
       } catch (e) {
         throw new Error(`cannot read image '${file}': ${(e as Error).message}`);
       }
-      const small = await resizeRaw(img, [size, size], 'bilinear');
-      const x = tf.tensor4d(normalizePixels(small.data, { mean: norm.mean.slice(0, small.channels), std: norm.std.slice(0, small.channels) }), [1, size, size, small.channels]);
+      const x = preprocessToTensor(img, preprocessing);
       const { mask, probs } = tf.tidy(() => {
         const o = model.predict(x);
         return { mask: tf.greaterEqual(tf.sigmoid(o.mask), threshold), probs: tf.softmax(o.logits) };
@@ -88,7 +88,7 @@ async function runPredict(v: OptionValues, positionals: string[], ctx: CliContex
       const m = Uint8Array.from(await mask.data(), (b) => (b ? 255 : 0));
       const p = Array.from(await probs.data());
       tf.dispose([mask, probs]);
-      const full = await resizeRaw({ data: m, height: size, width: size, channels: 1 }, [img.height, img.width], 'nearest');
+      const full = await resizeRaw({ data: m, height: preprocessing.size[0], width: preprocessing.size[1], channels: 1 }, [img.height, img.width], 'nearest');
       const stem = path.basename(file).replace(/\.[^.]+$/, '');
       const maskFile = path.join(out, `${stem}_mask.png`);
       const overlayFile = path.join(out, `${stem}_overlay.png`);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MultiTaskModel, Rng, decodeTrainerState, encodeTrainerState, type History, type Trainer, type TrainerState } from '@busi/core';
+import { MultiTaskModel, decodeTrainerState, encodeTrainerState, type History, type Trainer, type TrainerState } from '@busi/core';
 import { fileSystem } from '@busi/data';
 
 /** Files of a run folder. */
@@ -161,21 +161,4 @@ export async function loadCheckpoint<E>(dir: string): Promise<{ model: MultiTask
   const extra = readJson<E>(path.join(dir, 'extra.json'), 'checkpoint');
   const model = await MultiTaskModel.load(fileSystem(path.join(dir, 'model')));
   return { model, state, extra };
-}
-
-/** Replaces Math.random by a seeded generator while `fn` runs: tfjs draws unseeded initialisers and dropout masks from it. */
-export async function withSeededRandom<T>(seed: number, fn: () => Promise<T> | T): Promise<T> {
-  const original = Math.random;
-  reseedRandom(seed);
-  try {
-    return await fn();
-  } finally {
-    Math.random = original;
-  }
-}
-
-/** Reseeds Math.random (inside {@link withSeededRandom}) so that what follows does not depend on what came before. */
-export function reseedRandom(seed: number): void {
-  const rng = new Rng(seed);
-  Math.random = () => rng.next();
 }

@@ -12,10 +12,9 @@ import {
   type Logs,
   type MultiTaskModel,
   type TrainingCallback,
-  type TrainingDataset,
 } from '@busi/core';
 import type { CliContext } from '../cli/args';
-import { SampleDataset, sampleSeed, type AugmentOptions } from '@busi/data';
+import { SampleDataset, type AugmentOptions } from '@busi/data';
 import { IMAGENET_NORMALIZATION, type Normalization } from '@busi/data';
 import { splitBusi } from '@busi/data';
 import { readSplitFile, stratifiedSplit, toSplitFile, type SplitFile, type SplitIndices } from '@busi/data';
@@ -24,6 +23,7 @@ import { createModel } from '../models/factory';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { loadData, type DataSpec, type LoadedData } from './data';
 import { loadEncoderWeights } from './encoder-weights';
+import { cardWithMetrics, runModelCard } from './model-card';
 import {
   RUN_FILES,
   createRunFolder,
@@ -31,9 +31,7 @@ import {
   historyCsv,
   loadCheckpoint,
   readJson,
-  reseedRandom,
   saveCheckpoint,
-  withSeededRandom,
   writeJsonAtomic,
   writeFileAtomic,
   type RunStatus,
@@ -151,7 +149,7 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
     extra = loaded.extra;
     say(`resuming from ${checkpoint}: epoch ${state.meta.epoch} of ${config.epochs} done`);
   } else {
-    model = await withSeededRandom(config.seed, () => buildModel(config));
+    model = buildModel(config);
     if (config.encoderWeights) {
       try {
         const r = loadEncoderWeights(model, config.encoderWeights);
@@ -179,6 +177,8 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
       !!session.force,
     );
   }
+  const card = runModelCard(config, data, split);
+  if (!model.card) model.setCard(card);
   say(`model: ${config.encoder} + ${config.decoder}, ${model.countParams().total.toLocaleString('en-US')} parameters; run folder ${dir}`);
 
   const optimizer =
@@ -186,7 +186,7 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
       ? new AdamW({ learningRate: config.lr, weightDecay: config.weightDecay })
       : new Adam({ learningRate: config.lr, weightDecay: config.weightDecay });
   const norm = config.normalization;
-  const train = seededBatches(new SampleDataset(data.source, { normalization: norm, augment: config.augment, seed: config.seed }, split.train), config.seed);
+  const train = new SampleDataset(data.source, { normalization: norm, augment: config.augment, seed: config.seed }, split.train);
   const val = new SampleDataset(data.source, { normalization: norm }, split.test);
   const batches = Math.ceil(split.train.length / config.batchSize);
   // BatchNorm cannot train on one sample at a 1x1 map: drop a last batch that would end in a
@@ -203,7 +203,8 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
     new ModelCheckpoint({
       monitor: config.monitor,
       saveBestOnly: true,
-      save: async (m, epoch) => {
+      save: async (m, epoch, logs) => {
+        m.setCard(cardWithMetrics(card, logs, epoch));
         await m.save(fileSystem(path.join(dir, RUN_FILES.best), { force: true }));
         bestEpoch = epoch + 1;
       },
@@ -247,7 +248,7 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
     }
     if (trainer.epoch >= config.epochs) say(`the run has already trained ${trainer.epoch} of ${config.epochs} epochs`);
     try {
-      await withSeededRandom(config.seed, () => trainer.fit(train));
+      await trainer.fit(train);
     } catch (e) {
       if (e instanceof NonFiniteLossError) {
         const msg = `non-finite loss at epoch ${e.epoch + 1}, batch ${e.batch + 1} (loss ${e.logs.loss}); the run folder keeps the last good checkpoint (epoch ${trainer.epoch})`;
@@ -277,7 +278,11 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
       const where = trainer.batchInEpoch > 0 ? `${done} epochs and ${trainer.batchInEpoch} batches` : `${done} epochs`;
       final.message = `stopped after ${where} of ${config.epochs} epochs; continue with busi train --resume --out ${dir}`;
     }
-    if (complete) await model.save(fileSystem(path.join(dir, RUN_FILES.last), { force: true }));
+    if (complete) {
+      const lastLogs = trainer.history.epoch.length ? trainer.history.logs(trainer.history.epoch.length - 1) : null;
+      model.setCard(lastLogs ? cardWithMetrics(card, lastLogs, trainer.history.epoch[trainer.history.epoch.length - 1]) : card);
+      await model.save(fileSystem(path.join(dir, RUN_FILES.last), { force: true }));
+    }
     const h = trainer.history;
     const bestIndex = bestEpoch === null ? -1 : h.epoch.indexOf(bestEpoch - 1);
     const best = bestIndex >= 0 ? h.logs(bestIndex) : null;
@@ -313,26 +318,15 @@ function status(s: RunStatus['status'], epochsDone: number, epochs: number, best
   return { status: s, epochsDone, epochs, bestEpoch, updated: new Date().toISOString() };
 }
 
-/** Builds the run's model (call inside {@link withSeededRandom} for a seeded initialisation). */
-export function buildModel(config: Pick<RunConfig, 'encoder' | 'decoder' | 'decoderChannels' | 'dropout' | 'classNames'>): MultiTaskModel {
+/** Builds the run's model, its initial weights seeded by the run's seed. */
+export function buildModel(config: Pick<RunConfig, 'encoder' | 'decoder' | 'decoderChannels' | 'dropout' | 'classNames' | 'seed'>): MultiTaskModel {
   return createModel({
     encoder: config.encoder,
     decoder: config.decoderChannels ? { name: config.decoder, decoderChannels: config.decoderChannels } : config.decoder,
     classes: config.classNames.length,
     classificationHead: { dropout: config.dropout },
+    seed: config.seed,
   });
-}
-
-// Dropout masks come from Math.random (seeded by withSeededRandom); reseeding per batch makes them
-// independent of how many batches ran before in this process, so a resumed run draws the same ones.
-function seededBatches(data: SampleDataset, seed: number): TrainingDataset {
-  return {
-    size: data.size,
-    getBatch(indices, context) {
-      if (context?.training) reseedRandom(sampleSeed(seed ^ 0x5bd1e995, context.epoch, indices[0] ?? 0));
-      return data.getBatch(indices, context);
-    },
-  };
 }
 
 async function makeSplit(config: RunConfig, data: LoadedData, ctx: CliContext): Promise<{ split: SplitIndices; file: SplitFile }> {

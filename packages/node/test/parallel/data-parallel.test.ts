@@ -4,10 +4,10 @@ import { Adam, MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
 import { initBackend } from '@busi/kernels';
 import { SlimResNetEncoder } from '../../src/demo/slim-resnet';
 import { createDataParallel } from '../../src/parallel';
-import { withSeededRandom } from '../../src/runs/run-folder';
 
-function smallModel(): MultiTaskModel {
+function smallModel(seed?: number): MultiTaskModel {
   return new MultiTaskModel({
+    seed,
     encoder: new SlimResNetEncoder({ widths: [4, 4, 8, 8, 8] }),
     decoder: { name: 'unet', decoderChannels: [8, 8, 4, 4, 4] },
     classes: 3,
@@ -91,7 +91,7 @@ describe('createDataParallel', () => {
 
   it('trains without leaking tensors in the main thread or the workers, and keeps replicas in sync', async () => {
     // Seeded weights: from some random starts four steps barely move the loss.
-    const model = await withSeededRandom(11, () => smallModel());
+    const model = smallModel(11);
     const data = batch(4, 2);
     const optimizer = new Adam({ learningRate: 3e-3 });
     const dp = await createDataParallel({ model, workers: 2 });

@@ -1,0 +1,3 @@
+export * from './pixels';
+export * from './normalization';
+export * from './spec';
