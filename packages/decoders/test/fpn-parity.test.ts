@@ -6,13 +6,13 @@
  */
 import '@busi/backbones';
 import '../src';
-import { SMP_ENCODER_NAMES, expectParity, initParityBackend } from './helpers/parity';
+import { expectParity, fixtureEncoders, initParityBackend } from './helpers/parity';
 
 beforeAll(async () => {
   await initParityBackend();
 });
 
-describe.each(SMP_ENCODER_NAMES)('FPN__%s', (encoder) => {
+describe.each(fixtureEncoders('FPN'))('FPN__%s', (encoder) => {
   it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
     expectParity('FPN', 'fpn', encoder);
   });

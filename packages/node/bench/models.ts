@@ -1,5 +1,5 @@
 // Inference latency and training speed of the paper's 16 models on the active backend, next to
-// the PyTorch CPU figures of /work/shared/reference/architectures.md when that file is present.
+// the PyTorch CPU figures of ../shared/reference/architectures.md when that file is present.
 //
 // Usage: node packages/node/bench/run.mjs packages/node/bench/models.ts [options]
 //   --models=all | unet:resnet50,unet:efficientnet-b4,...   (decoder:encoder)
@@ -13,16 +13,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { Adam, MultiTaskModel, Trainer, type TrainingBatch, type TrainingDataset } from '@busi/core';
+import { Adam, MultiTaskModel, Trainer, decoders, encoders, type TrainingBatch, type TrainingDataset } from '@busi/core';
 import { MultiTaskLoss } from '@busi/losses';
 import { initBackend, type BackendChoice } from '@busi/kernels';
 import { setSmallMapPixels } from '../../kernels/src/wasm/conv-grads';
+import { PAPER_MODELS } from '../src/models/factory';
 import { median } from './common';
 import { hostInfo, writeResults } from './report';
 
-const DECODERS = ['unet', 'unetplusplus', 'fpn', 'deeplabv3plus'];
-const ENCODERS = ['resnet50', 'resnext50_32x4d', 'tu-wide_resnet50_2', 'efficientnet-b4'];
-const SMP_DECODER: Record<string, string> = { unet: 'Unet', unetplusplus: 'UnetPlusPlus', fpn: 'FPN', deeplabv3plus: 'DeepLabV3Plus' };
+/** `Decoder/encoder` in smp's spelling, as the reference table names a model. */
+function smpLabel(decoder: string, encoder: string): string {
+  const d = decoders.has(decoder) ? (decoders.info(decoder).reference?.name ?? decoder) : decoder;
+  const e = encoders.has(encoder) ? (encoders.info(encoder).reference?.name ?? encoder) : encoder;
+  return `${d}/${e}`;
+}
 
 function arg(name: string, def: string): string {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -34,16 +38,16 @@ interface TorchRef {
   evalMs: number;
 }
 
-/** PyTorch batch-1 448² timings (min fwd+bwd, eval fwd) keyed `Decoder|encoder`. */
+/** PyTorch batch-1 448² timings (min fwd+bwd, eval fwd) keyed `Decoder/encoder` (smp names). */
 function torchReference(path: string): Map<string, TorchRef> {
   const out = new Map<string, TorchRef>();
   if (!existsSync(path)) return out;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
-    if (cells.length < 14 || !Object.values(SMP_DECODER).includes(cells[1])) continue;
+    if (cells.length < 14 || !PAPER_MODELS.some((m) => m.smpDecoder === cells[1])) continue;
     const train = /^(\d+)\s*\//.exec(cells[12]);
     const evalMs = Number(cells[13]);
-    if (train && evalMs) out.set(`${cells[1]}|${cells[2]}`, { trainMs: Number(train[1]), evalMs });
+    if (train && evalMs) out.set(`${cells[1]}/${cells[2]}`, { trainMs: Number(train[1]), evalMs });
   }
   return out;
 }
@@ -86,6 +90,11 @@ function measure(reps: number, f: () => void): { wall: number; cpu: number } {
 
 class SkipRest extends Error {}
 
+/** Smallest training batch of a decoder, from its registry entry. */
+function minBatch(decoder: string): number {
+  return decoders.has(decoder) ? (decoders.info(decoder).minTrainingBatch ?? 1) : 1;
+}
+
 async function main(): Promise<void> {
   const backend = arg('backend', process.env.BUSI_BACKEND ?? 'wasm') as BackendChoice;
   const nativeArg = arg('native', '');
@@ -99,9 +108,9 @@ async function main(): Promise<void> {
   const reps = Number(arg('reps', '2'));
   const inferOnly = process.argv.includes('--infer-only');
   const batchTrain = !process.argv.includes('--no-batch-train') && !inferOnly;
-  const ref = torchReference(arg('reference', '/work/shared/reference/architectures.md'));
+  const ref = torchReference(arg('reference', '../shared/reference/architectures.md'));
   const list = arg('models', 'all') === 'all'
-    ? DECODERS.flatMap((d) => ENCODERS.map((e) => [d, e]))
+    ? PAPER_MODELS.map((m) => [m.decoder, m.encoder])
     : arg('models', '').split(',').map((s) => s.split(':'));
 
   const rows: Array<Record<string, string | number>> = [];
@@ -119,13 +128,13 @@ async function main(): Promise<void> {
             maxBuffer: 64 * 2 ** 20,
           });
           const line = res.stdout.split('\n').find((l) => l.startsWith('ROW '));
-          return line ? JSON.parse(line.slice(4)) : { model: `${SMP_DECODER[decoder] ?? decoder}/${encoder}`, size, error: `exit ${res.status ?? res.signal}` };
+          return line ? JSON.parse(line.slice(4)) : { model: smpLabel(decoder, encoder), size, error: `exit ${res.status ?? res.signal}` };
         };
         // A batch step that overflows the 4 GiB wasm heap is retried with half the micro-batch
         // (DeepLabV3+ needs 2: its pooled-branch BatchNorm sees one value per channel at 1).
         let mb = micro;
         let row = runChild(mb);
-        const minMicro = decoder === 'deeplabv3plus' ? 2 : 1;
+        const minMicro = minBatch(decoder);
         while (row.error && /memory|abort|exit/i.test(String(row.error)) && mb / 2 >= minMicro) {
           mb /= 2;
           row = runChild(mb);
@@ -140,7 +149,7 @@ async function main(): Promise<void> {
   }
   for (const [decoder, encoder] of list) {
     for (const size of sizes) {
-      const row: Record<string, string | number> = { model: `${SMP_DECODER[decoder] ?? decoder}/${encoder}`, size };
+      const row: Record<string, string | number> = { model: smpLabel(decoder, encoder), size };
       let model: MultiTaskModel | null = null;
       try {
         model = new MultiTaskModel({ encoder, decoder, classes: 3 });
@@ -155,7 +164,7 @@ async function main(): Promise<void> {
         row['infer b1 ms'] = +infer.wall.toFixed(0);
         row['infer cpu ms'] = +infer.cpu.toFixed(0);
 
-        const r = ref.get(`${SMP_DECODER[decoder]}|${encoder}`);
+        const r = ref.get(smpLabel(decoder, encoder));
         if (r && size === 448) {
           row['torch infer ms'] = r.evalMs;
           row['infer ×torch'] = +(infer.wall / r.evalMs).toFixed(2);
@@ -167,7 +176,7 @@ async function main(): Promise<void> {
 
         // The reference's train measurement: batch 1, loss mean(mask)+mean(logits), fwd+bwd, no optimiser.
         // DeepLabV3+'s pooled-branch BN cannot see one value per channel, so it trains at batch 2 there, halved.
-        const b1 = decoder === 'deeplabv3plus' ? 2 : 1;
+        const b1 = minBatch(decoder);
         const xb = b1 === 1 ? x1 : (tf.randomNormal([b1, size, size, 3]) as tf.Tensor4D);
         const fbt = measure(reps, () => {
           const { value, grads } = tf.variableGrads(() => {
@@ -193,7 +202,7 @@ async function main(): Promise<void> {
           // accumulated over micro-batches to fit the wasm heap) with busi's Adam and the
           // Dice + focal loss.
           const optimizer = new Adam({ learningRate: 1e-4, weightDecay: 1e-5 });
-          const trainer = new Trainer(m, { batchSize: batch, microBatchSize: micro, optimizer, loss: new MultiTaskLoss({ lambda: 0.7 }) });
+          const trainer = new Trainer(m, { batchSize: batch, microBatchSize: micro, optimizer, loss: new MultiTaskLoss() });
           const data: TrainingDataset = {
             size: batch,
             getBatch: (indices: number[]): TrainingBatch => tf.tidy(() => ({

@@ -4,12 +4,10 @@ import {
   BatchNorm2d,
   Conv2d,
   DropConnect,
+  EncoderBase,
   UnusedWeights,
-  featureNamesFor,
   isTorchMappable,
-  type Encoder,
   type EncoderArgs,
-  type EncoderConfig,
   type Padding4,
 } from '@busi/core';
 import { efficientNetArch, staticSamePadding, type EfficientNetArch, type EfficientNetVariant, type MBConvSpec } from './params';
@@ -31,6 +29,9 @@ export interface EfficientNetEncoderArgs extends EncoderArgs {
   seed?: number;
 }
 
+/** Defaults of the EfficientNet-specific options (also the registry entries' `defaults`). */
+export const EFFICIENTNET_DEFAULTS = { dropConnectRate: 0.2, keepHead: true } as const;
+
 // efficientnet-pytorch: batch_norm_momentum 0.99 (TF convention) is PyTorch momentum 0.01.
 const BN = { eps: 1e-3, momentum: 0.01 };
 
@@ -41,53 +42,26 @@ const BN = { eps: 1e-3, momentum: 0.01 };
  * resolution (`Conv2dStaticSamePadding`), not for the actual input. Layer names are the PyTorch
  * module paths (`encoder._blocks.3._depthwise_conv`).
  */
-export class EfficientNetEncoder implements Encoder {
-  readonly name: string;
+export class EfficientNetEncoder extends EncoderBase {
   readonly variant: EfficientNetVariant;
   readonly arch: EfficientNetArch;
-  readonly inChannels: number;
-  readonly depth: number;
-  readonly outputStride: number;
-  readonly prefix: string;
   readonly dropConnectRate: number;
   readonly keepHead: boolean;
   readonly seed?: number;
-  readonly outChannels: readonly number[];
-  readonly reductions: readonly number[];
-  readonly featureNames: readonly string[];
-  private readonly requestedStride: 16 | 32;
   private builtLayers: tfl.layers.Layer[] = [];
 
   constructor(args: EfficientNetEncoderArgs) {
-    this.name = args.name;
+    const arch = efficientNetArch(args.variant);
+    const { blocks, stageEnds, stemFilters } = arch;
+    super(args.name, args, [stemFilters, ...stageEnds.map((end) => blocks[end - 1].outFilters)]);
     this.variant = args.variant;
-    this.arch = efficientNetArch(args.variant);
-    this.inChannels = args.inChannels ?? 3;
-    this.depth = args.depth ?? 5;
-    this.requestedStride = args.outputStride ?? 32;
-    this.prefix = args.prefix ?? 'encoder';
-    this.dropConnectRate = args.dropConnectRate ?? 0.2;
-    this.keepHead = args.keepHead ?? true;
+    this.arch = arch;
+    this.dropConnectRate = args.dropConnectRate ?? EFFICIENTNET_DEFAULTS.dropConnectRate;
+    this.keepHead = args.keepHead ?? EFFICIENTNET_DEFAULTS.keepHead;
     this.seed = args.seed;
-    if (!Number.isInteger(this.inChannels) || this.inChannels < 1) {
-      throw new Error(`${this.name}: inChannels must be a positive integer, got ${this.inChannels}`);
-    }
-    if (!Number.isInteger(this.depth) || this.depth < 1 || this.depth > 5) {
-      throw new Error(`${this.name}: depth must be an integer in 1..5, got ${this.depth}`);
-    }
-    if (this.requestedStride !== 16 && this.requestedStride !== 32) {
-      throw new Error(`${this.name}: outputStride must be 16 or 32, got ${String(this.requestedStride)}`);
-    }
     if (!(this.dropConnectRate >= 0 && this.dropConnectRate < 1)) {
       throw new Error(`${this.name}: dropConnectRate must be in [0, 1), got ${this.dropConnectRate}`);
     }
-    const { blocks, stageEnds, stemFilters } = this.arch;
-    const channels = [this.inChannels, stemFilters, ...stageEnds.map((end) => blocks[end - 1].outFilters)];
-    const reductions = [1, 2, 4, 8, 16, this.requestedStride];
-    this.outChannels = channels.slice(0, this.depth + 1);
-    this.reductions = reductions.slice(0, this.depth + 1);
-    this.featureNames = featureNamesFor(this.reductions);
-    this.outputStride = this.reductions[this.reductions.length - 1];
   }
 
   apply(input: SymbolicTensor): SymbolicTensor[] {
@@ -107,7 +81,7 @@ export class EfficientNetEncoder implements Encoder {
     for (let level = 2; level <= this.depth; level++) {
       const end = stageEnds[level - 2];
       // OS16 (smp make_dilated): the last level loses its stride and dilates by 2 with padding (k//2)·2.
-      const dilate = level === 5 && this.requestedStride === 16;
+      const dilate = this.dilates(level);
       for (let i = start; i < end; i++) x = this.block(x, blocks[i], dilate);
       start = end;
       features.push(x);
@@ -127,17 +101,10 @@ export class EfficientNetEncoder implements Encoder {
     return n;
   }
 
-  getConfig(): EncoderConfig {
-    const args: EncoderConfig['args'] = {
-      inChannels: this.inChannels,
-      depth: this.depth,
-      outputStride: this.requestedStride,
-      prefix: this.prefix,
-      dropConnectRate: this.dropConnectRate,
-      keepHead: this.keepHead,
-    };
+  protected extraConfig(): Record<string, unknown> {
+    const args: Record<string, unknown> = { dropConnectRate: this.dropConnectRate, keepHead: this.keepHead };
     if (this.seed !== undefined) args['seed'] = this.seed;
-    return { name: this.name, args };
+    return args;
   }
 
   private add(layer: tfl.layers.Layer, x: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {

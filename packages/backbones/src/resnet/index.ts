@@ -1,12 +1,15 @@
-import { registerEncoder, type EncoderArgs } from '@busi/core';
-import { ResNetEncoder, type ResNetSpec } from './resnet';
+import { encoders, registerEncoder, type EncoderArgs, type EncoderInfo } from '@busi/core';
+import { ResNetEncoder, type ResNetSpec, type ResNetStyle } from './resnet';
 
 export * from './resnet';
 
-/** Architecture facts of one registered ResNet-family variant. */
-export type Variant = Omit<ResNetSpec, 'style'> & { params: number };
+/** Architecture facts of one ResNet-family network. */
+export type Variant = Omit<ResNetSpec, 'style'> & {
+  /** Encoder parameter count at 3 input channels, depth 5 (equal to smp's; checked against the fixtures). */
+  params: number;
+};
 
-/** The torchvision ResNet family; `params` is the encoder's parameter count at 3 input channels, depth 5. */
+/** The ResNet family's networks, by their torchvision / timm name. */
 export const RESNET_VARIANTS: Record<string, Variant> = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2], groups: 1, widthPerGroup: 64, params: 11_176_512 },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3], groups: 1, widthPerGroup: 64, params: 21_284_672 },
@@ -19,31 +22,62 @@ export const RESNET_VARIANTS: Record<string, Variant> = {
   wide_resnet101_2: { block: 'bottleneck', layers: [3, 4, 23, 3], groups: 1, widthPerGroup: 128, params: 124_837_696 },
 };
 
-/** Encoders smp reaches only through timm (`tu-<name>`): timm's module paths and dilation rule. */
-const TIMM_ONLY = new Set(['wide_resnet50_2', 'wide_resnet101_2']);
-
-/** Builds a ResNet-family encoder by registry name (with or without the `tu-` prefix). */
-export function createResNetEncoder(name: string, args: EncoderArgs & Record<string, unknown> = {}): ResNetEncoder {
-  const timm = name.startsWith('tu-');
-  const base = timm ? name.slice(3) : name;
-  const variant = RESNET_VARIANTS[base];
-  if (!variant) throw new Error(`unknown ResNet variant '${name}' (known: ${Object.keys(RESNET_VARIANTS).join(', ')})`);
-  const { params: _p, ...arch } = variant;
-  const style = timm || TIMM_ONLY.has(base) ? 'timm' : 'torchvision';
-  return new ResNetEncoder({ ...args, name, spec: { ...arch, style } });
+/** One registered ResNet-family encoder: which network, in which implementation's style. */
+export interface ResNetEntry {
+  /** Key of {@link RESNET_VARIANTS}. */
+  variant: string;
+  /**
+   * 'torchvision' for smp's native encoders (`resnet50`), 'timm' for smp's `tu-` encoders, which
+   * smp builds with `timm.create_model(..., features_only=True)`: their weights sit under
+   * `encoder.model.*` and their OS16 dilation leaves layer4 block 0's conv2 at rate 1.
+   */
+  style: ResNetStyle;
+  /** Other accepted names. */
+  aliases?: readonly string[];
 }
 
-function register(name: string, variant: Variant): void {
+/**
+ * The family's registry entries, keyed by smp's `encoder_name` (plain data; {@link resnetEncoderInfo}
+ * derives the rest). smp has no native Wide ResNet, only timm's through `tu-`; busi's former names
+ * `wide_resnet50_2` / `wide_resnet101_2` (timm's own names) stay as aliases.
+ */
+export const RESNET_ENCODERS: Readonly<Record<string, ResNetEntry>> = {
+  resnet18: { variant: 'resnet18', style: 'torchvision' },
+  resnet34: { variant: 'resnet34', style: 'torchvision' },
+  resnet50: { variant: 'resnet50', style: 'torchvision' },
+  resnet101: { variant: 'resnet101', style: 'torchvision' },
+  resnet152: { variant: 'resnet152', style: 'torchvision' },
+  resnext50_32x4d: { variant: 'resnext50_32x4d', style: 'torchvision' },
+  resnext101_32x4d: { variant: 'resnext101_32x4d', style: 'torchvision' },
+  'tu-resnet50': { variant: 'resnet50', style: 'timm' },
+  'tu-resnext50_32x4d': { variant: 'resnext50_32x4d', style: 'timm' },
+  'tu-wide_resnet50_2': { variant: 'wide_resnet50_2', style: 'timm', aliases: ['wide_resnet50_2'] },
+  'tu-wide_resnet101_2': { variant: 'wide_resnet101_2', style: 'timm', aliases: ['wide_resnet101_2'] },
+};
+
+/** The catalogue facts of a {@link RESNET_ENCODERS} entry. */
+export function resnetEncoderInfo(name: string, entry: ResNetEntry): EncoderInfo {
+  const variant = RESNET_VARIANTS[entry.variant];
   const expansion = variant.block === 'bottleneck' ? 4 : 1;
-  registerEncoder(name, (args) => createResNetEncoder(name, args), {
-    outChannels: [3, 64, 64 * expansion, 128 * expansion, 256 * expansion, 512 * expansion],
+  return {
     family: 'resnet',
+    outChannels: [3, 64, 64 * expansion, 128 * expansion, 256 * expansion, 512 * expansion],
     params: variant.params,
-  });
+    aliases: entry.aliases,
+    reference: { library: 'smp', name, source: entry.style, sourceName: entry.variant },
+    description: `${entry.variant}, ${entry.style} module paths and dilation rule`,
+  };
 }
 
-for (const [name, variant] of Object.entries(RESNET_VARIANTS)) {
-  register(name, variant);
-  // smp has no native Wide ResNet: its fixtures call it `tu-wide_resnet50_2`.
-  if (TIMM_ONLY.has(name)) register(`tu-${name}`, variant);
+/** Builds a ResNet-family encoder by registry name or alias (`resnet50`, `tu-wide_resnet50_2`, `wide_resnet50_2`). */
+export function createResNetEncoder(name: string, args: EncoderArgs & Record<string, unknown> = {}): ResNetEncoder {
+  const canonical = encoders.has(name) ? encoders.resolve(name) : name;
+  const entry = RESNET_ENCODERS[canonical];
+  if (!entry) throw new Error(`unknown ResNet encoder '${name}' (known: ${Object.keys(RESNET_ENCODERS).join(', ')})`);
+  const { params: _p, ...arch } = RESNET_VARIANTS[entry.variant];
+  return new ResNetEncoder({ ...args, name: canonical, spec: { ...arch, style: entry.style } });
+}
+
+for (const [name, entry] of Object.entries(RESNET_ENCODERS)) {
+  registerEncoder(name, (args) => createResNetEncoder(name, args), resnetEncoderInfo(name, entry));
 }

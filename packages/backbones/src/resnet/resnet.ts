@@ -1,13 +1,5 @@
 import { initializers, layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import {
-  BatchNorm2d,
-  Conv2d,
-  MaxPool2d,
-  featureNamesFor,
-  type Encoder,
-  type EncoderArgs,
-  type EncoderConfig,
-} from '@busi/core';
+import { BatchNorm2d, Conv2d, EncoderBase, MaxPool2d, type EncoderArgs } from '@busi/core';
 
 /** Which implementation's module paths and dilation rule an encoder reproduces. */
 export type ResNetStyle = 'torchvision' | 'timm';
@@ -44,41 +36,13 @@ const STAGE_PLANES = [64, 128, 256, 512] as const;
  * stride 2), maxpool + layer1 (stride 4), layer2..layer4 (strides 8, 16, 32); `fc` and the final pool are
  * absent. Every layer is named by its PyTorch module path so state dicts map one to one.
  */
-export class ResNetEncoder implements Encoder {
-  readonly name: string;
+export class ResNetEncoder extends EncoderBase {
   readonly spec: ResNetSpec;
-  readonly inChannels: number;
-  readonly depth: number;
-  readonly outputStride: number;
-  readonly prefix: string;
-  readonly outChannels: readonly number[];
-  readonly reductions: readonly number[];
-  readonly featureNames: readonly string[];
-  private readonly requestedStride: 16 | 32;
 
   constructor(args: ResNetEncoderArgs) {
-    this.name = args.name;
+    const expansion = args.spec.block === 'bottleneck' ? 4 : 1;
+    super(args.name, args, [64, ...STAGE_PLANES.map((p) => p * expansion)]);
     this.spec = args.spec;
-    this.inChannels = args.inChannels ?? 3;
-    this.depth = args.depth ?? 5;
-    this.requestedStride = args.outputStride ?? 32;
-    this.prefix = args.prefix ?? 'encoder';
-    if (!Number.isInteger(this.inChannels) || this.inChannels < 1) {
-      throw new Error(`${this.name}: inChannels must be a positive integer, got ${this.inChannels}`);
-    }
-    if (!Number.isInteger(this.depth) || this.depth < 1 || this.depth > 5) {
-      throw new Error(`${this.name}: depth must be an integer in 1..5, got ${this.depth}`);
-    }
-    if (this.requestedStride !== 16 && this.requestedStride !== 32) {
-      throw new Error(`${this.name}: outputStride must be 16 or 32, got ${String(this.requestedStride)}`);
-    }
-    const expansion = this.spec.block === 'bottleneck' ? 4 : 1;
-    const channels = [this.inChannels, 64, ...STAGE_PLANES.map((p) => p * expansion)];
-    const reductions = [1, 2, 4, 8, 16, this.requestedStride === 16 ? 16 : 32];
-    this.outChannels = channels.slice(0, this.depth + 1);
-    this.reductions = reductions.slice(0, this.depth + 1);
-    this.featureNames = featureNamesFor(this.reductions);
-    this.outputStride = this.reductions[this.reductions.length - 1];
   }
 
   /** Module path of the ResNet itself: smp wraps timm models in `.model`. */
@@ -100,7 +64,7 @@ export class ResNetEncoder implements Encoder {
     const expansion = this.spec.block === 'bottleneck' ? 4 : 1;
     for (let stage = 0; stage < this.depth - 1; stage++) {
       const planes = STAGE_PLANES[stage];
-      const dilate = stage === 3 && this.requestedStride === 16;
+      const dilate = this.dilates(stage + 2);
       for (let b = 0; b < this.spec.layers[stage]; b++) {
         const first = b === 0;
         const nominalStride = first && stage > 0 ? 2 : 1;
@@ -160,11 +124,8 @@ export class ResNetEncoder implements Encoder {
     return act(block === 'basic' ? 2 : 3).apply(y) as SymbolicTensor;
   }
 
-  getConfig(): EncoderConfig {
-    return {
-      name: this.name,
-      args: { inChannels: this.inChannels, depth: this.depth, outputStride: this.requestedStride, prefix: this.prefix },
-    };
+  protected extraConfig(): Record<string, unknown> {
+    return {};
   }
 }
 

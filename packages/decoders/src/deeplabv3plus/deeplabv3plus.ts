@@ -141,4 +141,8 @@ export class DeepLabV3PlusDecoder implements Decoder {
 
 registerDecoder('deeplabv3plus', (args) => new DeepLabV3PlusDecoder(args as DeepLabV3PlusDecoderArgs), {
   encoderOutputStride: 16,
+  minTrainingBatch: 2,
+  aliases: ['deeplabv3+'],
+  reference: { library: 'smp', name: 'DeepLabV3Plus', params: { resnet50: 3_169_296, resnext50_32x4d: 3_169_296, 'tu-wide_resnet50_2': 3_169_296, 'efficientnet-b4': 1_067_344 }, segmentationHeadParams: 257 },
+  deterministicArgs: { dropout: 0 },
 });

@@ -110,4 +110,8 @@ export class FPNDecoder implements Decoder {
   }
 }
 
-registerDecoder('fpn', (args) => new FPNDecoder(args as FPNDecoderArgs), { encoderOutputStride: 32 });
+registerDecoder('fpn', (args) => new FPNDecoder(args as FPNDecoderArgs), {
+  encoderOutputStride: 32,
+  reference: { library: 'smp', name: 'FPN', params: { resnet50: 2_607_872, resnext50_32x4d: 2_607_872, 'tu-wide_resnet50_2': 2_607_872, 'efficientnet-b4': 1_803_008 }, segmentationHeadParams: 129 },
+  deterministicArgs: { dropout: 0 },
+});

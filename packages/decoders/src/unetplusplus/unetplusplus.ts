@@ -100,5 +100,9 @@ export class UnetPlusPlusDecoder implements Decoder {
 }
 
 const factory = (args: DecoderArgs & Record<string, unknown>) => new UnetPlusPlusDecoder(args as UnetPlusPlusDecoderArgs);
-registerDecoder('unetplusplus', factory, { encoderOutputStride: 32 });
-registerDecoder('unet++', factory, { encoderOutputStride: 32 });
+registerDecoder('unetplusplus', factory, {
+  encoderOutputStride: 32,
+  aliases: ['unet++'],
+  reference: { library: 'smp', name: 'UnetPlusPlus', params: { resnet50: 25_477_568, resnext50_32x4d: 25_477_568, 'tu-wide_resnet50_2': 25_477_568, 'efficientnet-b4': 3_264_352 }, segmentationHeadParams: 145 },
+  deterministicArgs: { dropout: 0 },
+});

@@ -2,11 +2,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { encoders, runParityCheck, type ParityFixtureJson } from '@busi/core';
-import { SMP_ENCODERS, buildParityModel, initBackend } from '@busi/node';
+import { buildParityModel, initBackend, listParityFixtures } from '@busi/node';
 
-export const FIXTURES = path.resolve(__dirname, '../../../../fixtures/parity');
-/** The fixtures' smp encoder names. */
-export const SMP_ENCODER_NAMES = ['resnet50', 'resnext50_32x4d', 'tu-wide_resnet50_2', 'efficientnet-b4'];
+/** The repository's fixtures folder. */
+export const FIXTURE_ROOT = path.resolve(__dirname, '../../../../fixtures');
+/** The paper's fixtures (4 decoders × 4 encoders). */
+export const FIXTURES = path.join(FIXTURE_ROOT, 'parity');
+
+/** The smp encoder names of the `<smpDecoder>__<encoder>` fixtures in `dir` (relative to fixtures/), read from the file names. */
+export function fixtureEncoders(smpDecoder: string, dir = 'parity'): string[] {
+  const prefix = `${smpDecoder}__`;
+  return listParityFixtures(path.join(FIXTURE_ROOT, dir))
+    .filter((f) => f.startsWith(prefix))
+    .map((f) => f.slice(prefix.length, -'.json'.length));
+}
 
 /**
  * Encoders whose combinations always get the full check (training outputs and every gradient norm).
@@ -31,25 +40,33 @@ export async function initParityBackend(): Promise<void> {
   await initBackend({ backend: 'wasm', log: false, nativeThreads: PARITY_NATIVE_THREADS });
 }
 
+/** Options of {@link expectParity}. */
+export interface ExpectParityOptions {
+  /** Fixtures folder relative to fixtures/. Default 'parity'. */
+  dir?: string;
+  /** Check training outputs and every gradient norm too. Default: see {@link FULL_PARITY_ENCODERS}. */
+  full?: boolean;
+}
+
 /**
  * Runs the parity harness for `<smpDecoder>__<smpEncoder>` and asserts every check passes, or
  * prints why it is skipped when the encoder is not registered. Gradients need the wasm training
  * kernels (`initBackend({ backend: 'wasm' })`).
  */
-export function expectParity(smpDecoder: string, registryDecoder: string, smpEncoder: string): void {
-  const full = FULL_PARITY_ENCODERS.includes(smpEncoder) || process.env.BUSI_PARITY_QUICK !== '1';
-  const encoder = SMP_ENCODERS[smpEncoder] ?? smpEncoder;
+export function expectParity(smpDecoder: string, registryDecoder: string, smpEncoder: string, options: ExpectParityOptions = {}): void {
+  const full = options.full ?? (FULL_PARITY_ENCODERS.includes(smpEncoder) || process.env.BUSI_PARITY_QUICK !== '1');
   const fixture = `${smpDecoder}__${smpEncoder}`;
-  if (!encoders.has(encoder)) {
-    console.log(`${fixture}: skipped, encoder '${encoder}' is not registered`);
+  if (!encoders.has(smpEncoder)) {
+    console.log(`${fixture}: skipped, encoder '${smpEncoder}' is not registered`);
     return;
   }
-  const json = JSON.parse(fs.readFileSync(path.join(FIXTURES, `${fixture}.json`), 'utf8')) as ParityFixtureJson;
-  const model = buildParityModel(registryDecoder, encoder, json);
+  const dir = path.join(FIXTURE_ROOT, options.dir ?? 'parity');
+  const json = JSON.parse(fs.readFileSync(path.join(dir, `${fixture}.json`), 'utf8')) as ParityFixtureJson;
+  const model = buildParityModel(registryDecoder, encoders.resolve(smpEncoder), json);
   const before = tf.memory().numTensors;
   const report = runParityCheck(model, {
     json,
-    safetensors: new Uint8Array(fs.readFileSync(path.join(FIXTURES, `${fixture}.safetensors`))),
+    safetensors: new Uint8Array(fs.readFileSync(path.join(dir, `${fixture}.safetensors`))),
   }, { train: full, gradients: full });
   expect(tf.memory().numTensors).toBe(before);
   model.dispose();

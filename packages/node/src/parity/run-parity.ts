@@ -12,39 +12,26 @@ import {
 } from '@busi/core';
 import type { BackendChoice } from '@busi/kernels';
 
-/** smp decoder class names → busi registry names. */
-export const SMP_DECODERS: Readonly<Record<string, string>> = {
-  Unet: 'unet',
-  UnetPlusPlus: 'unetplusplus',
-  FPN: 'fpn',
-  DeepLabV3Plus: 'deeplabv3plus',
-};
-
-/** smp encoder names → busi registry names (used when the smp name itself is not registered). */
-export const SMP_ENCODERS: Readonly<Record<string, string>> = {
-  resnet50: 'resnet50',
-  resnext50_32x4d: 'resnext50_32x4d',
-  'tu-wide_resnet50_2': 'wide_resnet50_2',
-  'efficientnet-b4': 'efficientnet-b4',
-};
-
-/** Registry names for a fixture's smp decoder/encoder, or null for each part that is not registered. */
+/**
+ * Registry names for a fixture's smp decoder class and encoder name, or null for each part that is
+ * not registered. smp's names are registry names or aliases, so the registry resolves them.
+ */
 export function registryNames(smpDecoder: string, smpEncoder: string): { decoder: string | null; encoder: string | null } {
-  const dec = SMP_DECODERS[smpDecoder] ?? smpDecoder.toLowerCase();
-  const enc = encoders.has(smpEncoder) ? smpEncoder : (SMP_ENCODERS[smpEncoder] ?? smpEncoder);
-  return { decoder: decoders.has(dec) ? dec : null, encoder: encoders.has(enc) ? enc : null };
+  return {
+    decoder: decoders.has(smpDecoder) ? decoders.resolve(smpDecoder) : null,
+    encoder: encoders.has(smpEncoder) ? encoders.resolve(smpEncoder) : null,
+  };
 }
 
 /**
- * The reference model for a fixture, with every dropout off as the reference's training pass
- * (decoder `dropout: 0`, classification-head dropout 0, EfficientNet drop-connect 0).
+ * The reference model for a fixture, with every random element off as in the reference's
+ * training pass: the encoder's and decoder's registered `deterministicArgs` (EfficientNet
+ * drop-connect 0, decoder dropout 0) and classification-head dropout 0.
  */
 export function buildParityModel(decoder: string, encoder: string, json?: Pick<ParityFixtureJson, 'outputs'>): MultiTaskModel {
-  const encoderArgs: Record<string, unknown> = { name: encoder };
-  if (encoders.info(encoder).family === 'efficientnet') encoderArgs.dropConnectRate = 0;
   return new MultiTaskModel({
-    encoder: encoderArgs as { name: string },
-    decoder: { name: decoder, dropout: 0 },
+    encoder: { ...encoders.info(encoder).deterministicArgs, name: encoder },
+    decoder: { ...decoders.info(decoder).deterministicArgs, name: decoder },
     classes: json?.outputs['eval.label']?.shape[1] ?? 3,
     segmentationClasses: json?.outputs['eval.mask']?.shape[1] ?? 1,
     classificationHead: { dropout: 0 },

@@ -42,7 +42,7 @@ let dir: string;
 beforeAll(async () => {
   await tf.setBackend('cpu');
   registerEncoder('paritytoy', () => toyEncoder(), { outChannels: [3, 4, 6, 8, 10, 12], family: 'toy' });
-  registerDecoder('paritytoydec', (a) => toyDecoder(a as { dropout?: number }));
+  registerDecoder('paritytoydec', (a) => toyDecoder(a as { dropout?: number }), { deterministicArgs: { dropout: 0 } });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-parity-'));
   const model = buildParityModel('paritytoydec', 'paritytoy');
   const fx = createParityFixture(model, { model: 'ParityToyDec__paritytoy', decoder: 'ParityToyDec', encoder: 'paritytoy', inputShape: [2, 3, 32, 32] });
