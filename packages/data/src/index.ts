@@ -7,3 +7,8 @@ export * from './split';
 export * from './three-way';
 export * from './busi-split';
 export * from './augment';
+
+import { registerFileSystemRouter } from './io/file-system';
+
+// tfjs's file:// URLs (save and load) work as soon as busi's data package is loaded.
+registerFileSystemRouter();

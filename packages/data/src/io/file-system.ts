@@ -155,12 +155,23 @@ function weightBytes(spec: tf.io.WeightsManifestEntry): number {
 
 let routerRegistered = false;
 
-/** Lets `model.save('file://dir')` and `loadLayersModel('file://dir')` use {@link fileSystem} (idempotent). */
+/** The model folder of a file:// URL: the URL's path, or the folder of a `.../model.json` it names. */
+export function fileUrlFolder(url: string): string {
+  let p = decodeURIComponent(url.slice('file://'.length));
+  if (/^\/[A-Za-z]:\//.test(p)) p = p.slice(1); // file:///C:/... on Windows
+  return path.basename(p) === MODEL_JSON ? path.dirname(p) : p;
+}
+
+/**
+ * Lets `model.save('file://dir')`, `loadLayersModel('file://dir')` and the tfjs convention
+ * `MultiTaskModel.load('file:///path/to/model.json')` use {@link fileSystem} (idempotent; importing
+ * `@busi/data` calls it).
+ */
 export function registerFileSystemRouter(): void {
   if (routerRegistered) return;
   routerRegistered = true;
   const route = (url: string | string[]): tf.io.IOHandler | null =>
-    Array.isArray(url) || !url.startsWith('file://') ? null : fileSystem(url.slice('file://'.length));
+    Array.isArray(url) || !url.startsWith('file://') ? null : fileSystem(fileUrlFolder(url));
   // tfjs routers signal "not mine" with null although the IORouter type does not say so.
   tf.io.registerSaveRouter(route as Parameters<typeof tf.io.registerSaveRouter>[0]);
   tf.io.registerLoadRouter(route as Parameters<typeof tf.io.registerSaveRouter>[0]);
