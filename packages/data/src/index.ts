@@ -6,6 +6,9 @@ export * from './dataset';
 export * from './split';
 export * from './three-way';
 export * from './busi-split';
+export * from './fingerprint';
+export * from './near-duplicates';
+export * from './busi-duplicates';
 export * from './augment';
 
 import { registerFileSystemRouter } from './io/file-system';
