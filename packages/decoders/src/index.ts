@@ -1,4 +1,5 @@
 export {};
+export * from './blocks';
 export * from './unet';
 export * from './unetplusplus';
 export * from './fpn';

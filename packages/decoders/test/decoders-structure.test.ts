@@ -119,7 +119,7 @@ describe.each(['unetplusplus', 'unet++', 'fpn', 'deeplabv3plus'])('%s in a Multi
     fpn: { pyramidChannels: 32, segmentationChannels: 32 },
     deeplabv3plus: { decoderChannels: 16 },
     unetplusplus: { decoderChannels: [32, 16, 8, 8, 4] },
-    'unet++': { decoderChannels: [32, 32, 16, 16, 16], attention: 'scse' },
+    'unet++': { decoderChannels: [32, 32, 16, 16, 16], attentionType: 'scse' },
   };
   const build = () =>
     new MultiTaskModel({

@@ -40,6 +40,29 @@ describe('unet decoder structure', () => {
     );
   });
 
+  it("runs attention1 only where there is a skip, as smp: the last block's is built but never used", () => {
+    const ch = [3, 16, 32, 32, 48, 64];
+    const inputs = ch.map((c, i) => tfl.input({ shape: [2 ** (5 - i) * 2, 2 ** (5 - i) * 2, c] }));
+    const d = new UnetDecoder({ encoderChannels: ch, decoderChannels: [32, 32, 32, 32, 32], attentionType: 'scse' });
+    const model = tfl.model({ inputs, outputs: d.apply(inputs) });
+    const feats = ch.map((c, i) => tf.randomNormal([1, 2 ** (5 - i) * 2, 2 ** (5 - i) * 2, c]));
+    const run = () => tf.tidy(() => Array.from((model.predict(feats) as tf.Tensor).dataSync()));
+    const perturb = (layer: string) => {
+      const l = model.getLayer(layer);
+      const w = l.getWeights().map((t) => tf.add(t, tf.randomNormal(t.shape)));
+      l.setWeights(w);
+      tf.dispose(w);
+    };
+    const before = run();
+    perturb('decoder.blocks.4.attention1.attention.cSE.1');
+    perturb('decoder.blocks.4.attention1.attention.sSE.0');
+    expect(run()).toEqual(before);
+    perturb('decoder.blocks.3.attention1.attention.sSE.0');
+    expect(run()).not.toEqual(before);
+    tf.dispose(feats);
+    model.dispose();
+  });
+
   it('useBatchnorm false gives biased convs and no BatchNorm', () => {
     const stats = decoderStats(unet(RESNET_CHANNELS, { useBatchnorm: false }), RESNET_CHANNELS);
     expect(stats.names).toContain('decoder.blocks.0.conv1.0.bias');
@@ -95,7 +118,7 @@ describe('unet forward', () => {
 
   it('scse computes x·sigmoid(W2·relu(W1·mean(x)+b1)+b2) + x·sigmoid(ws·x+bs)', () => {
     const input = tfl.input({ shape: [4, 6, 32] });
-    const model = tfl.model({ inputs: input, outputs: scse('a', input) });
+    const model = tfl.model({ inputs: input, outputs: scse(input, 'a') });
     const x = tf.randomNormal([2, 4, 6, 32]);
     // Non-zero biases, so a dropped bias shows.
     for (const name of ['a.cSE.1', 'a.cSE.3', 'a.sSE.0']) {
@@ -123,7 +146,7 @@ describe('unet forward', () => {
   });
 
   it('scse refuses fewer channels than its reduction', () => {
-    expect(() => scse('a', tfl.input({ shape: [4, 4, 8] }))).toThrow(/at least 16 channels/);
+    expect(() => scse(tfl.input({ shape: [4, 4, 8] }), 'a')).toThrow(/at least 16 channels/);
   });
 });
 

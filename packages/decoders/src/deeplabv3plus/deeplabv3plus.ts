@@ -1,6 +1,6 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { BatchNorm2d, Conv2d, Dropout, Resize, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
-import { checkRate } from '../unetplusplus/blocks';
+import { Conv2d, Resize, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
+import { aspp, bnRelu, checkRate, separableConv2d } from '../blocks';
 
 /** Options of the DeepLabV3+ decoder (smp `DeepLabV3Plus` defaults). */
 export interface DeepLabV3PlusDecoderArgs extends DecoderArgs {
@@ -62,65 +62,23 @@ export class DeepLabV3PlusDecoder implements Decoder {
     }
     const p = this.prefix;
     const c = this.outChannels;
-    let x = this.aspp(features[features.length - 1], `${p}.aspp.0`);
-    x = this.separable(x, `${p}.aspp.1`, c, 1);
-    x = this.bnRelu(x, `${p}.aspp.2`, `${p}.aspp.3`);
+    let x = aspp(features[features.length - 1], `${p}.aspp.0`, {
+      channels: c,
+      atrousRates: this.atrousRates,
+      separable: true,
+      dropout: this.dropout,
+    });
+    x = bnRelu(separableConv2d(x, `${p}.aspp.1`, c), `${p}.aspp.2`, `${p}.aspp.3`);
     // From the stride-16 ASPP map to the stride-4 low-level map.
     x = new Resize({ name: `${p}.up`, scale: 4, mode: 'bilinear', alignCorners: true }).apply(x) as SymbolicTensor;
 
     let high = new Conv2d({ name: `${p}.block1.0`, filters: 48, kernelSize: 1, useBias: false }).apply(
       features[features.length - 4],
     ) as SymbolicTensor;
-    high = this.bnRelu(high, `${p}.block1.1`, `${p}.block1.2`);
+    high = bnRelu(high, `${p}.block1.1`, `${p}.block1.2`);
 
-    let y = layers.concatenate({ name: `${p}.cat`, axis: -1 }).apply([x, high]) as SymbolicTensor;
-    y = this.separable(y, `${p}.block2.0`, c, 1);
-    return this.bnRelu(y, `${p}.block2.1`, `${p}.block2.2`);
-  }
-
-  private aspp(x: SymbolicTensor, name: string): SymbolicTensor {
-    const c = this.outChannels;
-    const branches: SymbolicTensor[] = [];
-    let b0 = new Conv2d({ name: `${name}.convs.0.0`, filters: c, kernelSize: 1, useBias: false }).apply(x) as SymbolicTensor;
-    branches.push(this.bnRelu(b0, `${name}.convs.0.1`, `${name}.convs.0.2`));
-    this.atrousRates.forEach((rate, i) => {
-      const n = `${name}.convs.${i + 1}`;
-      const y = this.separable(x, `${n}.0`, c, rate);
-      branches.push(this.bnRelu(y, `${n}.1`, `${n}.2`));
-    });
-    // Image pooling: global average → 1×1 conv → BN → ReLU → bilinear (align_corners=False) back to size.
-    const cin = x.shape[3]!;
-    let pool = layers.globalAveragePooling2d({ name: `${name}.convs.4.0` }).apply(x) as SymbolicTensor;
-    pool = layers.reshape({ name: `${name}.convs.4.0.keep`, targetShape: [1, 1, cin] }).apply(pool) as SymbolicTensor;
-    pool = new Conv2d({ name: `${name}.convs.4.1`, filters: c, kernelSize: 1, useBias: false }).apply(pool) as SymbolicTensor;
-    pool = this.bnRelu(pool, `${name}.convs.4.2`, `${name}.convs.4.3`);
-    pool = new Resize({ name: `${name}.convs.4.up`, mode: 'bilinear', alignCorners: false }).apply([pool, x]) as SymbolicTensor;
-    branches.push(pool);
-    b0 = layers.concatenate({ name: `${name}.cat`, axis: -1 }).apply(branches) as SymbolicTensor;
-    let y = new Conv2d({ name: `${name}.project.0`, filters: c, kernelSize: 1, useBias: false }).apply(b0) as SymbolicTensor;
-    y = this.bnRelu(y, `${name}.project.1`, `${name}.project.2`);
-    if (this.dropout > 0) y = new Dropout({ name: `${name}.project.3`, rate: this.dropout }).apply(y) as SymbolicTensor;
-    return y;
-  }
-
-  /** smp's SeparableConv2d (3×3): depthwise `<name>.0` (dilated, padding = dilation, no bias) → pointwise 1×1 `<name>.1` (no bias). */
-  private separable(x: SymbolicTensor, name: string, filters: number, dilation: number): SymbolicTensor {
-    const cin = x.shape[3]!;
-    const dw = new Conv2d({
-      name: `${name}.0`,
-      filters: cin,
-      kernelSize: 3,
-      padding: dilation,
-      dilation,
-      groups: cin,
-      useBias: false,
-    }).apply(x) as SymbolicTensor;
-    return new Conv2d({ name: `${name}.1`, filters, kernelSize: 1, useBias: false }).apply(dw) as SymbolicTensor;
-  }
-
-  private bnRelu(x: SymbolicTensor, bnName: string, reluName: string): SymbolicTensor {
-    const y = new BatchNorm2d({ name: bnName }).apply(x) as SymbolicTensor;
-    return layers.reLU({ name: reluName }).apply(y) as SymbolicTensor;
+    const y = layers.concatenate({ name: `${p}.cat`, axis: -1 }).apply([x, high]) as SymbolicTensor;
+    return bnRelu(separableConv2d(y, `${p}.block2.0`, c), `${p}.block2.1`, `${p}.block2.2`);
   }
 
   getConfig(): DecoderConfig {

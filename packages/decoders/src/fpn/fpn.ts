@@ -1,6 +1,6 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { Conv2d, GroupNorm, Resize, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
-import { checkRate, dropout2d } from '../unetplusplus/blocks';
+import { checkRate, dropout2d } from '../blocks';
 
 /** Options of the FPN decoder (smp `FPN` defaults). */
 export interface FPNDecoderArgs extends DecoderArgs {

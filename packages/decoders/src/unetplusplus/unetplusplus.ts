@@ -1,6 +1,6 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
-import { checkRate, dropout2d, unetBlock, type AttentionType } from './blocks';
+import { checkAttentionType, checkRate, dropout2d, unetBlock, type AttentionType } from '../blocks';
 
 /** Options of the Unet++ decoder (smp `UnetPlusPlus` defaults). */
 export interface UnetPlusPlusDecoderArgs extends DecoderArgs {
@@ -8,10 +8,10 @@ export interface UnetPlusPlusDecoderArgs extends DecoderArgs {
   decoderChannels?: readonly number[];
   /** BatchNorm after each block conv (else the convs get a bias). Default true. */
   useBatchnorm?: boolean;
-  /** Attention in each block: 'scse' or null. Default null. */
-  attention?: AttentionType;
-  /** Same as `attention` (the Unet decoder's spelling). */
+  /** Attention in each block (smp's `decoder_attention_type`): 'scse' or null. Default null. */
   attentionType?: AttentionType;
+  /** Older spelling of `attentionType`, still read from saved configurations. */
+  attention?: AttentionType;
   /** Channel dropout on the decoder output. Not part of the reference (smp's Unet++ has none): default 0. */
   dropout?: number;
 }
@@ -29,7 +29,7 @@ export class UnetPlusPlusDecoder implements Decoder {
   readonly encoderChannels: readonly number[];
   readonly decoderChannels: readonly number[];
   readonly useBatchnorm: boolean;
-  readonly attention: AttentionType;
+  readonly attentionType: AttentionType;
   readonly dropout: number;
   readonly prefix: string;
 
@@ -37,7 +37,8 @@ export class UnetPlusPlusDecoder implements Decoder {
     this.encoderChannels = [...args.encoderChannels];
     this.decoderChannels = [...(args.decoderChannels ?? [256, 128, 64, 32, 16])];
     this.useBatchnorm = args.useBatchnorm ?? true;
-    this.attention = args.attention ?? args.attentionType ?? null;
+    this.attentionType = args.attentionType ?? args.attention ?? null;
+    checkAttentionType('UnetPlusPlusDecoder', this.attentionType);
     this.dropout = args.dropout ?? 0;
     this.prefix = args.prefix ?? 'decoder';
     checkRate('UnetPlusPlusDecoder', this.dropout);
@@ -60,7 +61,7 @@ export class UnetPlusPlusDecoder implements Decoder {
     // Deepest first, the stride-1 input dropped: f[0] is the head, f[i] the skip feeding level i.
     const f = features.slice(1).reverse();
     const skipWidth = this.encoderChannels.slice(1).reverse(); // skipWidth[i + 1]: width of f[i + 1]
-    const opts = { useBatchnorm: this.useBatchnorm, attentionType: this.attention };
+    const opts = { useBatchnorm: this.useBatchnorm, attentionType: this.attentionType };
     const node = new Map<string, SymbolicTensor>();
     const block = (d: number, l: number, x: SymbolicTensor, skips: SymbolicTensor[]) => {
       const width = d === 0 ? this.decoderChannels[l] : skipWidth[l + 1];
@@ -91,7 +92,7 @@ export class UnetPlusPlusDecoder implements Decoder {
         encoderChannels: [...this.encoderChannels],
         decoderChannels: [...this.decoderChannels],
         useBatchnorm: this.useBatchnorm,
-        attention: this.attention,
+        attentionType: this.attentionType,
         dropout: this.dropout,
         prefix: this.prefix,
       },
