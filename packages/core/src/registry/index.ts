@@ -98,10 +98,21 @@ export type EncoderFactory = (args: EncoderArgs & Record<string, unknown>) => En
 /** Builds a decoder from the encoder's channel list and its options. */
 export type DecoderFactory = (args: DecoderArgs & Record<string, unknown>) => Decoder;
 
-/** The global encoder registry. */
-export const encoders = new Registry<EncoderArgs & Record<string, unknown>, Encoder, EncoderInfo>('encoder');
-/** The global decoder registry. */
-export const decoders = new Registry<DecoderArgs & Record<string, unknown>, Decoder, DecoderInfo>('decoder');
+// The registries live on globalThis under a process-wide symbol: a program that loads @busi/core
+// twice (its ESM and its CJS build, e.g. `import` in one file, `require` in a dependency) still has
+// one encoder and one decoder registry, whichever copy registers or looks up.
+const STORE = Symbol.for('@busi/core registries v1');
+
+function sharedRegistry<T>(key: string, create: () => T): T {
+  const holder = globalThis as typeof globalThis & { [STORE]?: Record<string, unknown> };
+  const store = (holder[STORE] ??= {});
+  return (store[key] ??= create()) as T;
+}
+
+/** The global encoder registry (one per process, shared by every copy of @busi/core). */
+export const encoders = sharedRegistry('encoders', () => new Registry<EncoderArgs & Record<string, unknown>, Encoder, EncoderInfo>('encoder'));
+/** The global decoder registry (one per process, shared by every copy of @busi/core). */
+export const decoders = sharedRegistry('decoders', () => new Registry<DecoderArgs & Record<string, unknown>, Decoder, DecoderInfo>('decoder'));
 
 /**
  * Registers an encoder under `name` with its catalogue facts (see the entry format above).

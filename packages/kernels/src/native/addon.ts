@@ -57,6 +57,14 @@ export function nativeAddonPath(): string {
 
 /** The `@busi/kernels` package folder (found through module resolution, so it works from src, dist or a bundle). */
 export function kernelsPackageRoot(): string {
+  // A bundle run from elsewhere (examples/run-from-source.mjs gives its ESM bundles a `require`) resolves from its own place.
+  if (typeof require === 'function') {
+    try {
+      return path.dirname(require.resolve('@busi/kernels/package.json'));
+    } catch {
+      // not resolvable from here; try the bases below
+    }
+  }
   const bases = [typeof __filename === 'string' ? __filename : '', path.join(process.cwd(), 'noop.js')].filter(Boolean);
   for (const base of bases) {
     try {

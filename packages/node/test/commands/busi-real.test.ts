@@ -5,7 +5,8 @@ import { initBackend } from '@busi/kernels';
 import { decodeImage } from '@busi/data';
 import { cli, readJson } from './helpers';
 
-const BUSI = process.env.BUSI_DATA ?? '/work/shared/busi/Dataset_BUSI_with_GT';
+// The dataset beside the checkout (../shared/busi), as every other BUSI test looks for it.
+const BUSI = process.env.BUSI_DATA ?? path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'busi', 'Dataset_BUSI_with_GT');
 const present = fs.existsSync(path.join(BUSI, 'benign'));
 if (!present) console.warn(`busi-real.test: skipped: no BUSI dataset at '${BUSI}' (set BUSI_DATA)`);
 const maybe = present ? describe : describe.skip;

@@ -1,0 +1,36 @@
+/**
+ * One registry per process: @busi/core bundled twice, as its ESM and its CJS build are, then loaded
+ * with `import` and `require` side by side: what one copy registers, the other sees.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+
+const root = path.resolve(__dirname, '..', '..', '..', '..');
+
+test('the ESM and the CJS copy of @busi/core share their encoder and decoder registries', async () => {
+  const dir = fs.mkdtempSync(path.join(root, 'node_modules', '.cache', 'busi-registry-'));
+  try {
+    const common = { entryPoints: [path.join(root, 'packages', 'core', 'src', 'index.ts')], bundle: true, platform: 'node' as const, external: ['@tensorflow/*'], alias: { '@busi/losses': path.join(root, 'packages', 'losses', 'src', 'index.ts') }, logLevel: 'error' as const };
+    await esbuild.build({ ...common, format: 'esm', outfile: path.join(dir, 'core.mjs') });
+    await esbuild.build({ ...common, format: 'cjs', outfile: path.join(dir, 'core.cjs') });
+    fs.writeFileSync(
+      path.join(dir, 'main.mjs'),
+      [
+        "import { createRequire } from 'node:module';",
+        "import * as esm from './core.mjs';",
+        'const cjs = createRequire(import.meta.url)(\'./core.cjs\');',
+        "esm.registerEncoder('esm-only', () => { throw new Error('not built'); }, {});",
+        "cjs.registerDecoder('cjs-only', () => { throw new Error('not built'); }, { encoderOutputStride: 32 });",
+        'console.log(JSON.stringify({ same: esm.encoders === cjs.encoders && esm.decoders === cjs.decoders, cjsSees: cjs.encoders.has(\'esm-only\'), esmSees: esm.decoders.has(\'cjs-only\') }));',
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, [path.join(dir, 'main.mjs')], { encoding: 'utf8', cwd: dir, timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ same: true, cjsSees: true, esmSees: true });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
