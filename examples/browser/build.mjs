@@ -1,5 +1,6 @@
 // Builds the browser demo into a static folder: index.html, main.js (esbuild bundle of main.ts with
-// @busi/* taken from the TypeScript sources) and the tfjs wasm binaries that main.ts loads.
+// @busi/* taken from the TypeScript sources), the tfjs wasm binaries that main.ts loads and the
+// shipped demo model (model/, trained by train-model.mjs).
 //
 //   node examples/browser/build.mjs [out-dir=examples/browser/dist]
 //   node examples/browser/serve.mjs --model path/to/saved-model   # then open the printed URL
@@ -34,7 +35,11 @@ export async function buildBrowserDemo(outDir = path.join(here, 'dist'), { minif
   const wasmDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
   const wasm = fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'));
   for (const f of wasm) fs.copyFileSync(path.join(wasmDir, f), path.join(outDir, f));
-  return ['index.html', 'main.js', 'main.js.map', ...wasm];
+  // The shipped demo model (train-model.mjs), so the page's default flow runs a trained model.
+  const model = path.join(here, 'model');
+  const modelFiles = fs.existsSync(model) ? fs.readdirSync(model) : [];
+  if (modelFiles.length) fs.cpSync(model, path.join(outDir, 'model'), { recursive: true });
+  return ['index.html', 'main.js', 'main.js.map', ...wasm, ...modelFiles.map((f) => `model/${f}`)];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

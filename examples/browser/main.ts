@@ -5,12 +5,28 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { BUSI_CLASSES, MultiTaskModel } from '@busi/core';
+import {
+  MultiTaskModel,
+  assumedModelCard,
+  describeAssumedCard,
+  preprocessToTensor,
+  resizeForModel,
+  resolveNormalization,
+  type Normalization,
+  type PixelImage,
+  type PreprocessingSpec,
+} from '@busi/core';
 
 /** What the page shows after a run; also exposed as `window.busiDemo.last` for tests. */
 export interface DemoResult {
   probabilities: number[];
   classNames: string[];
+  /** Mask probabilities at the model's input size, row-major. */
+  mask: number[];
+  /** Share of pixels at or above the mask threshold. */
+  lesionFraction: number;
+  /** Warnings about how the image was fed (no card, URL overrides). */
+  notes: string[];
   predicted: string;
   milliseconds: number;
   backend: string;
@@ -61,87 +77,87 @@ async function loadModel(url: string): Promise<void> {
   model = null;
   model = await MultiTaskModel.load(url);
   demo.model = model;
-  const [h, w] = inputSize(model);
+  const { spec, notes } = settingsFor(model);
+  const [h, w] = spec.size;
   fileInput.disabled = false;
-  setState('ready', `Model ${model.config.name} loaded (${model.config.inChannels}-channel input, ${h}×${w}). Choose an image.`);
-}
-
-/** The model's fixed size, else `?size=` (one number or HxW), else 256×256. */
-function inputSize(m: MultiTaskModel): [number, number] {
-  if (m.config.inputSize) return m.config.inputSize;
-  const raw = params.get('size');
-  if (!raw) return [256, 256];
-  const [h, w = h] = raw.split('x').map(Number);
-  return [h, w];
+  for (const n of notes) console.warn(n);
+  setState('ready', `Model ${model.config.name} loaded (${spec.channels}-channel input, ${h}×${w}). Choose an image.${notes.length ? ` ${notes.join(' ')}` : ''}`);
 }
 
 /**
- * Per-channel normalisation, which must be the training data's: `?mean=a,b,c&std=d,e,f` (one value
- * for all channels or one per channel; `busi demo` trains with mean 0.3, std 0.2), else `?norm=`
- * 'unit' (pixels / 255, the default, as the synthetic set) or 'imagenet'.
+ * How this page feeds the loaded model: its model card (size, channels, normalisation, classes,
+ * mask threshold), so the page and `busi predict` agree. A URL parameter (`?size=64` or `64x48`,
+ * `?mean=a,b,c&std=d,e,f`, `?norm=imagenet|unit`, `?threshold=`) overrides it, with a warning when
+ * it contradicts the card; a model without a card gets busi's assumptions, said on the page.
  */
-function normalization(channels: number): { mean: number[]; std: number[] } {
+function settingsFor(m: MultiTaskModel): { spec: PreprocessingSpec; classNames: string[]; threshold: number; notes: string[] } {
+  const notes: string[] = [];
+  let card = m.card;
+  if (!card) {
+    card = assumedModelCard(m.config);
+    notes.push(`This model has no model card (saved by an older busi): assuming ${describeAssumedCard(card)}.`);
+  }
+  const spec = card.preprocessing;
+  const channels = spec.channels;
+  const override = (what: string, shown: string, cardValue: string) => {
+    if (m.card && shown !== cardValue) notes.push(`${what} ${shown} from the URL differs from the model card's ${cardValue}: the results may be wrong.`);
+  };
+  const size = params.get('size');
+  if (size) {
+    const [h, w = h] = size.split('x').map(Number);
+    override('size', `${h}x${w}`, `${spec.size[0]}x${spec.size[1]}`);
+    spec.size = [h, w];
+  }
   const list = (key: string) => params.get(key)?.split(',').map(Number);
   const mean = list('mean');
   const std = list('std');
+  let norm: Normalization | null = null;
   if (mean || std) {
     const perChannel = (v: number[] | undefined, dflt: number) => Array.from({ length: channels }, (_, c) => (v ? v[Math.min(c, v.length - 1)] : dflt));
-    return { mean: perChannel(mean, 0), std: perChannel(std, 1) };
+    norm = { mean: perChannel(mean, 0), std: perChannel(std, 1) };
+  } else if (params.get('norm')) norm = resolveNormalization(params.get('norm') === 'imagenet' ? 'imagenet' : 'unit', channels);
+  if (norm) {
+    override('normalisation', `mean [${norm.mean.join(', ')}] std [${norm.std.join(', ')}]`, `mean [${spec.normalization.mean.join(', ')}] std [${spec.normalization.std.join(', ')}]`);
+    spec.normalization = norm;
   }
-  if (params.get('norm') === 'imagenet') {
-    const mean = [0.485, 0.456, 0.406];
-    const std = [0.229, 0.224, 0.225];
-    return channels === 1 ? { mean: [0.449], std: [0.226] } : { mean, std };
+  let threshold = card.maskThreshold;
+  if (params.get('threshold')) {
+    override('threshold', params.get('threshold')!, String(threshold));
+    threshold = Number(params.get('threshold'));
   }
-  return { mean: new Array(channels).fill(0), std: new Array(channels).fill(1) };
+  return { spec, classNames: card.classNames, threshold, notes };
 }
 
-/** Decodes the file and draws it at the model's input size; returns the RGBA pixels. */
-async function readImage(file: File, [h, w]: [number, number]): Promise<ImageData> {
-  // No colour-space conversion: the model must see the file's own pixel values.
+/** Decodes the file at its own size, unaltered (no colour-space conversion, no premultiplied alpha). */
+async function decodeFile(file: File): Promise<PixelImage> {
   const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   const scratch = document.createElement('canvas');
-  scratch.width = w;
-  scratch.height = h;
+  scratch.width = bitmap.width;
+  scratch.height = bitmap.height;
   const ctx = scratch.getContext('2d', { willReadFrequently: true })!;
-  ctx.drawImage(bitmap, 0, 0, w, h);
+  ctx.drawImage(bitmap, 0, 0);
   bitmap.close();
-  return ctx.getImageData(0, 0, w, h);
+  const { data, width, height } = ctx.getImageData(0, 0, scratch.width, scratch.height);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height, width, channels: 4 };
 }
 
-function toInput(img: ImageData, channels: number): tf.Tensor4D {
-  const { width: w, height: h, data } = img;
-  const { mean, std } = normalization(channels);
-  const x = new Float32Array(h * w * channels);
-  for (let i = 0; i < h * w; i++) {
-    const r = data[i * 4] / 255;
-    const g = data[i * 4 + 1] / 255;
-    const b = data[i * 4 + 2] / 255;
-    if (channels === 1) x[i] = ((r + g + b) / 3 - mean[0]) / std[0];
-    else {
-      x[i * 3] = (r - mean[0]) / std[0];
-      x[i * 3 + 1] = (g - mean[1]) / std[1];
-      x[i * 3 + 2] = (b - mean[2]) / std[2];
-    }
-  }
-  return tf.tensor4d(x, [1, h, w, channels]);
-}
-
-/** The image with the mask in red: opacity half the probability, a solid outline where it crosses 0.5. */
-function drawOverlay(img: ImageData, prob: Float32Array): void {
+/** The image with the mask in red: opacity half the probability, a solid outline where it crosses the threshold. */
+function drawOverlay(img: PixelImage, prob: Float32Array, threshold: number): void {
   const { width: w, height: h } = img;
   canvas.width = w;
   canvas.height = h;
   const out = new ImageData(w, h);
-  const inside = (y: number, x: number) => y >= 0 && y < h && x >= 0 && x < w && prob[y * w + x] >= 0.5;
+  const inside = (y: number, x: number) => y >= 0 && y < h && x >= 0 && x < w && prob[y * w + x] >= threshold;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
       const edge = inside(y, x) && !(inside(y - 1, x) && inside(y + 1, x) && inside(y, x - 1) && inside(y, x + 1));
       const a = edge ? 1 : 0.5 * prob[i];
-      out.data[i * 4] = Math.round(img.data[i * 4] * (1 - a) + 255 * a);
-      out.data[i * 4 + 1] = Math.round(img.data[i * 4 + 1] * (1 - a) + 40 * a);
-      out.data[i * 4 + 2] = Math.round(img.data[i * 4 + 2] * (1 - a) + 40 * a);
+      const c = img.channels;
+      const px = (k: number) => img.data[i * c + (c < 3 ? 0 : k)];
+      out.data[i * 4] = Math.round(px(0) * (1 - a) + 255 * a);
+      out.data[i * 4 + 1] = Math.round(px(1) * (1 - a) + 40 * a);
+      out.data[i * 4 + 2] = Math.round(px(2) * (1 - a) + 40 * a);
       out.data[i * 4 + 3] = 255;
     }
   }
@@ -168,9 +184,10 @@ async function run(file: File): Promise<void> {
   if (!model) return;
   const m = model;
   setState('running', `Running ${file.name}…`);
-  const size = inputSize(m);
-  const img = await readImage(file, size);
-  const x = toInput(img, m.config.inChannels);
+  const { spec, classNames: names, threshold, notes } = settingsFor(m);
+  const decoded = await decodeFile(file);
+  // @busi/core's preprocessing, as in training and busi predict: channels, resize, normalise.
+  const x = preprocessToTensor(decoded, spec);
   const t0 = performance.now();
   const { mask, logits } = m.predict(x);
   const probsT = tf.softmax(logits);
@@ -179,16 +196,27 @@ async function run(file: File): Promise<void> {
   const ms = performance.now() - t0;
   tf.dispose([x, mask, logits, probsT, maskP]);
 
-  const names = Array.from({ length: m.config.classes }, (_, k) => (m.config.classes === BUSI_CLASSES.length ? BUSI_CLASSES[k] : `class ${k}`));
   const p = Array.from(probs);
   const best = p.indexOf(Math.max(...p));
-  drawOverlay(img, prob as Float32Array);
+  drawOverlay(resizeForModel(decoded, { size: spec.size, channels: 3 }), prob as Float32Array, threshold);
   showProbabilities(names, p);
+  let lesion = 0;
+  for (const v of prob) if (v >= threshold) lesion++;
   $('prediction').textContent = `${names[best]} (${(100 * p[best]).toFixed(1)} %)`;
   $('time').textContent = `${ms.toFixed(1)} ms`;
   $('time').dataset.ms = String(ms);
-  demo.last = { probabilities: p, classNames: names, predicted: names[best], milliseconds: ms, backend: tf.getBackend(), size };
-  setState('done', `${file.name}: ${names[best]}.`);
+  demo.last = {
+    probabilities: p,
+    classNames: names,
+    predicted: names[best],
+    milliseconds: ms,
+    backend: tf.getBackend(),
+    size: spec.size,
+    mask: Array.from(prob),
+    lesionFraction: lesion / prob.length,
+    notes,
+  };
+  setState('done', `${file.name}: ${names[best]}.${notes.length ? ` ${notes.join(' ')}` : ''}`);
 }
 
 fileInput.addEventListener('change', () => {

@@ -1,7 +1,8 @@
 /**
  * The in-browser demo (examples/browser) end to end: builds it, saves a small model, serves both on
  * 127.0.0.1, drives Debian's chromium with playwright-core through the file input, and checks the
- * displayed class probabilities against the same model run in Node and the overlay's pixels.
+ * displayed class probabilities against the same model run in Node and the overlay's pixels; then
+ * the default flow with the shipped model, on an image of another size, against `busi predict`.
  * Skipped (with a message) when /usr/bin/chromium is absent.
  */
 import { spawnSync } from 'node:child_process';
@@ -11,10 +12,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs-core';
-import { MultiTaskModel, applyParityFill, syntheticSample } from '@busi/core';
+import { BUSI_CLASSES, MultiTaskModel, applyParityFill, createModelCard, preprocessToTensor, resizePixels, syntheticSample } from '@busi/core';
 import '@busi/backbones';
 import '@busi/decoders';
 import { fileSystem, initBackend, toUint8, writePng } from '@busi/node';
+import { decodeImage } from '@busi/data';
+import { cli } from './commands/helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = fs.existsSync(CHROMIUM);
@@ -28,7 +31,7 @@ if (!hasChromium) {
 
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
 
-/** Serves `site` at / and `modelDir` at /model/ on a random port. */
+/** Serves `site` at / and `modelDir` at /test-model/ on a random port (the site's own /model/ is the shipped one). */
 function serve(site: string, modelDir: string): Promise<{ url: string; server: http.Server }> {
   const server = http.createServer((req, res) => {
     let rel: string;
@@ -39,9 +42,9 @@ function serve(site: string, modelDir: string): Promise<{ url: string; server: h
       return;
     }
     let base = site;
-    if (rel.startsWith('/model/')) {
+    if (rel.startsWith('/test-model/')) {
       base = modelDir;
-      rel = rel.slice('/model'.length);
+      rel = rel.slice('/test-model'.length);
     }
     if (rel.endsWith('/')) rel += 'index.html';
     const file = path.join(base, path.normalize(rel));
@@ -97,6 +100,8 @@ function serve(site: string, modelDir: string): Promise<{ url: string; server: h
     const logits = Array.from(await probeOut.logits.data());
     tf.dispose([probe, probeOut.mask, probeOut.logits]);
     scaleLayer('classification_head.3', 1 / (Math.max(...logits) - Math.min(...logits)));
+    // The page reads size and normalisation from the card: 64×64, pixels / 255.
+    model.setCard(createModelCard({ preprocessing: { size: [SIZE, SIZE], channels: 3, resize: 'bilinear', normalization: { mean: [0, 0, 0], std: [1, 1, 1] } }, classNames: [...BUSI_CLASSES] }));
     await model.save(fileSystem(path.join(tmp, 'model')));
     // The page feeds the model the file's 8-bit pixels, normalised: the same input here.
     for (const [key, mean, std] of [['unit', 0, 1], ['custom', 0.3, 0.2]] as const) {
@@ -115,8 +120,9 @@ function serve(site: string, modelDir: string): Promise<{ url: string; server: h
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  // Default order and normalisation (webgl first: SwiftShader in headless chromium), then wasm
-  // forced, which needs the .wasm binaries served beside the page, with an explicit normalisation.
+  // Default order and the card's normalisation (webgl first: SwiftShader in headless chromium), then
+  // wasm forced, which needs the .wasm binaries served beside the page, with a URL normalisation
+  // that contradicts the card (used, with a warning).
   test.each([
     ['default', '', 'unit'],
     ['wasm', '&backend=wasm&mean=0.3&std=0.2', 'custom'],
@@ -142,9 +148,11 @@ function serve(site: string, modelDir: string): Promise<{ url: string; server: h
       const page = context.pages()[0] ?? (await context.newPage());
       page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
       page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-      await page.goto(`${url}?size=${SIZE}${query}`);
+      await page.goto(`${url}?model=./test-model/model.json${query}`);
       await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 180_000 });
       expect(await page.textContent('#status')).toContain('loaded');
+      if (norm === 'custom') expect(await page.textContent('#status')).toContain("from the URL differs from the model card's mean [0, 0, 0] std [1, 1, 1]");
+      else expect(await page.textContent('#status')).not.toContain('differs');
 
       await page.setInputFiles('#image', imageFile);
       await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 180_000 });
@@ -216,6 +224,70 @@ function serve(site: string, modelDir: string): Promise<{ url: string; server: h
       console.info(`overlay: ${compared} pixels compared, ${visible} visibly tinted, ${outline} on the outline`);
       // eslint-disable-next-line no-console
       console.info(`browser demo: backend ${backend}, ${ms.toFixed(1)} ms, probabilities ${shown.map((p) => p.toFixed(4)).join(' ')}`);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\npage console:\n${logs.join('\n')}`);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the default flow: the shipped model, an image of another size, the same probabilities as busi predict and a real mask', async () => {
+    const shipped = path.join(root, 'examples', 'browser', 'model');
+    // A 96×80 synthetic benign scan with its truth mask: the page and busi predict both resize it to the card's 64×64.
+    const scan = syntheticSample({ size: [80, 96], label: 0, seed: 11 });
+    const file = path.join(tmp, 'benign-96x80.png');
+    await writePng(file, { data: toUint8(scan.image), height: 80, width: 96, channels: 3 });
+    const predicted = await cli(['predict', file, '--model', shipped, '-o', path.join(tmp, 'pred'), '--json', '--backend', 'cpu'], tmp);
+    expect(predicted.err).toBe('');
+    const nodeProbs = Object.values(JSON.parse(predicted.out.slice(predicted.out.indexOf('[')))[0].probabilities) as number[];
+    // Node's mask probabilities at the model size, from the same preprocessing.
+    const model = await MultiTaskModel.load(fileSystem(shipped));
+    const card = model.card!;
+    expect(card.preprocessing.size).toEqual([64, 64]);
+    const x = preprocessToTensor(await decodeImage(file), card.preprocessing);
+    const out = model.predict(x);
+    const nodeMask = Array.from(await tf.sigmoid(out.mask).data());
+    tf.dispose([x, out.mask, out.logits]);
+    model.dispose();
+
+    const { chromium } = await import('playwright-core');
+    const context = await chromium.launchPersistentContext(path.join(tmp, 'profile-default'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const logs: string[] = [];
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+      await page.goto(url);
+      await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 180_000 });
+      expect(await page.textContent('#status')).toContain('3-channel input, 64×64');
+      await page.setInputFiles('#image', file);
+      await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 180_000 });
+      expect(await page.getAttribute('body', 'data-state')).toBe('done');
+      const last = await page.evaluate(() => (window as unknown as { busiDemo: { last: { probabilities: number[]; mask: number[]; notes: string[] } } }).busiDemo.last);
+      expect(last.notes).toEqual([]);
+      last.probabilities.forEach((p, k) => expect(Math.abs(p - nodeProbs[k])).toBeLessThan(1e-4));
+      const worst = last.mask.reduce((m, p, i) => Math.max(m, Math.abs(p - nodeMask[i])), 0);
+      expect(worst).toBeLessThan(1e-4);
+      // A trained model: the mask at the threshold overlaps the lesion's truth (resized alike).
+      const truth = resizePixels({ data: Uint8Array.from(scan.mask), height: 80, width: 96, channels: 1 }, [64, 64], 'nearest').data;
+      let tp = 0;
+      let pred = 0;
+      let pos = 0;
+      last.mask.forEach((p, i) => {
+        const on = p >= card.maskThreshold;
+        if (on) pred++;
+        if (truth[i]) pos++;
+        if (on && truth[i]) tp++;
+      });
+      const dice = (2 * tp) / (pred + pos);
+      // eslint-disable-next-line no-console
+      console.info(`shipped model in the browser: probabilities ${last.probabilities.map((p) => p.toFixed(4)).join(' ')}, mask Dice ${dice.toFixed(3)}, max |browser - node| ${worst.toExponential(2)}`);
+      expect(pos).toBeGreaterThan(0);
+      expect(dice).toBeGreaterThan(0.6);
     } catch (e) {
       throw new Error(`${(e as Error).message}\npage console:\n${logs.join('\n')}`);
     } finally {
