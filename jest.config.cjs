@@ -1,5 +1,5 @@
 /** One jest run over every package; sources are tested directly (no build needed). */
-const packages = ['core', 'backbones', 'decoders', 'losses', 'kernels', 'data', 'node'];
+const packages = ['core', 'backbones', 'decoders', 'losses', 'kernels', 'data', 'onnx', 'node'];
 module.exports = {
   testEnvironment: 'node',
   roots: packages.map((p) => `<rootDir>/packages/${p}`),

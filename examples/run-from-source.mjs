@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'backbones', 'decoders', 'losses', 'kernels', 'data', 'node'];
+const PACKAGES = ['core', 'backbones', 'decoders', 'losses', 'kernels', 'data', 'onnx', 'node'];
 
 /**
  * A fresh folder for bundles. It lies inside node_modules (ignored by git) because Node resolves an

@@ -11,7 +11,7 @@ import * as esbuild from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
-const PACKAGES = ['core', 'backbones', 'decoders', 'losses', 'node'];
+const PACKAGES = ['core', 'backbones', 'decoders', 'losses', 'onnx', 'node'];
 
 /** Writes the demo to `outDir` and returns the list of files written. */
 export async function buildBrowserDemo(outDir = path.join(here, 'dist'), { minify = true } = {}) {

@@ -19,7 +19,7 @@ const outDir = path.join(root, '.bench', 'build');
 mkdirSync(outDir, { recursive: true });
 const outfile = path.join(outDir, path.basename(entry).replace(/\.ts$/, '.cjs'));
 const alias = Object.fromEntries(
-  ['core', 'backbones', 'decoders', 'losses', 'kernels', 'data', 'node'].map((p) => [`@busi/${p}`, path.join(root, 'packages', p, 'src', 'index.ts')]),
+  ['core', 'backbones', 'decoders', 'losses', 'kernels', 'data', 'onnx', 'node'].map((p) => [`@busi/${p}`, path.join(root, 'packages', p, 'src', 'index.ts')]),
 );
 await build({
   entryPoints: [path.resolve(entry)],
