@@ -23,6 +23,7 @@ export * from './runs/evaluate-run';
 export * from './commands/train';
 export * from './commands/evaluate';
 export * from './commands/predict';
+export * from './commands/export';
 export * from './commands/grid-lambda';
 export * from './commands/demo';
 export * from './commands/build-native';

@@ -1,9 +1,9 @@
-import type { MultiTaskModel } from '@busi/core';
+import type { ModelCard, MultiTaskModel } from '@busi/core';
 import type { SymbolicTensor, layers } from '@tensorflow/tfjs-layers';
 import { onnx } from 'onnx-proto';
 import { onnxConverter, type OnnxValue } from './converters/index';
 import { ELEMENT_TYPE, OnnxGraph, attr, valueInfo, type OnnxPrecision } from './graph';
-import { metadataProps, type OnnxPreprocessing } from './metadata';
+import { exportCard, metadataProps } from './metadata';
 
 /** The opset busi writes: ONNX Runtime 1.14+ and every current onnxruntime-web run it. */
 export const ONNX_OPSET = 17;
@@ -25,8 +25,11 @@ export interface OnnxExportOptions {
    * (half the file size). The input and outputs stay float32 (the graph casts).
    */
   precision?: OnnxPrecision;
-  /** How inputs must be prepared and outputs read; written to the model's metadata_props. */
-  preprocessing?: OnnxPreprocessing;
+  /**
+   * The model card written to metadata_props (how to prepare an image, class names, threshold).
+   * Default: the model's own card, else the one busi assumes for a model without one.
+   */
+  card?: ModelCard | null;
   /** Further metadata_props entries (string values). */
   metadata?: Record<string, string>;
 }
@@ -56,7 +59,7 @@ type Layer = layers.Layer;
  * ```ts
  * import { exportOnnx } from '@busi/onnx';
  * import { writeFileSync } from 'node:fs';
- * const { bytes } = exportOnnx(model, { preprocessing: { inputSize: [448, 448], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } });
+ * const { bytes } = exportOnnx(model); // the model card goes into the metadata
  * writeFileSync('unet_resnet50.onnx', bytes);
  * ```
  */
@@ -66,7 +69,7 @@ export function exportOnnx(model: MultiTaskModel, options: OnnxExportOptions = {
   const precision = options.precision ?? 'float32';
   if (precision !== 'float32' && precision !== 'float16') throw new Error(`exportOnnx: precision must be 'float32' or 'float16', got '${String(precision)}'`);
   // Options are checked before the (slow) conversion.
-  const metadata = { ...metadataProps(model, layout, precision, options.preprocessing), ...(options.metadata ?? {}) };
+  const metadata = { ...metadataProps(model, exportCard(model, options.card), layout, precision), ...(options.metadata ?? {}) };
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw new Error(`exportOnnx: metadata '${k}' must be a string, got ${typeof v}`);
   }

@@ -16,8 +16,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { onnx } from 'onnx-proto';
 import '@busi/backbones';
 import '@busi/decoders';
-import { MultiTaskModel, createDecoder, type Decoder } from '@busi/core';
-import { fileSystem, initBackend } from '@busi/node';
+import { MultiTaskModel, assumedModelCard, createDecoder, createModelCard, type Decoder, type ModelCard } from '@busi/core';
+import { fileSystem } from '@busi/data';
+import { initBackend } from '@busi/kernels';
 import { ONNX_METADATA_KEYS, ONNX_OPSET, exportOnnx, fromFloat16Bits, registerOnnxConverter, toFloat16Bits } from '@busi/onnx';
 import { ortForward, busiForward, randomizeNorms, relativeRms, worstRelativeRms } from './helpers/parity';
 
@@ -41,8 +42,12 @@ const dims = (v: onnx.IValueInfoProto) => v.type!.tensorType!.shape!.dim!.map((d
 
 test('the graph: opset 17, named input and outputs with dynamic batch and size, metadata, PyTorch-named weights', () => {
   const before = tf.memory().numTensors;
-  const preprocessing = { inputSize: [64, 64] as [number, number], mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 0.3], classNames: ['benign', 'malignant', 'normal'], maskThreshold: 0.4 };
-  const out = exportOnnx(model, { preprocessing, metadata: { 'busi.run': 'test-run' } });
+  const card = createModelCard({
+    preprocessing: { size: [64, 96], channels: 3, resize: 'bilinear', normalization: { mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 0.3] } },
+    classNames: ['benign', 'malignant', 'normal'],
+    maskThreshold: 0.4,
+  });
+  const out = exportOnnx(model, { card, metadata: { 'busi.run': 'test-run' } });
   expect(tf.memory().numTensors).toBe(before);
   const proto = onnx.ModelProto.decode(out.bytes);
   expect(proto.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', ONNX_OPSET]]);
@@ -54,7 +59,8 @@ test('the graph: opset 17, named input and outputs with dynamic batch and size, 
     ['class_logits', ['batch', 3]],
   ]);
   const meta = Object.fromEntries(proto.metadataProps.map((p) => [p.key, p.value]));
-  expect(JSON.parse(meta[ONNX_METADATA_KEYS.preprocessing])).toEqual({ layout: 'NCHW', pixelScale: 1 / 255, ...preprocessing });
+  expect(JSON.parse(meta[ONNX_METADATA_KEYS.modelCard])).toEqual(card);
+  expect(meta[ONNX_METADATA_KEYS.layout]).toBe('NCHW');
   expect(JSON.parse(meta[ONNX_METADATA_KEYS.config])).toEqual(model.getConfig());
   expect(meta[ONNX_METADATA_KEYS.precision]).toBe('float32');
   expect(meta['busi.run']).toBe('test-run');
@@ -135,7 +141,11 @@ test('float16 bit patterns: rounding to nearest-even, subnormals, overflow, NaN'
   expect(back[14]).toBe(-Infinity);
 });
 
-test('a saved and loaded model exports the same bytes', async () => {
+test("a model without a card exports the card busi assumes; a saved and loaded model (card included) exports the same bytes", async () => {
+  const assumed = JSON.parse(exportOnnx(model).metadata[ONNX_METADATA_KEYS.modelCard]) as ModelCard;
+  expect({ ...assumed, created: '' }).toEqual({ ...assumedModelCard(model.config), created: '' });
+  model.setCard(createModelCard({ preprocessing: { size: [64, 64], channels: 3, resize: 'bilinear', normalization: { mean: [0.2, 0.2, 0.2], std: [0.3, 0.3, 0.3] } }, classNames: ['x', 'y', 'z'] }));
+  expect(JSON.parse(exportOnnx(model).metadata[ONNX_METADATA_KEYS.modelCard])).toEqual(model.card);
   const dir = path.join(tmp, 'saved');
   await model.save(fileSystem(dir));
   const loaded = await MultiTaskModel.load(fileSystem(dir));
@@ -182,9 +192,14 @@ test('a layer without a converter fails naming it; a registered converter export
 test('bad options fail before anything is built, naming the option', () => {
   expect(() => exportOnnx(model, { layout: 'NCWH' as 'NCHW' })).toThrow("layout must be 'NCHW' or 'NHWC', got 'NCWH'");
   expect(() => exportOnnx(model, { precision: 'int8' as 'float16' })).toThrow("precision must be 'float32' or 'float16', got 'int8'");
-  expect(() => exportOnnx(model, { preprocessing: { mean: [0.5] } })).toThrow('preprocessing.mean must hold 3 finite number(s)');
-  expect(() => exportOnnx(model, { preprocessing: { std: [1, 0, 1] } })).toThrow('preprocessing.std must be positive');
-  expect(() => exportOnnx(model, { preprocessing: { classNames: ['a', 'b'] } })).toThrow("classNames must name the model's 3 classes");
-  expect(() => exportOnnx(model, { preprocessing: { inputSize: [64, 0] } })).toThrow('inputSize must be [height, width]');
-  expect(() => exportOnnx(model, { preprocessing: { maskThreshold: 2 } })).toThrow('maskThreshold must be in [0, 1]');
+  const card = (size: [number, number], classNames = ['a', 'b', 'c'], maskThreshold = 0.5): ModelCard => ({
+    ...createModelCard({ preprocessing: { size: [32, 32], channels: 3, resize: 'bilinear', normalization: { mean: [0, 0, 0], std: [1, 1, 1] } }, classNames: ['a', 'b', 'c'] }),
+    preprocessing: { size, channels: 3, resize: 'bilinear', normalization: { mean: [0, 0, 0], std: [1, 1, 1] } },
+    classNames,
+    maskThreshold,
+  });
+  expect(() => exportOnnx(model, { card: card([32, 0]) })).toThrow('exportOnnx: card: preprocessing: size must be [height, width]');
+  expect(() => exportOnnx(model, { card: card([32, 33]) })).toThrow('exportOnnx: card: preprocessing size: height and width must be divisible by the output stride 32');
+  expect(() => exportOnnx(model, { card: card([32, 32], ['a', 'b']) })).toThrow('exportOnnx: card: 2 class names for a model with 3 classes');
+  expect(() => exportOnnx(model, { card: card([32, 32], undefined, 2) })).toThrow('exportOnnx: card: maskThreshold must be in [0, 1]');
 });

@@ -14,7 +14,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '@busi/backbones';
 import '@busi/decoders';
 import { MultiTaskModel, createEncoder, decoders, encoders, listDecoders, listEncoders } from '@busi/core';
-import { decoderRegistryName, encoderRegistryName, initBackend } from '@busi/node';
+import { initBackend } from '@busi/node';
 import { exportOnnx, onnxConverter } from '@busi/onnx';
 import { randomizeNorms, worstRelativeRms } from './helpers/parity';
 
@@ -35,8 +35,7 @@ const smallestPerFamily = (() => {
   return [...best.values()].map((b) => b.name).sort();
 })();
 
-// Aliases ('unet++') name the same factory: one case per model.
-const registeredDecoders = [...new Set(listDecoders().map(decoderRegistryName))].sort();
+const registeredDecoders = listDecoders();
 /** Whether the encoder can serve the decoder (slim-resnet, the demo's, has no output stride 16). */
 function compatible(decoder: string, encoder: string): string | null {
   const outputStride = decoders.info(decoder).encoderOutputStride;
@@ -82,8 +81,7 @@ describe('every registered decoder × the smallest encoder of each family', () =
 
 test('every layer class of every registered encoder has an ONNX converter', () => {
   const missing: string[] = [];
-  const names = [...new Set(listEncoders().map(encoderRegistryName))];
-  for (const name of names) {
+  for (const name of listEncoders()) {
     const encoder = createEncoder(name, {});
     const input = tfl.input({ shape: [null, null, encoder.outChannels[0]] });
     const graph = tfl.model({ inputs: input, outputs: encoder.apply(input).slice(1) });

@@ -5,6 +5,7 @@ import { evaluateCommand } from './evaluate';
 import { predictCommand } from './predict';
 import { gridLambdaCommand } from './grid-lambda';
 import { buildNativeCommand } from './build-native';
+import { exportCommand } from './export';
 
 /** Every `busi` subcommand, in --help order. A new command is one module here plus one line below. */
-export const commands: readonly Command[] = [demoCommand, trainCommand, evaluateCommand, predictCommand, gridLambdaCommand, buildNativeCommand];
+export const commands: readonly Command[] = [demoCommand, trainCommand, evaluateCommand, predictCommand, exportCommand, gridLambdaCommand, buildNativeCommand];
