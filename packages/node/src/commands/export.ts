@@ -9,7 +9,7 @@ import { modelSettings } from '../runs/model-settings';
 import { writeFileAtomic } from '../runs/run-folder';
 import { resolveModel } from './run-args';
 
-/** `busi export`: a trained model as an ONNX file ({@link exportOnnx} with the model card). */
+/** `busi export`: a trained model as an ONNX file (`exportOnnx` of @busi/onnx, with the model card). */
 export const exportCommand: Command = {
   name: 'export',
   summary: 'Export a trained model for other runtimes (ONNX, for ONNX Runtime in Python, C++, mobile, the browser)',
