@@ -15,3 +15,4 @@ import { registerFileSystemRouter } from './io/file-system';
 
 // tfjs's file:// URLs (save and load) work as soon as busi's data package is loaded.
 registerFileSystemRouter();
+export * from './grouped-split';

@@ -2,9 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { groupUnits, shuffledByClass } from './split-units';
 
-/** Index lists of one train/test partition. */
+/** Index lists of one partition: train and test, and validation in a three-way split. */
 export interface SplitIndices {
   train: number[];
+  /** Model selection; absent in a two-way split (where `test` is used for it). */
+  validation?: number[];
   test: number[];
 }
 
@@ -46,30 +48,69 @@ export function stratifiedSplit(labels: readonly number[], options: SplitOptions
 
 export { assignFolds, stratifiedKFold } from './folds';
 
+/** One fold of a {@link SplitFile}, by sample id. */
+export interface SplitFold {
+  train: string[];
+  /** Model selection (best epoch, early stopping); absent in two-way splits, where `test` plays that part. */
+  validation?: string[];
+  /** Held out: with `validation`, only scored at the end. */
+  test: string[];
+}
+
 /** A split as stored on disk, by sample id (file stem), so it survives re-listing the folder. */
 export interface SplitFile {
   format: 'busi-split';
   version: 1;
-  kind: 'holdout' | 'kfold';
+  /** 'holdout': one partition; 'kfold': one entry per fold; 'cv': one fold of a cross-validation (see `fold`). */
+  kind: 'holdout' | 'kfold' | 'cv';
   seed: number;
-  /** Whether identical images were kept together. */
+  /** Whether duplicates were kept together. */
   groupDuplicates: boolean;
-  /** Holdout: the train and test ids. K-fold: one entry per fold. */
-  folds: { train: string[]; test: string[] }[];
+  /** How duplicates were found: 'near' (near-duplicate detection) or 'exact' (identical pixels). */
+  duplicates?: 'near' | 'exact';
+  /** Group key of every sample in a group of two or more (id → key); any other sample is its own group. */
+  groups?: Record<string, string>;
+  /** Ids left out of every part (e.g. cross-class duplicate groups). */
+  excluded?: string[];
+  /** For kind 'cv': the 0-based fold validated on, and the number of folds. */
+  fold?: number;
+  foldCount?: number;
+  /** Holdout: one entry; k-fold: one entry per fold. */
+  folds: SplitFold[];
+}
+
+/** What {@link toSplitFile} records besides the parts. */
+export interface SplitMeta {
+  kind: SplitFile['kind'];
+  seed: number;
+  groupDuplicates: boolean;
+  duplicates?: SplitFile['duplicates'];
+  /** Group key per sample (parallel to the ids); only groups of two or more are written. */
+  groupOf?: readonly string[];
+  /** Indices left out. */
+  excluded?: readonly number[];
+  fold?: number;
+  foldCount?: number;
 }
 
 /** Converts index splits to a {@link SplitFile} using the sample ids. */
-export function toSplitFile(
-  ids: readonly string[],
-  parts: SplitIndices[],
-  meta: { kind: 'holdout' | 'kfold'; seed: number; groupDuplicates: boolean },
-): SplitFile {
-  return {
+export function toSplitFile(ids: readonly string[], parts: SplitIndices[], meta: SplitMeta): SplitFile {
+  const { groupOf, excluded, foldCount, ...rest } = meta;
+  const byId = (idx: readonly number[]) => idx.map((i) => ids[i]);
+  const file: SplitFile = {
     format: 'busi-split',
     version: 1,
-    ...meta,
-    folds: parts.map((p) => ({ train: p.train.map((i) => ids[i]), test: p.test.map((i) => ids[i]) })),
+    ...rest,
+    folds: parts.map((p) => ({ train: byId(p.train), ...(p.validation ? { validation: byId(p.validation) } : {}), test: byId(p.test) })),
   };
+  if (foldCount !== undefined) file.foldCount = foldCount;
+  if (groupOf) {
+    const size = new Map<string, number>();
+    for (const g of groupOf) size.set(g, (size.get(g) ?? 0) + 1);
+    file.groups = Object.fromEntries(ids.flatMap((id, i) => ((size.get(groupOf[i]) ?? 0) > 1 ? [[id, groupOf[i]]] : [])));
+  }
+  if (excluded?.length) file.excluded = byId(excluded);
+  return file;
 }
 
 /** Writes a split JSON file (atomically: temp file then rename). */
@@ -82,7 +123,7 @@ export function writeSplitFile(file: string, split: SplitFile): void {
 
 /**
  * Reads a split file and maps its ids back to indices into `ids`. Throws, naming the file, on a
- * wrong format, an unknown id, or an id in both train and test of one fold.
+ * wrong format, an unknown id, or an id in two parts (train, validation, test) of one fold.
  */
 export function readSplitFile(file: string, ids: readonly string[]): { split: SplitFile; parts: SplitIndices[] } {
   let split: SplitFile;
@@ -102,10 +143,17 @@ export function readSplitFile(file: string, ids: readonly string[]): { split: Sp
       });
     const train = map(fold.train);
     const test = map(fold.test);
-    const inTrain = new Set(train);
-    const both = test.find((i) => inTrain.has(i));
-    if (both !== undefined) throw new Error(`split file '${file}': '${ids[both]}' is in both train and test of fold ${j}`);
-    return { train, test };
+    const validation = fold.validation ? map(fold.validation) : undefined;
+    const named: [string, number[]][] = [['train', train], ...(validation ? [['validation', validation] as [string, number[]]] : []), ['test', test]];
+    const seen = new Map<number, string>();
+    for (const [name, idx] of named) {
+      for (const i of idx) {
+        const before = seen.get(i);
+        if (before) throw new Error(`split file '${file}': '${ids[i]}' is in both ${before} and ${name} of fold ${j}`);
+        seen.set(i, name);
+      }
+    }
+    return validation ? { train, validation, test } : { train, test };
   });
   return { split, parts };
 }

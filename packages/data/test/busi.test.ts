@@ -220,19 +220,29 @@ describeReal('real BUSI (slice)', () => {
 });
 
 describe('splitBusi', () => {
-  test('keeps the duplicate pair together and records the grouping', async () => {
+  test('groups near-duplicates by default (the shifted test ramps are copies of each other), records the groups, keeps each group on one side', async () => {
     const { splitBusi } = await import('../src/busi-split');
     const idx = readBusiFolder(root);
     const ids = idx.entries.map((e) => e.id);
-    for (let seed = 0; seed < 4; seed++) {
+    for (let seed = 0; seed < 2; seed++) {
       const { parts, file, duplicates } = await splitBusi(idx, { seed, trainFraction: 0.6 });
+      expect(file).toMatchObject({ groupDuplicates: true, duplicates: 'near' });
+      expect(file.groups!['malignant (3)']).toBe('benign (4)');
       const side = (id: string) => (parts[0].test.includes(ids.indexOf(id)) ? 'test' : 'train');
-      expect(side('benign (4)')).toBe(side('malignant (3)'));
-      expect(file.groupDuplicates).toBe(true);
-      expect(duplicates!.groups).toHaveLength(1);
+      for (const g of duplicates!.groups) expect(new Set(g.ids.map(side)).size).toBe(1);
     }
+    // identical pixels only: the one re-encoded copy
+    const exact = await splitBusi(idx, { seed: 1, trainFraction: 0.6, duplicates: 'exact' });
+    expect(exact.duplicates!.groups).toHaveLength(1);
+    expect(exact.file.groups).toEqual({ 'benign (4)': exact.file.groups!['benign (4)'], 'malignant (3)': exact.file.groups!['benign (4)'] });
+    // cross-class groups left out on request; three-way parts
+    const three = await splitBusi(idx, { seed: 1, duplicates: 'exact', excludeCrossClass: true, valFraction: 0.25, testFraction: 0.25 });
+    expect(three.file.excluded).toEqual(['benign (4)', 'malignant (3)']);
+    const p = three.parts[0];
+    expect(p.train.length + p.validation!.length + p.test.length).toBe(ids.length - 2);
     const k = await splitBusi(idx, { kind: 'kfold', k: 3, groupDuplicates: false });
     expect(k.file.folds).toHaveLength(3);
+    expect(k.file.groupDuplicates).toBe(false);
     expect(k.duplicates).toBeNull();
   });
 });

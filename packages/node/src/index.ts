@@ -12,6 +12,7 @@ export * from './models/table';
 export * from './runs/run-folder';
 export * from './runs/data';
 export * from './runs/train-run';
+export { makeRunSplit, runSampleGroups, selectionPart, reportPart, type RunSplitSettings } from './runs/run-split';
 export * from './report/plot';
 export * from './report/html';
 export * from './parallel';

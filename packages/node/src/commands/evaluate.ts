@@ -4,7 +4,7 @@ import { UsageError, type CliContext, type Command, type OptionValues } from '..
 import { loadData, type DataSpec } from '../runs/data';
 import { evaluateRun } from '../runs/evaluate-run';
 import { modelSettings, readModelDescription } from '../runs/model-settings';
-import { readRunSplit } from '../runs/train-run';
+import { readRunSplit, reportPart, selectionPart } from '../runs/run-split';
 import { dataSpec, resolveModel } from './run-args';
 
 export const evaluateCommand: Command = {
@@ -12,8 +12,9 @@ export const evaluateCommand: Command = {
   summary: "Score a trained model with the paper's metrics; write metrics.json, metrics.md and report.html",
   description: [
     'MODEL is a run folder (its best-model/ is used, or --which last) or a model folder (model.json).',
-    "Without --data/--synthetic a run is scored on its own validation part (split.json); with the run's",
-    'own data too, unless --subset all. Writes metrics.json, metrics.md, report.html (tables, training',
+    "Without --data/--synthetic a run is scored on its own test part (split.json; the validation part of a",
+    "two-way split); with the run's own data too, unless --subset says otherwise. Writes metrics.json,",
+    'metrics.md, report.html (tables, training',
     'curves from history.csv as inline SVG, a gallery image | ground truth | prediction), the curves as',
     'SVG and PNG and the gallery as PNG files.',
   ].join('\n'),
@@ -22,7 +23,7 @@ export const evaluateCommand: Command = {
     data: { type: 'string', short: 'd', valueName: 'DIR', description: 'BUSI folder to score on' },
     synthetic: { type: 'int', min: 1, valueName: 'N', description: 'Score on N synthetic images (seed --seed)' },
     seed: { type: 'int', min: 0, description: "Seed of --synthetic (default: the run's)" },
-    subset: { type: 'string', default: 'auto', choices: ['auto', 'validation', 'all'], description: "Images: the run's validation part when the data is the run's (auto), or all" },
+    subset: { type: 'string', default: 'auto', choices: ['auto', 'test', 'validation', 'all'], description: "Images of the run's own data: its test part (auto; validation in a two-way split), test, validation, or all" },
     which: { type: 'string', default: 'best', choices: ['best', 'last'], description: 'Model of a run folder' },
     size: { type: 'int', min: 16, description: "Input size (default: the model card's, else the run's, else 448)" },
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'Output folder (default: <run>/evaluation, else ./busi-evaluation)' },
@@ -54,10 +55,17 @@ async function runEvaluate(v: OptionValues, positionals: string[], ctx: CliConte
   const data = loadData(spec, size);
   const sameData = config !== null && runDir !== null && JSON.stringify(spec) === JSON.stringify(config.data) && size === config.size;
   const subset = v.subset as string;
-  if (subset === 'validation' && !sameData) throw new UsageError("busi evaluate: --subset validation needs a run folder and its own data (the split is the run's)");
-  const indices = sameData && subset !== 'all' ? readRunSplit(runDir!, data).test : Array.from({ length: data.source.size }, (_, i) => i);
+  if ((subset === 'validation' || subset === 'test') && !sameData) throw new UsageError(`busi evaluate: --subset ${subset} needs a run folder and its own data (the split is the run's)`);
+  let indices = Array.from({ length: data.source.size }, (_, i) => i);
+  let part = 'all images';
+  if (sameData && subset !== 'all') {
+    const split = readRunSplit(runDir!, data);
+    if (subset === 'test' && !split.validation) throw new UsageError("busi evaluate: --subset test: the run's split has no separate test part (a two-way split); use --subset validation");
+    const chosen = subset === 'validation' ? { indices: selectionPart(split), name: 'validation' } : reportPart(split);
+    indices = chosen.indices;
+    part = `${chosen.name} part`;
+  }
   const out = path.resolve(ctx.cwd, (v.out as string | undefined) ?? (runDir ? path.join(runDir, 'evaluation') : 'busi-evaluation'));
-  const part = indices.length === data.source.size ? 'all images' : 'validation part';
   await evaluateRun({
     modelDir: resolved.modelDir,
     runDir,

@@ -32,8 +32,12 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   epochs: { type: 'int', short: 'e', default: 50, min: 1, description: 'Epochs (with --resume: may extend the run)' },
   'split-file': { type: 'string', valueName: 'FILE', description: "Use this split (a busi split JSON: writeSplitFile's, or another run's split.json) instead of generating one" },
   fold: { type: 'int', default: 0, min: 0, description: 'Fold of a k-fold --split-file (0-based)' },
-  'val-fraction': { type: 'number', default: 0.2, min: 0.01, max: 0.9, description: 'Validation share of the stratified split' },
-  'group-duplicates': { type: 'boolean', description: 'Keep pixel-identical BUSI images on one side of the split (decodes every image once)' },
+  'val-fraction': { type: 'number', default: 0.1, min: 0.01, max: 0.9, description: 'Validation share of all images: picks the best epoch (and early stopping)' },
+  'test-fraction': { type: 'number', default: 0.2, min: 0, max: 0.9, description: 'Test share of all images, scored only at the end (0: a two-way train/validation split, reported on validation)' },
+  'group-duplicates': { type: 'boolean', default: true, description: 'Keep near-duplicate BUSI images (resized, re-encoded, cropped, marked copies) in one part of the split' },
+  'no-group-duplicates': { type: 'boolean', description: 'Split without grouping duplicates (copies then leak across the parts)' },
+  duplicates: { type: 'string', default: 'near', choices: ['near', 'exact'], description: 'Duplicates grouped: near-duplicates, or identical pixels only' },
+  'exclude-cross-class': { type: 'boolean', description: 'Leave out every image of a duplicate group whose copies carry different labels' },
   seed: { type: 'int', default: 42, min: 0, description: 'Seed of split, initialisation, shuffling, augmentation and dropout' },
   patience: { type: 'int', default: 0, min: 0, description: 'Early stopping after N epochs without improvement of --monitor (0: off)' },
   monitor: { type: 'string', default: 'val_dice', description: 'Validation quantity picking the best model (val_dice, val_loss, val_accuracy, val_macro_f1, ...)' },
@@ -77,6 +81,12 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
   if (splitFile && !fs.existsSync(splitFile)) throw new UsageError(`busi ${cmd}: --split-file '${splitFile}' not found`);
   const encoderWeights = v['encoder-weights'] === undefined ? null : path.resolve(ctx.cwd, v['encoder-weights'] as string);
   if (encoderWeights && !fs.existsSync(encoderWeights)) throw new UsageError(`busi ${cmd}: --encoder-weights file '${encoderWeights}' not found`);
+  const valFraction = v['val-fraction'] as number;
+  const testFraction = (v['test-fraction'] as number | undefined) ?? 0;
+  if (valFraction + testFraction >= 0.95) {
+    throw new UsageError(`busi ${cmd}: --val-fraction ${valFraction} and --test-fraction ${testFraction} leave too little to train on (their sum must stay below 0.95)`);
+  }
+  if (v['exclude-cross-class'] && v['no-group-duplicates']) throw new UsageError(`busi ${cmd}: --exclude-cross-class needs the duplicate groups; drop --no-group-duplicates`);
   const monitor = v.monitor as string;
   if (!monitor.startsWith('val_')) throw new UsageError(`busi ${cmd}: --monitor must be a validation quantity such as val_dice or val_loss; got '${monitor}'`);
   return {
@@ -97,7 +107,10 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
     microBatch: micro,
     epochs: v.epochs as number,
     valFraction: v['val-fraction'] as number,
-    groupDuplicates: !!v['group-duplicates'],
+    testFraction: v['test-fraction'] as number,
+    groupDuplicates: !v['no-group-duplicates'] && v['group-duplicates'] !== false,
+    duplicates: v.duplicates as 'near' | 'exact',
+    excludeCrossClass: !!v['exclude-cross-class'],
     splitFile,
     fold: v.fold as number,
     seed: v.seed as number,

@@ -4,6 +4,7 @@ import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { evaluateRun } from '../runs/evaluate-run';
 import { RUN_FILES, isNonEmptyDir, readJson, type RunStatus } from '../runs/run-folder';
+import { reportPart } from '../runs/run-split';
 import { readRunConfig, trainRun, type RunConfig } from '../runs/train-run';
 import { runVersions } from '../version';
 import { RUN_OPTIONS, runConfigFromOptions } from './run-args';
@@ -16,7 +17,9 @@ export const trainCommand: Command = {
     '50 epochs, stratified 8:2 split, resnet50 + unet, seed 42.',
     'The run folder gets config.json, split.json, status.json, history.csv (one row per epoch),',
     'metrics.json, best-model/ (by --monitor), last-model/, checkpoint/ (model + trainer state, every',
-    'epoch, written atomically) and evaluation/ (report.html on the validation part).',
+    'epoch, written atomically) and evaluation/ (report.html on the test part; on validation with --test-fraction 0).',
+    'The split is stratified, seeded and, on BUSI, grouped by near-duplicates (train 70 %, validation 10 %, test 20 %):',
+    'the best epoch is picked on validation, the numbers are reported on test; split.json records the group ids.',
     'A killed run continues with --resume (its config.json is used; --epochs may extend it); the first',
     'Ctrl-C finishes the current batch and saves a mid-epoch checkpoint.',
     'Cost without libtensorflow (2 cores): with the native kernels (busi build-native) a 448x448 batch-8 step of',
@@ -30,7 +33,7 @@ export const trainCommand: Command = {
     force: { type: 'boolean', short: 'f', description: 'Replace a non-empty run folder' },
     resume: { type: 'boolean', description: 'Continue the run in --out from its last checkpoint' },
     'max-epochs-this-run': { type: 'int', min: 1, description: 'Stop after N epochs in this session (resume later)' },
-    report: { type: 'boolean', default: true, description: 'Evaluate the best model on the validation part when training completes' },
+    report: { type: 'boolean', default: true, description: 'Evaluate the best model on the test part (validation in a two-way split) when training completes' },
     'no-report': { type: 'boolean', description: 'No report at the end' },
   },
   run: runTrain,
@@ -91,7 +94,8 @@ async function runTrain(v: OptionValues, positionals: string[], ctx: CliContext)
   }
   if (abort.signal.aborted) return 130;
   if (result.status.status === 'complete' && v.report && !v['no-report'] && fs.existsSync(path.join(dir, RUN_FILES.best))) {
-    await evaluateRun({ modelDir: path.join(dir, RUN_FILES.best), runDir: dir, config, data: result.data, indices: result.split.test, outDir: path.join(dir, 'evaluation'), ctx, gallery: 8, title: `validation of ${path.basename(dir)}` });
+    const part = reportPart(result.split);
+    await evaluateRun({ modelDir: path.join(dir, RUN_FILES.best), runDir: dir, config, data: result.data, indices: part.indices, outDir: path.join(dir, 'evaluation'), ctx, gallery: 8, title: `${part.name} part of ${path.basename(dir)}` });
   }
   return 0;
 }

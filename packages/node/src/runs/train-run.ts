@@ -16,13 +16,13 @@ import {
 import type { CliContext } from '../cli/args';
 import { SampleDataset, type AugmentOptions } from '@busi/data';
 import { IMAGENET_NORMALIZATION, type Normalization } from '@busi/data';
-import { splitBusi } from '@busi/data';
-import { readSplitFile, stratifiedSplit, toSplitFile, type SplitFile, type SplitIndices } from '@busi/data';
+import type { SplitIndices } from '@busi/data';
 import { fileSystem } from '@busi/data';
 import { createModel } from '../models/factory';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { loadData, type DataSpec, type LoadedData } from './data';
 import { loadEncoderWeights } from './encoder-weights';
+import { makeRunSplit, readRunSplit, selectionPart } from './run-split';
 import { cardWithMetrics, runModelCard } from './model-card';
 import {
   RUN_FILES,
@@ -62,10 +62,16 @@ export interface RunConfig {
   /** Samples per forward/backward pass (gradient accumulation below batchSize). */
   microBatch: number;
   epochs: number;
-  /** Validation share of a generated split. */
+  /** Validation share of a generated split (model selection). */
   valFraction: number;
-  /** Keep pixel-identical BUSI images on one side of a generated split. */
+  /** Test share of a generated split (scored only at the end); 0 or absent (older runs): a two-way split. */
+  testFraction?: number;
+  /** Keep duplicate BUSI images in one part of a generated split. */
   groupDuplicates: boolean;
+  /** Which duplicates are grouped: 'near' (default) or 'exact' (identical pixels). */
+  duplicates?: 'near' | 'exact';
+  /** Leave out the images of cross-class duplicate groups. */
+  excludeCrossClass?: boolean;
   /** The split file the run was started with, or null (generated). */
   splitFile: string | null;
   /** Fold of a k-fold split file to train on (0-based). */
@@ -133,10 +139,14 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
   const t0 = Date.now();
   const data = loadData(config.data, config.size, config.cache === 'disk' ? { dir: path.join(dir, '..', '.busi-cache') } : config.cache);
   say(`data: ${data.describe}`);
-  const { split, file: splitFile } = session.resume ? { split: readRunSplit(dir, data), file: null } : await makeSplit(config, data, ctx);
+  const { split, file: splitFile } = session.resume ? { split: readRunSplit(dir, data), file: null } : await makeRunSplit(config, data, ctx);
   const counts = (idx: number[]) => data.classNames.map((c, k) => `${idx.filter((i) => data.labels[i] === k).length} ${c}`).join(', ');
-  say(`split: train ${split.train.length} (${counts(split.train)}), validation ${split.test.length} (${counts(split.test)})`);
-  if (split.test.length === 0) throw new Error('the validation part of the split is empty; use more images or a larger --val-fraction');
+  const validation = selectionPart(split);
+  say(
+    `split: train ${split.train.length} (${counts(split.train)}), validation ${validation.length} (${counts(validation)})` +
+      (split.validation ? `, test ${split.test.length} (${counts(split.test)})` : ''),
+  );
+  if (validation.length === 0) throw new Error('the validation part of the split is empty; use more images or a larger --val-fraction');
 
   const checkpoint = session.resume ? findCheckpoint(dir) : null;
   let model: MultiTaskModel | null = null;
@@ -187,7 +197,7 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
       : new Adam({ learningRate: config.lr, weightDecay: config.weightDecay });
   const norm = config.normalization;
   const train = new SampleDataset(data.source, { normalization: norm, augment: config.augment, seed: config.seed }, split.train);
-  const val = new SampleDataset(data.source, { normalization: norm }, split.test);
+  const val = new SampleDataset(data.source, { normalization: norm }, validation);
   const batches = Math.ceil(split.train.length / config.batchSize);
   // BatchNorm cannot train on one sample at a 1x1 map: drop a last batch that would end in a
   // one-sample micro-batch (unless every micro-batch is one sample, as asked).
@@ -329,27 +339,8 @@ export function buildModel(config: Pick<RunConfig, 'encoder' | 'decoder' | 'deco
   });
 }
 
-async function makeSplit(config: RunConfig, data: LoadedData, ctx: CliContext): Promise<{ split: SplitIndices; file: SplitFile }> {
-  if (config.splitFile) {
-    const { split, parts } = readSplitFile(config.splitFile, data.ids);
-    const fold = config.fold ?? 0;
-    if (fold >= parts.length) throw new Error(`--fold ${fold}: split file '${config.splitFile}' has ${parts.length} fold(s) (0-based)`);
-    return { split: parts[fold], file: { ...split, folds: [split.folds[fold]] } };
-  }
-  if (data.busi && config.groupDuplicates) {
-    ctx.stdout.write('split: hashing every image to keep identical ones together\n');
-    const index = { root: '', classNames: data.classNames, entries: [...data.busi.entries] };
-    const r = await splitBusi(index, { seed: config.seed, trainFraction: 1 - config.valFraction, groupDuplicates: true });
-    return { split: r.parts[0], file: r.file };
-  }
-  const split = stratifiedSplit(data.labels, { seed: config.seed, trainFraction: 1 - config.valFraction });
-  return { split, file: toSplitFile(data.ids, [split], { kind: 'holdout', seed: config.seed, groupDuplicates: false }) };
-}
-
-/** The split stored in a run folder, as indices into `data`. */
-export function readRunSplit(dir: string, data: LoadedData): SplitIndices {
-  return readSplitFile(path.join(dir, RUN_FILES.split), data.ids).parts[0];
-}
+/** The split stored in a run folder, as indices into `data` (see run-split). */
+export { readRunSplit } from './run-split';
 
 /** Reads `config.json` of a run folder. */
 export function readRunConfig(dir: string): RunConfig {

@@ -33,18 +33,18 @@ function slice(n: number): string {
 }
 
 maybe('busi train/evaluate/predict on a slice of the real BUSI dataset', () => {
-  test('trains 1 epoch at 64 px, evaluates the validation part, predicts an original image', async () => {
+  test('trains 1 epoch at 64 px, evaluates the test part, predicts an original image', async () => {
     const data = slice(6);
     const run = path.join(tmp, 'run');
-    const t = await cli(['train', '--data', data, '-o', run, '--encoder', 'slim-resnet', '--decoder-channels', '16,16,8,8,8', '--size', '64', '--epochs', '1', '--batch-size', '4', '--backend', 'wasm', '--quiet', '--group-duplicates'], tmp);
+    const t = await cli(['train', '--data', data, '-o', run, '--encoder', 'slim-resnet', '--decoder-channels', '16,16,8,8,8', '--size', '64', '--epochs', '1', '--batch-size', '4', '--backend', 'wasm', '--quiet'], tmp);
     expect(t.err).toBe('');
     expect(t.code).toBe(0);
     expect(t.out).toContain('18 images (6 benign, 6 malignant, 6 normal)');
     const split = readJson(path.join(run, 'split.json'));
-    expect(split.groupDuplicates).toBe(true);
-    const { train, test } = split.folds[0];
-    expect(train.length + test.length).toBe(18);
-    expect(train.filter((id: string) => test.includes(id))).toEqual([]);
+    expect(split).toMatchObject({ groupDuplicates: true, duplicates: 'near' }); // the default
+    const { train, validation, test } = split.folds[0];
+    expect(train.length + validation.length + test.length).toBe(18);
+    expect(train.filter((id: string) => test.includes(id) || validation.includes(id))).toEqual([]);
     const ev = readJson(path.join(run, 'evaluation', 'metrics.json'));
     expect(ev.images).toBe(split.folds[0].test.length);
     expect(ev.data).toContain('BUSI folder');

@@ -13,7 +13,7 @@ beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-eval-'));
   run = path.join(tmp, 'run');
-  const r = await cli(['train', '-o', run, ...SMALL_RUN, '--epochs', '2', '--no-report'], tmp);
+  const r = await cli(['train', '-o', run, ...SMALL_RUN, '--epochs', '2', '--no-report', '--val-fraction', '0.2'], tmp);
   if (r.code !== 0) throw new Error(r.err);
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -21,14 +21,15 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 describe('busi evaluate', () => {
   test("scores a run's validation part: metrics.json, metrics.md, report.html with tables, curves and gallery PNGs", async () => {
     const before = tf.memory().numTensors;
-    const r = await cli(['evaluate', '--model', run, '--gallery', '3'], tmp);
+    // --subset validation: the part that picked the best epoch (the default is the run's test part)
+    const r = await cli(['evaluate', '--model', run, '--gallery', '3', '--subset', 'validation'], tmp);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
     const out = path.join(run, 'evaluation');
     expect(ls(out)).toEqual(['curves-loss.png', 'curves-loss.svg', 'curves-scores.png', 'curves-scores.svg', 'gallery', 'metrics.json', 'metrics.md', 'report.html']);
     const m = readJson(path.join(out, 'metrics.json'));
-    const nVal = readJson(path.join(run, 'split.json')).folds[0].test.length;
+    const nVal = readJson(path.join(run, 'split.json')).folds[0].validation.length;
     expect(m.images).toBe(nVal);
     expect(m.classification.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(nVal);
     expect(m.classification.classNames).toEqual(['benign', 'malignant', 'normal']);

@@ -41,7 +41,9 @@ describe('busi train', () => {
     expect(config.versions).toMatchObject({ tfjs: tf.version_core, busi: expect.stringMatching(/^\d+\.\d+\.\d+/) });
     expect(config.backend).toBe('wasm');
     const split = readJson(path.join(full, 'split.json'));
-    expect(split.folds[0].train.length + split.folds[0].test.length).toBe(24);
+    // three-way by default: train / validation (picks the best epoch) / test (reported)
+    expect(split.folds[0].train.length + split.folds[0].validation.length + split.folds[0].test.length).toBe(24);
+    expect(split.folds[0].validation.length).toBeGreaterThanOrEqual(2);
     expect(split.folds[0].test.length).toBeGreaterThanOrEqual(4);
     const history = parseHistoryCsv(fs.readFileSync(path.join(full, 'history.csv'), 'utf8'));
     expect(history.epoch).toEqual([1, 2]);
