@@ -58,9 +58,11 @@ export function nativeAddonPath(): string {
 /** The `@busi/kernels` package folder (found through module resolution, so it works from src, dist or a bundle). */
 export function kernelsPackageRoot(): string {
   // A bundle run from elsewhere (examples/run-from-source.mjs gives its ESM bundles a `require`) resolves from its own place.
+  // (The id is a variable so that bundlers leave the lookup to run time.)
+  const id = '@busi/kernels/package.json';
   if (typeof require === 'function') {
     try {
-      return path.dirname(require.resolve('@busi/kernels/package.json'));
+      return path.dirname(require.resolve(id));
     } catch {
       // not resolvable from here; try the bases below
     }
@@ -68,7 +70,7 @@ export function kernelsPackageRoot(): string {
   const bases = [typeof __filename === 'string' ? __filename : '', path.join(process.cwd(), 'noop.js')].filter(Boolean);
   for (const base of bases) {
     try {
-      return path.dirname(createRequire(base).resolve('@busi/kernels/package.json'));
+      return path.dirname(createRequire(base).resolve(id));
     } catch {
       // not resolvable from here; try the next base
     }

@@ -157,7 +157,7 @@ describe('busi demo', () => {
     expect(s.stdout.text).toMatch(/segmentation\s+dice \d\.\d{4}/);
     expect(s.stdout.text).toMatch(/confusion \(rows: truth, columns: prediction\)/);
     expect(tf.memory().numTensors).toBe(before);
-    expect(fs.readdirSync(path.join(out, 'model')).sort()).toEqual(['model.json', 'weights.bin']);
+    expect(fs.readdirSync(path.join(out, 'model')).sort()).toEqual(['MODEL_CARD.md', 'model.json', 'weights.bin']);
     expect(fs.readdirSync(path.join(out, 'overlays'))).toHaveLength(2);
     const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
     expect(metrics.history.epoch).toEqual([0, 1]);
