@@ -14,6 +14,8 @@ export * from './layers/group-norm';
 export * from './ops/conv';
 export * from './heads/segmentation-head';
 export * from './heads/classification-head';
+export * from './init/init-spec';
+export * from './init/initialize';
 export * from './model/multi-task-model';
 export * from './model/count-macs';
 export * from './data/synthetic';

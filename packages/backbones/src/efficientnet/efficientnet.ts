@@ -9,6 +9,8 @@ import {
   isTorchMappable,
   type EncoderArgs,
   type Padding4,
+  TORCH_DEFAULT_INIT,
+  type InitSpec,
 } from '@busi/core';
 import { efficientNetArch, staticSamePadding, type EfficientNetArch, type EfficientNetVariant, type MBConvSpec } from './params';
 
@@ -48,6 +50,8 @@ export class EfficientNetEncoder extends EncoderBase {
   readonly dropConnectRate: number;
   readonly keepHead: boolean;
   readonly seed?: number;
+  /** EfficientNet-PyTorch runs no initialiser of its own: every module keeps PyTorch's default. */
+  readonly initialization: InitSpec = TORCH_DEFAULT_INIT;
   private builtLayers: tfl.layers.Layer[] = [];
 
   constructor(args: EfficientNetEncoderArgs) {

@@ -1,5 +1,15 @@
 import { initializers, layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { BatchNorm2d, Conv2d, EncoderBase, MaxPool2d, type EncoderArgs } from '@busi/core';
+import {
+  BatchNorm2d,
+  Conv2d,
+  EncoderBase,
+  MaxPool2d,
+  TIMM_BASIC_RESNET_INIT,
+  TIMM_BOTTLENECK_RESNET_INIT,
+  TORCHVISION_RESNET_INIT,
+  type EncoderArgs,
+  type InitSpec,
+} from '@busi/core';
 
 /** Which implementation's module paths and dilation rule an encoder reproduces. */
 export type ResNetStyle = 'torchvision' | 'timm';
@@ -43,6 +53,12 @@ export class ResNetEncoder extends EncoderBase {
     const expansion = args.spec.block === 'bottleneck' ? 4 : 1;
     super(args.name, args, [64, ...STAGE_PLANES.map((p) => p * expansion)]);
     this.spec = args.spec;
+  }
+
+  /** torchvision's init for smp's own ResNets; timm's (last BN of each block at zero) for `tu-` ones. */
+  get initialization(): InitSpec {
+    if (this.spec.style === 'torchvision') return TORCHVISION_RESNET_INIT;
+    return this.spec.block === 'bottleneck' ? TIMM_BOTTLENECK_RESNET_INIT : TIMM_BASIC_RESNET_INIT;
   }
 
   /** Module path of the ResNet itself: smp wraps timm models in `.model`. */

@@ -1,4 +1,5 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import type { InitSpec } from '../init/init-spec';
 
 /** Arguments every registered decoder factory accepts (decoder-specific options extend it). */
 export interface DecoderArgs {
@@ -29,6 +30,12 @@ export interface Decoder {
   readonly outputStride: number;
   /** Kernel size the reference uses for the segmentation head's conv on this decoder (3 for Unet, 1 for FPN). */
   readonly headKernelSize: number;
+  /**
+   * How the PyTorch reference starts the decoder's and the heads' weights, applied by
+   * {@link MultiTaskModel}. Absent: smp's `SegmentationModel.initialize()` (`initialize_decoder`,
+   * `initialize_head`).
+   */
+  readonly initialization?: { decoder: InitSpec; heads: InitSpec };
   /** Builds the layers on the encoder features and returns the decoded map. */
   apply(features: SymbolicTensor[]): SymbolicTensor;
   /** Every constructor argument, so `createDecoder(config.name, config.args)` rebuilds it. */

@@ -1,4 +1,5 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import type { InitSpec } from '../init/init-spec';
 
 /** Arguments every registered encoder factory accepts (encoder-specific options extend it). */
 export interface EncoderArgs {
@@ -36,6 +37,11 @@ export interface Encoder {
   readonly featureNames: readonly string[];
   /** Stride of the deepest feature (input H and W must be divisible by it). */
   readonly outputStride: number;
+  /**
+   * How the PyTorch reference starts this encoder's weights, applied by {@link MultiTaskModel}.
+   * Absent: PyTorch's per-module defaults.
+   */
+  readonly initialization?: InitSpec;
   /** Builds the layers on `input` and returns the features. */
   apply(input: SymbolicTensor): SymbolicTensor[];
   /** Every constructor argument, so `createEncoder(config.name, config.args)` rebuilds it. */

@@ -8,6 +8,8 @@ import { isTorchMappable, type TorchParam } from '../layers/torch-params';
 import { initializeWeights, reseedStochasticLayers } from '../random/seeding';
 import { createDecoder, createEncoder, decoders } from '../registry/index';
 import { MODEL_CARD_KEY, validateModelCard, type ModelCard } from './model-card';
+import { SMP_DECODER_AND_HEADS_INIT, TORCH_DEFAULT_INIT, type ModelInitSpec } from '../init/init-spec';
+import { initializeLikeReference } from '../init/initialize';
 
 /** An encoder given by registry name, by `{ name, ...args }`, or as a built {@link Encoder}. */
 export type EncoderSpec = string | ({ name: string } & Record<string, unknown>) | Encoder;
@@ -33,8 +35,15 @@ export interface MultiTaskModelArgs {
   /** Model name. Default `<decoder>__<encoder>`. */
   name?: string;
   /**
+   * How weights start. 'reference' (default): as the PyTorch reference starts them (each encoder and
+   * decoder declares its `initialization`; smp's `initialize()` where smp runs it). 'layers': the
+   * tfjs initialisers the layers were built with (He-uniform kernels, zero biases). Or an explicit
+   * {@link ModelInitSpec} per part.
+   */
+  initialization?: 'reference' | 'layers' | ModelInitSpec;
+  /**
    * Seed of the weight initialisation: the same seed gives bit-identical initial weights in any
-   * process. Default: unseeded (tfjs's own random draws).
+   * process. Default: unseeded.
    */
   seed?: number;
 }
@@ -336,6 +345,14 @@ function buildMultiTask(args: MultiTaskModelArgs): {
   const logits = clsHead.apply(features[features.length - 1]);
   const name = args.name ?? `${decoder.name}__${encoder.name}`;
   const model = tfl.model({ inputs: input, outputs: [mask, logits], name: sanitize(name) });
+  const init = args.initialization ?? 'reference';
+  if (init !== 'layers') {
+    const spec: ModelInitSpec =
+      init === 'reference'
+        ? { encoder: encoder.initialization ?? TORCH_DEFAULT_INIT, ...(decoder.initialization ?? SMP_DECODER_AND_HEADS_INIT) }
+        : init;
+    initializeLikeReference(model, spec, { seed: args.seed });
+  } else if (args.seed !== undefined) initializeWeights(model.layers, args.seed);
   const { classes: _c, prefix: _p, ...clsConfig } = clsHead.getConfig();
   const config: MultiTaskModelConfig = {
     name,
@@ -349,7 +366,6 @@ function buildMultiTask(args: MultiTaskModelArgs): {
     outputStride: encoder.outputStride,
     seed: args.seed ?? null,
   };
-  if (args.seed !== undefined) initializeWeights(model.layers, args.seed);
   return { model, config, features };
 }
 

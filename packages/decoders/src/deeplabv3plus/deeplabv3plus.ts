@@ -1,5 +1,13 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { Conv2d, Resize, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
+import {
+  Conv2d,
+  Resize,
+  TORCH_DEFAULT_DECODER_AND_HEADS_INIT,
+  registerDecoder,
+  type Decoder,
+  type DecoderArgs,
+  type DecoderConfig,
+} from '@busi/core';
 import { aspp, bnRelu, checkRate, separableConv2d } from '../blocks';
 
 /** Options of the DeepLabV3+ decoder (smp `DeepLabV3Plus` defaults). */
@@ -30,6 +38,8 @@ export class DeepLabV3PlusDecoder implements Decoder {
   readonly outChannels: number;
   readonly outputStride: number;
   readonly headKernelSize = 1;
+  /** smp v0.3.3's DeepLabV3Plus never calls `initialize()`: decoder and heads keep PyTorch's defaults. */
+  readonly initialization = TORCH_DEFAULT_DECODER_AND_HEADS_INIT;
   readonly encoderChannels: readonly number[];
   readonly atrousRates: readonly [number, number, number];
   readonly encoderOutputStride: 16;
