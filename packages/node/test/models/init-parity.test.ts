@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readTorchValue, type MultiTaskModel } from '@busi/core';
-import { initBackend } from '../../src/backends';
+import { initBackend } from '@busi/kernels';
 import { createModel } from '../../src/models/factory';
 
 interface EntryStats {
