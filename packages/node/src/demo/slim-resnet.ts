@@ -1,5 +1,14 @@
 import { initializers, layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { BatchNorm2d, Conv2d, EncoderBase, encoders, registerEncoder, type EncoderArgs } from '@busi/core';
+import {
+  BatchNorm2d,
+  Conv2d,
+  EncoderBase,
+  TORCHVISION_RESNET_INIT,
+  encoders,
+  registerEncoder,
+  type EncoderArgs,
+  type InitSpec,
+} from '@busi/core';
 
 /** Arguments of {@link SlimResNetEncoder}. */
 export interface SlimResNetArgs extends EncoderArgs {
@@ -21,6 +30,8 @@ const DEFAULT_WIDTHS = [16, 16, 32, 48, 64] as const;
 export class SlimResNetEncoder extends EncoderBase {
   readonly widths: readonly number[];
   readonly blocks: number;
+  /** A ResNet in miniature: torchvision's ResNet initialisation (He, fan-out). */
+  readonly initialization: InitSpec = TORCHVISION_RESNET_INIT;
 
   constructor(args: SlimResNetArgs = {}) {
     const widths = args.widths ?? DEFAULT_WIDTHS;
