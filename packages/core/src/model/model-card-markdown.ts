@@ -39,8 +39,12 @@ export function modelCardMarkdown(card: ModelCard, config: MultiTaskModelConfig,
   if (card.training) lines.push('', '## Training', '', table(Object.entries(card.training)));
   if (card.split) {
     const s = card.split;
-    lines.push('', '## Split', '', `${s.train} training and ${s.validation} validation images${s.method ? ` (${s.method})` : ''}.`);
-    if (s.perClass) lines.push('', '| class | train | validation |', '|---|---|---|', ...Object.entries(s.perClass).map(([c, [t, v]]) => `| ${c} | ${t} | ${v} |`));
+    const test = s.test !== undefined;
+    lines.push('', '## Split', '', `${s.train} training, ${s.validation} validation${test ? ` and ${s.test} test` : ''} images${s.method ? ` (${s.method})` : ''}.`);
+    if (s.perClass) {
+      lines.push('', `| class | train | validation |${test ? ' test |' : ''}`, `|---|---|---|${test ? '---|' : ''}`);
+      lines.push(...Object.entries(s.perClass).map(([c, n]) => `| ${c} | ${n.join(' | ')} |`));
+    }
   }
   if (card.metrics && Object.keys(card.metrics).length) lines.push('', '## Validation metrics', '', table(Object.entries(card.metrics)));
   lines.push('', '## Versions', '', `busi ${card.versions.busi}, TensorFlow.js ${card.versions.tfjs}; card written ${card.created}.`, '');

@@ -15,10 +15,12 @@ export type TrainingRecipe = Record<string, string | number | boolean | null>;
 export interface SplitSummary {
   /** Training images. */
   train: number;
-  /** Validation images. */
+  /** Validation images (those the saved model was selected on). */
   validation: number;
-  /** Images per class in each part, e.g. `{ benign: [350, 87] }` (train, validation). */
-  perClass?: Record<string, [number, number]>;
+  /** Held-out test images of a three-way split (absent in a two-way split). */
+  test?: number;
+  /** Images per class in each part, e.g. `{ benign: [350, 87] }` (train, validation[, test]). */
+  perClass?: Record<string, number[]>;
   /** How the split was made, e.g. 'stratified 8:2, seed 42, identical images grouped'. */
   method?: string;
 }

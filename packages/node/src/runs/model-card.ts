@@ -8,9 +8,9 @@ const CARD_METRICS = ['val_dice', 'val_iou', 'val_accuracy', 'val_macro_f1', 'va
 
 /** The model card of a training run: its preprocessing, classes, recipe and split (metrics added per saved epoch). */
 export function runModelCard(config: RunConfig, data: LoadedData, split: SplitIndices): ModelCard {
-  const perClass = Object.fromEntries(
-    data.classNames.map((c, k) => [c, [split.train.filter((i) => data.labels[i] === k).length, split.test.filter((i) => data.labels[i] === k).length]]),
-  ) as Record<string, [number, number]>;
+  // A two-way split selects on `test`; a three-way one on `validation` and keeps `test` held out.
+  const parts = split.validation ? [split.train, split.validation, split.test] : [split.train, split.test];
+  const perClass = Object.fromEntries(data.classNames.map((c, k) => [c, parts.map((p) => p.filter((i) => data.labels[i] === k).length)]));
   return createModelCard({
     preprocessing: { size: [config.size, config.size], channels: 3, resize: 'bilinear', normalization: config.normalization },
     classNames: [...config.classNames],
@@ -32,11 +32,13 @@ export function runModelCard(config: RunConfig, data: LoadedData, split: SplitIn
     },
     split: {
       train: split.train.length,
-      validation: split.test.length,
+      validation: (split.validation ?? split.test).length,
+      ...(split.validation ? { test: split.test.length } : {}),
       perClass,
       method: config.splitFile
         ? `from split file ${config.splitFile}${config.fold ? `, fold ${config.fold}` : ''}`
-        : `stratified, validation share ${config.valFraction}, seed ${config.seed}${config.groupDuplicates ? ', identical images kept together' : ''}`,
+        : `stratified, validation share ${config.valFraction}${config.testFraction ? `, test share ${config.testFraction}` : ''}, seed ${config.seed}` +
+          (config.groupDuplicates ? `, ${config.duplicates === 'exact' ? 'identical' : 'near-identical'} images kept together` : ''),
     },
   });
 }

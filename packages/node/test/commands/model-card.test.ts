@@ -41,7 +41,9 @@ describe('model cards', () => {
     expect(card.versions.tfjs).toBe(tf.version_core);
     expect(card.training).toMatchObject({ epochs: 1, 'batch size': 4, optimizer: 'adam', seed: 42 });
     const split = readJson(path.join(run, 'split.json')).folds[0];
-    expect([card.split.train, card.split.validation]).toEqual([split.train.length, split.test.length]);
+    // busi train splits three ways: selected on validation, test held out.
+    expect([card.split.train, card.split.validation, card.split.test]).toEqual([split.train.length, split.validation.length, split.test.length]);
+    expect(card.split.perClass.benign).toHaveLength(3);
     // The metrics are the saved epoch's validation scores.
     expect(card.metrics.dice).toBeCloseTo(readJson(path.join(run, 'metrics.json')).best.val_dice, 10);
     const md = fs.readFileSync(path.join(best, 'MODEL_CARD.md'), 'utf8');
