@@ -5,7 +5,8 @@ import { loadData, type DataSpec } from '../runs/data';
 import { evaluateRun } from '../runs/evaluate-run';
 import { modelSettings, readModelDescription } from '../runs/model-settings';
 import { readRunSplit, reportPart, selectionPart } from '../runs/run-split';
-import { dataSpec, resolveModel } from './run-args';
+import type { TtaMode } from '../runs/predictor';
+import { dataSpec, parseSpacing, resolveModel } from './run-args';
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
@@ -24,6 +25,9 @@ export const evaluateCommand: Command = {
     synthetic: { type: 'int', min: 1, valueName: 'N', description: 'Score on N synthetic images (seed --seed)' },
     seed: { type: 'int', min: 0, description: "Seed of --synthetic (default: the run's)" },
     subset: { type: 'string', default: 'auto', choices: ['auto', 'test', 'validation', 'all'], description: "Images of the run's own data: its test part (auto; validation in a two-way split), test, validation, or all" },
+    tta: { type: 'string', default: 'none', choices: ['none', 'flip'], description: 'Test-time augmentation: flip averages the probabilities of each image and its mirror image' },
+    spacing: { type: 'string', valueName: 'MM|SY,SX', description: 'mm per pixel of the scored (resized) masks, for HD95 and ASD in mm too' },
+    'bootstrap-seed': { type: 'int', default: 0, min: 0, description: 'Seed of the bootstrap confidence intervals (1000 resamples)' },
     which: { type: 'string', default: 'best', choices: ['best', 'last'], description: 'Model of a run folder' },
     size: { type: 'int', min: 16, description: "Input size (default: the model card's, else the run's, else 448)" },
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'Output folder (default: <run>/evaluation, else ./busi-evaluation)' },
@@ -77,6 +81,9 @@ async function runEvaluate(v: OptionValues, positionals: string[], ctx: CliConte
     gallery: v.gallery as number,
     batchSize: v['batch-size'] as number,
     title: `Evaluation of ${path.basename(runDir ?? resolved.modelDir)} on ${part}`,
+    tta: v.tta as TtaMode,
+    spacing: parseSpacing(v.spacing as string | undefined, 'evaluate'),
+    bootstrap: { seed: v['bootstrap-seed'] as number },
   });
   return 0;
 }

@@ -9,6 +9,7 @@ import { renderOverlay } from '@busi/data';
 import { convertChannels, decodeImage, resizeRaw, writePng } from '@busi/data';
 import { modelSettings } from '../runs/model-settings';
 import { writeJsonAtomic } from '../runs/run-folder';
+import { ensemblePredictor, type TtaMode } from '../runs/predictor';
 import { resolveModel } from './run-args';
 
 /** One image's prediction, as printed and written to predictions.json. */
@@ -43,6 +44,7 @@ export const predictCommand: Command = {
     size: { type: 'int', min: 16, description: "Input size (default: the model card's, else the run's, else 448)" },
     threshold: { type: 'number', min: 0, max: 1, description: "Mask probability threshold (default: the model card's, else 0.5)" },
     json: { type: 'boolean', description: 'Print the predictions as JSON' },
+    tta: { type: 'string', default: 'none', choices: ['none', 'flip'], description: 'Test-time augmentation: flip averages the probabilities of the image and its mirror image' },
     backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
   },
   run: runPredict,
@@ -66,6 +68,7 @@ async function runPredict(v: OptionValues, positionals: string[], ctx: CliContex
   await initBackend({ backend: v.backend as BackendChoice, log: false });
   const model = await MultiTaskModel.load(fileSystem(resolved.modelDir));
   const results: Prediction[] = [];
+  const predictor = ensemblePredictor([model], v.tta as TtaMode);
   try {
     const warn = (s: string) => ctx.stderr.write(`busi predict: warning: ${s}\n`);
     const settings = modelSettings(model, resolved.config, { size: v.size as number | undefined, threshold: v.threshold as number | undefined }, warn, `model '${resolved.modelDir}'`);
@@ -81,7 +84,7 @@ async function runPredict(v: OptionValues, positionals: string[], ctx: CliContex
       }
       const x = preprocessToTensor(img, preprocessing);
       const { mask, probs } = tf.tidy(() => {
-        const o = model.predict(x);
+        const o = predictor.forward(x);
         return { mask: tf.greaterEqual(tf.sigmoid(o.mask), threshold), probs: tf.softmax(o.logits) };
       });
       x.dispose();

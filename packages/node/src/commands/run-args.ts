@@ -163,3 +163,13 @@ export function resolveModel(arg: string, cwd: string, which: 'best' | 'last' = 
   }
   throw new UsageError(`--model: '${dir}' is neither a run folder (config.json) nor a model folder (model.json)`);
 }
+
+/** `--spacing MM` (square pixels) or `--spacing SY,SX` (mm per pixel along rows and columns); undefined when absent. */
+export function parseSpacing(value: string | undefined, cmd: string): number | [number, number] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(',').map((x) => Number(x.trim()));
+  if (!(parts.length === 1 || parts.length === 2) || parts.some((x) => !(Number.isFinite(x) && x > 0))) {
+    throw new UsageError(`busi ${cmd}: --spacing must be mm per pixel, one positive number or two (rows,columns) such as 0.1,0.12; got '${value}'`);
+  }
+  return parts.length === 1 ? parts[0] : [parts[0], parts[1]];
+}

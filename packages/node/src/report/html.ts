@@ -1,14 +1,70 @@
-import type { ClassificationReport, SegmentationReport } from '@busi/core';
+import type { ClassificationReport, ConfidenceInterval, EvaluationMetrics, PixelSpacing, SegmentationReport } from '@busi/core';
+
+/** One scored image in `metrics.json` (distances null where undefined: exactly one mask empty). */
+export interface PerImageRow {
+  id: string;
+  truth: string;
+  predicted: string;
+  /** Class probabilities in class order. */
+  probabilities: number[];
+  dice: number;
+  iou: number;
+  /** Pixels. */
+  hd95: number | null;
+  asd: number | null;
+  /** With a spacing. */
+  hd95_mm?: number | null;
+  asd_mm?: number | null;
+}
 
 /** What an evaluation found, as written to `metrics.json`. */
 export interface EvaluationSummary {
   title: string;
   model: string;
+  /** The model(s) and test-time augmentation used, e.g. '5 models (mean of probabilities), horizontal-flip TTA'. */
+  predictor?: string;
   data: string;
   images: number;
   losses: Record<string, number>;
   classification: ClassificationReport;
   segmentation: SegmentationReport;
+  /** Headline numbers with bootstrap intervals, ROC curves, calibration, distance coverage. */
+  metrics?: EvaluationMetrics;
+  /** mm per pixel used for the distances in mm, or null. */
+  spacing?: PixelSpacing | null;
+  /** Every scored image. */
+  perImage?: PerImageRow[];
+}
+
+/** What each headline key means, for the tables. */
+const HEADLINE_LABELS: Record<string, string> = {
+  dice: 'Dice (per image, mean)',
+  iou: 'IoU (per image, mean)',
+  hd95: 'HD95, pixels',
+  asd: 'ASD, pixels',
+  hd95_mm: 'HD95, mm',
+  asd_mm: 'ASD, mm',
+  accuracy: 'accuracy',
+  macro_f1: 'macro F1',
+  macro_auc: 'ROC AUC (macro, one-vs-rest)',
+  macro_ap: 'average precision (macro)',
+  ece: 'expected calibration error (15 bins)',
+};
+
+/** Rows (label, value, interval) of the headline numbers. */
+function headlineRows(m: EvaluationMetrics): [string, string, string][] {
+  const label = (k: string) => HEADLINE_LABELS[k] ?? k.replace(/^auc_(.*)$/, 'ROC AUC, $1 vs rest').replace(/^ap_(.*)$/, 'average precision, $1 vs rest');
+  const ci = (c: ConfidenceInterval) => (Number.isFinite(c.low) ? `${f4(c.low)} – ${f4(c.high)}` : 'n/a');
+  return Object.entries(m.headline).map(([k, c]) => [label(k), f4(c.value), ci(c)]);
+}
+
+/** The sentence stating how the headline numbers and their intervals were computed. */
+function headlineNote(m: EvaluationMetrics): string {
+  const d = m.distanceCoverage;
+  return (
+    `${Math.round(m.bootstrap.level * 100)} % percentile-bootstrap intervals over images (${m.bootstrap.resamples} resamples, seed ${m.bootstrap.seed}). ` +
+    `HD95 and ASD average the ${d.measured} images where truth and prediction both hold a lesion (${d.missed} lesions missed, ${d.falseLesion} false lesions on normal images, ${d.bothEmpty} correct empty masks).`
+  );
 }
 
 const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
@@ -23,8 +79,11 @@ export function evaluationMarkdown(s: EvaluationSummary): string {
     `# ${s.title}`,
     '',
     `Model: \`${s.model}\`  `,
-    `Data: ${s.data} (${s.images} images)`,
+    `Data: ${s.data} (${s.images} images)${s.predictor ? `  \nPredictor: ${s.predictor}` : ''}`,
     '',
+    ...(s.metrics
+      ? ['## Headline', '', '| metric | value | 95 % CI |', '|---|---|---|', ...headlineRows(s.metrics).map((r) => `| ${r.join(' | ')} |`), '', headlineNote(s.metrics), '', '## Details', '']
+      : []),
     '| metric | value |',
     '|---|---|',
     `| accuracy | ${f4(c.accuracy)} |`,
@@ -86,6 +145,7 @@ figure{display:inline-block;margin:0 1em 1em 0}figure img{max-width:100%;border:
 <h1>${esc(s.title)}</h1>
 <p>Model <code>${esc(s.model)}</code><br>Data: ${esc(s.data)} (${s.images} images)</p>
 ${Object.keys(details).length ? `<h2>Run</h2>\n<table id="run">\n${Object.entries(details).map(([k, x]) => row([k, x])).join('\n')}\n</table>` : ''}
+${s.metrics ? `<h2>Headline</h2>\n<p>${esc(s.predictor ?? '')}</p>\n<table id="headline">\n${row(['metric', 'value', '95 % CI'], true)}\n${headlineRows(s.metrics).map((r) => row(r)).join('\n')}\n</table>\n<p>${esc(headlineNote(s.metrics))}</p>` : ''}
 <h2>Metrics</h2>
 <table id="metrics">
 ${row(['metric', 'per image (mean)', 'pooled pixels'], true)}
@@ -111,7 +171,7 @@ ${c.perClass.map((k, i) => row([names[i], f4(k.precision), f4(k.recall), f4(k.f1
 ${row(['truth \\ prediction', ...names], true)}
 ${c.confusion.map((r, i) => row([names[i], ...r])).join('\n')}
 </table>
-${charts.length ? `<h2>Training curves</h2>\n<div class="charts">\n${charts.map((ch) => ch.svg).join('\n')}\n</div>` : ''}
+${charts.length ? `<h2>Charts</h2>\n<div class="charts">\n${charts.map((ch) => ch.svg).join('\n')}\n</div>` : ''}
 ${gallery.length ? `<h2>Predictions</h2>\n<p>image | ground truth (green) | prediction (red fill; ground truth outlined in green)</p>\n${gallery.map((it) => `<figure><img src="${esc(it.src)}" alt="${esc(it.caption)}"><figcaption>${esc(it.caption)}</figcaption></figure>`).join('\n')}` : ''}
 </body></html>
 `;

@@ -1,21 +1,31 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { MultiTaskMetrics, MultiTaskModel, Trainer } from '@busi/core';
-import { SampleDataset, fileSystem, hstack, renderOverlay, writePng } from '@busi/data';
+import { evaluationMetrics, scoresFromCounts, type EvaluationMetrics, type ImageResult, type PixelSpacing } from '@busi/core';
+import { SampleDataset, hstack, renderOverlay, writePng } from '@busi/data';
 import type { CliContext } from '../cli/args';
 import { formatEvaluation } from '../report/evaluation';
-import { evaluationHtml, evaluationMarkdown, type EvaluationSummary, type GalleryItem } from '../report/html';
+import { evaluationHtml, evaluationMarkdown, type EvaluationSummary, type GalleryItem, type PerImageRow } from '../report/html';
 import { lineChartSvg, writeChart } from '../report/plot';
 import { formatDuration } from '../report/progress';
 import type { LoadedData } from './data';
+import { scorePredictor } from './image-scores';
+import { loadPredictor, type Predictor, type TtaMode } from './predictor';
 import { RUN_FILES, parseHistoryCsv, readJson, writeJsonAtomic, type RunStatus } from './run-folder';
 import { readRunConfig, type RunConfig } from './train-run';
 
 /** Arguments of {@link evaluateRun}. */
 export interface EvaluateRunArgs {
-  /** Folder of the saved model (model.json + weights). */
+  /** Folder of the saved model (model.json + weights); with `ensemble`, the first of them. */
   modelDir: string;
+  /** More model folders whose probabilities are averaged with `modelDir`'s (a fold ensemble). */
+  ensemble?: readonly string[];
+  /** Test-time augmentation. Default 'none'. */
+  tta?: TtaMode;
+  /** mm per pixel of the scored (resized) masks, for HD95 and ASD in mm. */
+  spacing?: PixelSpacing;
+  /** Seed and resamples of the bootstrap intervals. Defaults 0 and 1000. */
+  bootstrap?: { seed?: number; resamples?: number };
   /** Run folder whose history.csv is plotted, or null. */
   runDir: string | null;
   /** Normalisation and λ the model was trained with. */
@@ -36,40 +46,104 @@ export interface EvaluateRunArgs {
   title: string;
 }
 
-/** Scores a saved model and writes metrics.json, metrics.md, report.html, charts and gallery into `outDir`. */
+/**
+ * Scores a saved model (or an ensemble, with optional flip TTA) and writes metrics.json (headline
+ * numbers with 95 % bootstrap intervals, per-class ROC AUC and AP, ECE, HD95/ASD, per-image
+ * scores), metrics.md, report.html (with a ROC plot and a reliability diagram), charts and gallery into `outDir`.
+ */
 export async function evaluateRun(a: EvaluateRunArgs): Promise<EvaluationSummary> {
   const t0 = Date.now();
   const say = (s: string) => a.ctx.stdout.write(`${s}\n`);
   if (a.indices.length === 0) throw new Error('evaluate: no images to score');
-  const model = await MultiTaskModel.load(fileSystem(a.modelDir));
-  const metrics = new MultiTaskMetrics({ classNames: [...a.data.classNames] });
-  const trainer = new Trainer(model, { lambda: a.config.lambda, metrics: [metrics], batchSize: a.batchSize ?? 8 });
+  const predictor = await loadPredictor([a.modelDir, ...(a.ensemble ?? [])], a.tta ?? 'none');
   try {
     const dataset = new SampleDataset(a.data.source, { normalization: a.config.normalization }, a.indices);
-    const logs = await trainer.evaluate(dataset);
-    const report = metrics.report();
+    const scores = await scorePredictor(predictor, dataset, { lambda: a.config.lambda, classNames: a.data.classNames, spacing: a.spacing, batchSize: a.batchSize });
+    const metrics = evaluationMetrics(scores.images, { classNames: a.data.classNames, seed: a.bootstrap?.seed, resamples: a.bootstrap?.resamples });
     const summary: EvaluationSummary = {
       title: a.title,
       model: a.modelDir,
+      predictor: predictor.describe,
       data: a.data.describe,
       images: a.indices.length,
-      losses: { loss: logs.loss, segmentation_loss: logs.segmentation_loss, classification_loss: logs.classification_loss },
-      ...report,
+      losses: scores.losses,
+      classification: scores.classification,
+      segmentation: scores.segmentation,
+      metrics,
+      spacing: a.spacing ?? null,
+      perImage: perImageRows(a.data, a.indices, scores.images),
     };
     fs.mkdirSync(a.outDir, { recursive: true });
     writeJsonAtomic(path.join(a.outDir, 'metrics.json'), summary);
     fs.writeFileSync(path.join(a.outDir, 'metrics.md'), evaluationMarkdown(summary));
-    const charts = await trainingCharts(a.runDir, a.outDir);
-    const gallery = await writeGallery(model, dataset, a.data, a.indices, path.join(a.outDir, 'gallery'), a.gallery);
+    const charts = [...(await evaluationCharts(metrics, a.outDir)), ...(await trainingCharts(a.runDir, a.outDir))];
+    const gallery = await writeGallery(predictor, dataset, a.data, a.indices, path.join(a.outDir, 'gallery'), a.gallery);
     fs.writeFileSync(path.join(a.outDir, 'report.html'), evaluationHtml(summary, charts, gallery, runDetails(a.runDir)));
-    say(`${a.title} (${a.indices.length} images):`);
-    say(formatEvaluation(report, logs));
+    say(`${a.title} (${a.indices.length} images; ${predictor.describe}):`);
+    say(formatEvaluation(scores, scores.losses));
+    say(formatHeadline(metrics));
     say(`wrote metrics.json, metrics.md, report.html, ${charts.length} charts and ${gallery.length} gallery images to ${a.outDir} in ${formatDuration((Date.now() - t0) / 1000)}`);
     return summary;
   } finally {
-    trainer.dispose();
-    model.dispose();
+    predictor.dispose();
   }
+}
+
+/** One row per scored image for metrics.json: id, truth, prediction, its probabilities and scores. */
+function perImageRows(data: LoadedData, indices: readonly number[], images: readonly ImageResult[]): PerImageRow[] {
+  return images.map((r, j) => {
+    const s = scoresFromCounts(r.counts);
+    let best = 0;
+    for (let k = 1; k < r.probabilities.length; k++) if (r.probabilities[k] > r.probabilities[best]) best = k;
+    const num = (x: number) => (Number.isFinite(x) ? x : null);
+    return {
+      id: data.ids[indices[j]],
+      truth: data.classNames[r.label],
+      predicted: data.classNames[best],
+      probabilities: Array.from(r.probabilities),
+      dice: s.dice,
+      iou: s.iou,
+      hd95: num(r.distances.hd95),
+      asd: num(r.distances.asd),
+      ...(r.distancesMm ? { hd95_mm: num(r.distancesMm.hd95), asd_mm: num(r.distancesMm.asd) } : {}),
+    };
+  });
+}
+
+/** The ROC plot (one curve per class, one-vs-rest) and the reliability diagram, as SVG and PNG. */
+async function evaluationCharts(m: EvaluationMetrics, outDir: string): Promise<{ title: string; svg: string }[]> {
+  const roc = lineChartSvg(
+    [
+      ...m.classNames.map((name) => ({ name: `${name} (AUC ${fmtNum(m.headline[`auc_${name}`]?.value)})`, x: m.roc[name].fpr, y: m.roc[name].tpr })),
+      { name: 'chance', x: [0, 1], y: [0, 1], color: '#999' },
+    ],
+    { title: 'ROC, one class vs the rest', xLabel: 'false-positive rate', yLabel: 'true-positive rate', yRange: [0, 1], markers: false },
+  );
+  const filled = m.calibration.bins.filter((b) => b.count > 0);
+  const reliability = lineChartSvg(
+    [
+      { name: `accuracy per confidence bin (ECE ${fmtNum(m.calibration.ece)})`, x: filled.map((b) => b.confidence), y: filled.map((b) => b.accuracy) },
+      { name: 'perfect calibration', x: [0, 1], y: [0, 1], color: '#999' },
+    ],
+    { title: 'Reliability diagram', xLabel: 'confidence (top-class probability)', yLabel: 'accuracy', yRange: [0, 1] },
+  );
+  await writeChart(path.join(outDir, 'roc'), roc);
+  await writeChart(path.join(outDir, 'reliability'), reliability);
+  return [
+    { title: 'ROC', svg: roc },
+    { title: 'Reliability', svg: reliability },
+  ];
+}
+
+const fmtNum = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+
+/** The headline numbers with their intervals, one line each. */
+export function formatHeadline(m: EvaluationMetrics): string {
+  const lines = [`  headline (95 % bootstrap CI over ${m.images} images, ${m.bootstrap.resamples} resamples):`];
+  for (const [k, ci] of Object.entries(m.headline)) lines.push(`    ${k.padEnd(16)} ${fmtNum(ci.value)}  [${fmtNum(ci.low)}, ${fmtNum(ci.high)}]`);
+  const d = m.distanceCoverage;
+  lines.push(`  distances over ${d.measured} images with a lesion in truth and prediction (${d.missed} missed, ${d.falseLesion} false lesions, ${d.bothEmpty} both empty)`);
+  return lines.join('\n');
 }
 
 async function trainingCharts(runDir: string | null, outDir: string): Promise<{ title: string; svg: string }[]> {
@@ -121,14 +195,14 @@ function spreadOverClasses(indices: readonly number[], labels: readonly number[]
   return out;
 }
 
-async function writeGallery(model: MultiTaskModel, dataset: SampleDataset, data: LoadedData, indices: readonly number[], dir: string, n: number): Promise<GalleryItem[]> {
+async function writeGallery(predictor: Predictor, dataset: SampleDataset, data: LoadedData, indices: readonly number[], dir: string, n: number): Promise<GalleryItem[]> {
   fs.rmSync(dir, { recursive: true, force: true });
   const picks = spreadOverClasses(indices, data.labels, n);
   if (picks.length === 0) return [];
   const pos = new Map(indices.map((s, j) => [s, j]));
   const batch = await dataset.getBatch(picks.map((s) => pos.get(s)!), { training: false, epoch: 0 });
   const { probs, classes, confidence } = tf.tidy(() => {
-    const o = model.predict(batch.images);
+    const o = predictor.forward(batch.images);
     const p = tf.softmax(o.logits);
     return { probs: tf.sigmoid(o.mask), classes: tf.argMax(p, 1), confidence: tf.max(p, 1) };
   });

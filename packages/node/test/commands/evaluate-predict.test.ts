@@ -27,7 +27,7 @@ describe('busi evaluate', () => {
     expect(r.code).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
     const out = path.join(run, 'evaluation');
-    expect(ls(out)).toEqual(['curves-loss.png', 'curves-loss.svg', 'curves-scores.png', 'curves-scores.svg', 'gallery', 'metrics.json', 'metrics.md', 'report.html']);
+    expect(ls(out)).toEqual(['curves-loss.png', 'curves-loss.svg', 'curves-scores.png', 'curves-scores.svg', 'gallery', 'metrics.json', 'metrics.md', 'reliability.png', 'reliability.svg', 'report.html', 'roc.png', 'roc.svg']);
     const m = readJson(path.join(out, 'metrics.json'));
     const nVal = readJson(path.join(run, 'split.json')).folds[0].validation.length;
     expect(m.images).toBe(nVal);
@@ -49,7 +49,23 @@ describe('busi evaluate', () => {
     for (const id of ['run', 'metrics', 'classification', 'per-class', 'confusion']) expect(html).toContain(`<table id="${id}">`);
     expect(html).toContain('<td>0.7·Dice + 0.3·Focal</td>');
     expect(html).toContain(`<td>${m.segmentation.perImage.dice.toFixed(4)}</td>`);
-    expect((html.match(/<svg /g) ?? []).length).toBe(2);
+    // ROC plot, reliability diagram, two training-curve charts
+    expect((html.match(/<svg /g) ?? []).length).toBe(4);
+    expect(html).toContain('ROC, one class vs the rest');
+    expect(html).toContain('Reliability diagram');
+    expect(html).toContain('<table id="headline">');
+    // headline numbers: each with a 95 % interval around it, consistent with the per-image rows
+    const h = m.metrics.headline;
+    for (const k of ['dice', 'iou', 'hd95', 'asd', 'accuracy', 'macro_f1', 'macro_auc', 'macro_ap', 'ece', 'auc_benign', 'ap_normal']) {
+      expect([k, h[k].level, h[k].resamples > 0]).toEqual([k, 0.95, true]);
+      if (Number.isFinite(h[k].value)) expect(h[k].low).toBeLessThanOrEqual(h[k].value + 1e-9);
+    }
+    expect(h.dice.value).toBeCloseTo(m.segmentation.perImage.dice, 9);
+    expect(h.accuracy.value).toBeCloseTo(m.classification.accuracy, 9);
+    expect(m.perImage).toHaveLength(nVal);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(h.dice.value).toBeCloseTo(mean(m.perImage.map((r: { dice: number }) => r.dice)), 9);
+    expect(md).toMatch(/\| Dice \(per image, mean\) \| \d\.\d{4} \| \d\.\d{4} – \d\.\d{4} \|/);
     const imgs = [...html.matchAll(/<img src="([^"]+)"/g)].map((x) => x[1]);
     expect(imgs).toHaveLength(3);
     for (const src of imgs) {
@@ -59,6 +75,27 @@ describe('busi evaluate', () => {
     }
     const curve = await readPng(path.join(out, 'curves-loss.png'));
     expect(curve.width).toBe(560);
+  });
+
+  test('--tta flip averages the mirrored prediction; --spacing scales HD95 and ASD into mm', async () => {
+    const out = path.join(tmp, 'eval-tta');
+    const before = tf.memory().numTensors;
+    const r = await cli(['evaluate', '--model', run, '--tta', 'flip', '--spacing', '0.5', '-o', out, '--gallery', '0'], tmp);
+    expect(r.err).toBe('');
+    expect(tf.memory().numTensors).toBe(before);
+    const m = readJson(path.join(out, 'metrics.json'));
+    expect(m.predictor).toBe('1 model, horizontal-flip TTA');
+    expect(m.spacing).toBe(0.5);
+    for (const row of m.perImage) {
+      if (row.hd95 === null) expect(row.hd95_mm).toBeNull();
+      else {
+        expect(row.hd95_mm).toBeCloseTo(row.hd95 * 0.5, 9);
+        expect(row.asd_mm).toBeCloseTo(row.asd * 0.5, 9);
+      }
+    }
+    expect(m.metrics.headline.hd95_mm.value).toBeCloseTo(m.metrics.headline.hd95.value * 0.5, 9);
+    const bad = await cli(['evaluate', '--model', run, '--spacing', '0,1'], tmp);
+    expect([bad.code, bad.err]).toEqual([2, expect.stringContaining('--spacing must be mm per pixel')]);
   });
 
   test('other data: --synthetic N scores all N images; errors name the option', async () => {
