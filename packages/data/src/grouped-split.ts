@@ -1,5 +1,5 @@
-import { assignFolds } from './folds';
-import { stratifiedKFold, stratifiedSplit, toSplitFile, type SplitFile, type SplitIndices, type SplitMeta } from './split';
+import { assignFolds, stratifiedKFold } from './folds';
+import { stratifiedSplit, toSplitFile, type SplitFile, type SplitIndices, type SplitMeta } from './split';
 import { threeWaySplit } from './three-way';
 
 /** What a grouped split starts from, besides the labels: sample ids, groups and exclusions. */

@@ -46,8 +46,6 @@ export function stratifiedSplit(labels: readonly number[], options: SplitOptions
   return { train: train.sort((a, b) => a - b), test: test.sort((a, b) => a - b) };
 }
 
-export { assignFolds, stratifiedKFold } from './folds';
-
 /** One fold of a {@link SplitFile}, by sample id. */
 export interface SplitFold {
   train: string[];

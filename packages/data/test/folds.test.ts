@@ -1,4 +1,4 @@
-import { assignFolds, stratifiedKFold } from '../src/split';
+import { assignFolds, stratifiedKFold } from '../src/folds';
 import { threeWaySplit } from '../src/three-way';
 
 // BUSI's class sizes.

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { stratifiedSplit, stratifiedKFold, toSplitFile, writeSplitFile, readSplitFile } from '../src/split';
+import { stratifiedKFold } from '../src/folds';
+import { stratifiedSplit, toSplitFile, writeSplitFile, readSplitFile } from '../src/split';
 
 // BUSI's class sizes.
 const labels = [...Array(437).fill(0), ...Array(210).fill(1), ...Array(133).fill(2)] as number[];

@@ -1,3 +1,7 @@
-export { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered, wasmTrainingKernelConfigs } from './training-kernels';
+// @busi/kernels: the tfjs backend busi trains on. initBackend picks it; the wasm training kernels
+// and the optional native (C + BLAS) kernels are registered through it. Kernel internals
+// (wasm/, native/*-kernels) are not exported.
 export { initBackend, describeBackend, type BackendChoice, type BackendDescription, type InitBackendOptions } from './init';
-export * from './native';
+export { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered, wasmTrainingKernelConfigs } from './training-kernels';
+export { loadNativeAddon, nativeAddonPath, kernelsPackageRoot, nativeAddonStatus, resetNativeAddonCache, NATIVE_ADDON_FILE, type NativeAddon } from './native/addon';
+export { registerNativeKernels, unregisterNativeKernels, nativeKernelsInfo, type NativeKernelOptions } from './native/register';

@@ -7,7 +7,7 @@ import { Adam, MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
 import '@busi/backbones';
 import '@busi/decoders';
 import { initBackend } from '@busi/kernels';
-import { createDataParallel } from '../src/parallel';
+import { createDataParallel } from '../src/parallel/data-parallel';
 
 const [encoder = 'resnet18', sizeArg = '128', batchArg = '8', stepsArg = '4'] = process.argv.slice(2);
 const size = Number(sizeArg);

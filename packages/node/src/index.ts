@@ -1,30 +1,28 @@
-export {};
-export * from '@busi/data';
+// @busi/node: busi in Node in one import. It re-exports @busi/kernels (backend choice) and
+// @busi/data (files, images, BUSI) and adds models by name, training and evaluation runs, data
+// parallelism, parity checks against smp and the `busi` command line. Only the entries below are
+// public; the command implementations, run-folder helpers and report renderers are internal.
 export * from '@busi/kernels';
-export * from './parity/run-parity';
-export * from './cli/args';
-export * from './cli/main';
-export * from './report/progress';
-export * from './report/evaluation';
-export * from './demo/slim-resnet';
+export * from '@busi/data';
 export * from './models/factory';
 export * from './models/table';
-export * from './runs/run-folder';
-export * from './runs/data';
-export * from './runs/train-run';
+export { trainRun, buildModel, readRunConfig, readRunSplit, DEFAULT_NORMALIZATION, type RunConfig, type TrainSessionOptions, type TrainResult } from './runs/train-run';
+export { evaluateRun, type EvaluateRunArgs } from './runs/evaluate-run';
 export { makeRunSplit, runSampleGroups, selectionPart, reportPart, type RunSplitSettings } from './runs/run-split';
-export * from './report/plot';
-export * from './report/html';
-export * from './parallel';
-// Each CLI command is also an API entry point (its Command object runs it with parsed options).
-export * from './commands/index';
-export * from './commands/run-args';
-export * from './version';
-export * from './runs/evaluate-run';
-export * from './commands/train';
-export * from './commands/evaluate';
-export * from './commands/predict';
-export * from './commands/export';
-export * from './commands/grid-lambda';
-export * from './commands/demo';
-export * from './commands/build-native';
+export { loadData, type DataSpec, type LoadedData } from './runs/data';
+export { RUN_FILES, parseHistoryCsv, findCheckpoint, loadCheckpoint, type RunStatus } from './runs/run-folder';
+export type { EvaluationSummary, GalleryItem } from './report/html';
+export { createDataParallel, type DataParallel, type DataParallelLogs, type DataParallelOptions } from './parallel/data-parallel';
+export {
+  runParityDir,
+  buildParityModel,
+  listParityFixtures,
+  registryNames,
+  type RunParityOptions,
+  type ParityRunResult,
+} from './parity/run-parity';
+export { SlimResNetEncoder, registerSlimResNet, type SlimResNetArgs } from './demo/slim-resnet';
+export { runCli } from './cli/main';
+export { commands } from './commands/index';
+export { UsageError, type Command, type CliContext, type OptionSpec, type OptionValues } from './cli/args';
+export { BUSI_VERSION } from './version';

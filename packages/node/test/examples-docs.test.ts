@@ -9,6 +9,8 @@ import * as core from '@busi/core';
 import * as backbones from '@busi/backbones';
 import * as decoders from '@busi/decoders';
 import * as losses from '@busi/losses';
+import * as kernels from '@busi/kernels';
+import * as data from '@busi/data';
 import * as node from '@busi/node';
 import { commands } from '../src/commands/index';
 
@@ -20,6 +22,8 @@ const PACKAGES: Record<string, Record<string, unknown>> = {
   '@busi/backbones': backbones,
   '@busi/decoders': decoders,
   '@busi/losses': losses,
+  '@busi/kernels': kernels,
+  '@busi/data': data,
   '@busi/node': node,
 };
 

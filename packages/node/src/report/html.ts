@@ -111,7 +111,7 @@ export function evaluationMarkdown(s: EvaluationSummary): string {
   ].join('\n');
 }
 
-/** One gallery row of {@link evaluationHtml}. */
+/** One gallery row of the evaluation report (`evaluationHtml`). */
 export interface GalleryItem {
   /** Path of the PNG relative to the report. */
   src: string;

@@ -153,7 +153,7 @@ export function findCheckpoint(runDir: string): string | null {
   return null;
 }
 
-/** Loads a checkpoint written by {@link saveCheckpoint}; the caller owns the model and the state's tensors. */
+/** Loads a checkpoint written by `saveCheckpoint`; the caller owns the model and the state's tensors. */
 export async function loadCheckpoint<E>(dir: string): Promise<{ model: MultiTaskModel; state: TrainerState; extra: E }> {
   const json = readJson<Parameters<typeof decodeTrainerState>[0]['json']>(path.join(dir, 'trainer-state.json'), 'checkpoint state');
   const bin = fs.readFileSync(path.join(dir, 'trainer-state.bin'));

@@ -3,7 +3,7 @@ import '@busi/decoders';
 import { Adam, MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
 import { initBackend } from '@busi/kernels';
 import { SlimResNetEncoder } from '../../src/demo/slim-resnet';
-import { createDataParallel } from '../../src/parallel';
+import { createDataParallel } from '../../src/parallel/data-parallel';
 
 function smallModel(seed?: number): MultiTaskModel {
   return new MultiTaskModel({

@@ -1,1 +1,0 @@
-export { createDataParallel, type DataParallel, type DataParallelLogs, type DataParallelOptions } from './data-parallel';
