@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { convertChannels, resizePixels, type PixelImage } from '@busi/core';
 
-/** A decoded 8-bit image, row-major HWC (@busi/core's {@link PixelImage}). */
+/** A decoded 8-bit image, row-major HWC (@busi/core's `PixelImage`). */
 export type RawImage = PixelImage;
 
 /** Options of {@link readPng}. */
@@ -58,7 +58,7 @@ export async function decodeImage(file: string): Promise<RawImage> {
 // Channel conversion and resizing are @busi/core's (the browser runs the same code); re-exported for Node callers.
 export { convertChannels } from '@busi/core';
 
-/** Resizes raw pixels to [height, width] with @busi/core's {@link resizePixels} (stretching; BUSI images are fitted to the model size). */
+/** Resizes raw pixels to [height, width] with @busi/core's `resizePixels` (stretching; BUSI images are fitted to the model size). */
 export async function resizeRaw(img: RawImage, size: [number, number], interpolation: 'nearest' | 'bilinear' = 'bilinear'): Promise<RawImage> {
   return resizePixels(img, size, interpolation);
 }

@@ -19,7 +19,8 @@ const LAYERS: Record<string, string[]> = {
   decoders: ['core'],
   kernels: ['core'],
   data: ['core'],
-  node: ['backbones', 'core', 'data', 'decoders', 'kernels', 'losses'],
+  onnx: ['core'],
+  node: ['backbones', 'core', 'data', 'decoders', 'kernels', 'losses', 'onnx'],
 };
 
 describe('import graph', () => {
