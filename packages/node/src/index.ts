@@ -11,7 +11,10 @@ export { evaluateRun, type EvaluateRunArgs } from './runs/evaluate-run';
 export { makeRunSplit, runSampleGroups, selectionPart, reportPart, type RunSplitSettings } from './runs/run-split';
 export { loadData, type DataSpec, type LoadedData } from './runs/data';
 export { RUN_FILES, parseHistoryCsv, findCheckpoint, loadCheckpoint, type RunStatus } from './runs/run-folder';
-export type { EvaluationSummary, GalleryItem } from './report/html';
+export type { EvaluationSummary, GalleryItem, PerImageRow } from './report/html';
+export { ensemblePredictor, loadPredictor, type Predictor, type TtaMode } from './runs/predictor';
+export { scorePredictor, type ScoreOptions, type Scores } from './runs/image-scores';
+export { cvRun, CV_FILES, type CvConfig, type CvSummary, type CvSplitRecord, type CvSessionOptions } from './runs/cv-run';
 export { createDataParallel, type DataParallel, type DataParallelLogs, type DataParallelOptions } from './parallel/data-parallel';
 export {
   runParityDir,
