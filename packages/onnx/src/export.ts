@@ -1,6 +1,7 @@
 import type { ModelCard, MultiTaskModel } from '@busi/core';
 import type { SymbolicTensor, layers } from '@tensorflow/tfjs-layers';
-import { onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
+import { onnxProto } from './proto';
 import { onnxConverter, type OnnxValue } from './converters/index';
 import { ELEMENT_TYPE, OnnxGraph, attr, valueInfo, type OnnxPrecision } from './graph';
 import { exportCard, metadataProps } from './metadata';
@@ -99,7 +100,7 @@ export function exportOnnx(model: MultiTaskModel, options: OnnxExportOptions = {
   ];
   const outputShapes = [layout === 'NCHW' ? ['batch', mc, height, width] : ['batch', height, width, mc], ['batch', model.config.classes]];
 
-  const proto = onnx.ModelProto.create({
+  const proto = onnxProto.ModelProto.create({
     irVersion: ONNX_IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'busi',
@@ -111,7 +112,7 @@ export function exportOnnx(model: MultiTaskModel, options: OnnxExportOptions = {
     ),
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   });
-  const bytes = onnx.ModelProto.encode(proto).finish();
+  const bytes = onnxProto.ModelProto.encode(proto).finish();
   return { bytes, nodes: graph.nodeCount, inputShape, metadata };
 }
 

@@ -1,4 +1,5 @@
-import { onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
+import { onnxProto } from './proto';
 import { toFloat16Bits } from './float16';
 
 /** Element type of the exported computation: weights and activations. */
@@ -21,9 +22,9 @@ export const attr = {
 
 /** The ONNX element type codes busi writes. */
 export const ELEMENT_TYPE = {
-  float32: onnx.TensorProto.DataType.FLOAT,
-  float16: onnx.TensorProto.DataType.FLOAT16,
-  int64: onnx.TensorProto.DataType.INT64,
+  float32: onnxProto.TensorProto.DataType.FLOAT,
+  float16: onnxProto.TensorProto.DataType.FLOAT16,
+  int64: onnxProto.TensorProto.DataType.INT64,
 } as const;
 
 /**
@@ -143,7 +144,7 @@ function bytesOf(a: Float32Array | Uint16Array | BigInt64Array): Uint8Array {
 }
 
 function attribute(name: string, v: AttributeValue): onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
+  const T = onnxProto.AttributeProto.AttributeType;
   if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
   if ('int' in v) return { name, type: T.INT, i: v.int };
   if ('ints' in v) return { name, type: T.INTS, ints: [...v.ints] };
