@@ -7,6 +7,7 @@ import { gridLambdaCommand } from './grid-lambda';
 import { buildNativeCommand } from './build-native';
 import { exportCommand } from './export';
 import { cvCommand } from './cv';
+import { duplicatesCommand } from './duplicates';
 
 /** Every `busi` subcommand, in --help order. A new command is one module here plus one line below. */
-export const commands: readonly Command[] = [demoCommand, trainCommand, cvCommand, evaluateCommand, predictCommand, exportCommand, gridLambdaCommand, buildNativeCommand];
+export const commands: readonly Command[] = [demoCommand, trainCommand, cvCommand, evaluateCommand, duplicatesCommand, predictCommand, exportCommand, gridLambdaCommand, buildNativeCommand];

@@ -87,3 +87,19 @@ test('--exclude-cross-class leaves out the images of a cross-class group and say
   expect(split.folds[0].validation).toBeUndefined();
   expect(split.folds[0].train.length + split.folds[0].test.length).toBe(15);
 });
+
+test('busi duplicates prints the groups, the cross-class group and writes the JSON report', async () => {
+  const json = path.join(tmp, 'dups.json');
+  const r = await cli(['duplicates', '--data', data, '--json', json], tmp);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  expect(r.out).toMatch(/17 images: 2 groups of near-duplicates \(2 of 2\), 4 images in groups, 2 redundant copies/);
+  expect(r.out).toMatch(/! benign \(1\) \[benign\], malignant \(6\) \[malignant\]/);
+  // malignant (6) has an empty mask where benign (1) has a lesion
+  expect(r.out).toMatch(/~ benign \(1\) \/ malignant \(6\): mask Dice 0\.00/);
+  const report = readJson(json);
+  expect(report.crossClass).toEqual(['benign (1)']);
+  expect(report.groups.map((g: { ids: string[] }) => g.ids)).toEqual([['benign (1)', 'malignant (6)'], ['benign (2)', 'benign (6)']]);
+  const bad = await cli(['duplicates'], tmp);
+  expect([bad.code, bad.err]).toEqual([2, expect.stringContaining('--data <BUSI folder> is required')]);
+});
