@@ -43,3 +43,15 @@ registerOnnxConverter(Linear.className, ({ layer, inputs, graph }) => {
   if (bias) y = graph.op('Add', [y, graph.weight(bias.name, bias.values, bias.dims)], {}, `${layer.name}/bias`);
   return [fromChannelsLast(graph, y, rank, layer.name)];
 });
+
+// PyTorch's ConvTranspose2d weight [in, out, kh, kw] is ONNX's; busi's padding p crops p on every side.
+registerOnnxConverter('BusiConvTranspose2d', ({ layer, inputs, graph }) => {
+  const config = layer.getConfig();
+  const [k, s, p] = [Number(config['kernelSize']), Number(config['strides'] ?? 1), Number(config['padding'] ?? 0)];
+  const w = torchWeights(layer);
+  const weight = requireWeight(w, 'weight', layer);
+  const names = [inputs[0].name, graph.weight(weight.name, weight.values, weight.dims)];
+  const bias = w.get('bias');
+  if (bias) names.push(graph.weight(bias.name, bias.values, bias.dims));
+  return [graph.op('ConvTranspose', names, { kernel_shape: attr.ints([k, k]), strides: attr.ints([s, s]), pads: attr.ints([p, p, p, p]) }, layer.name)];
+});

@@ -1,5 +1,6 @@
 // The built-in converters register themselves on import, one module per layer family.
 import './activations';
+import './attention';
 import './conv';
 import './identity';
 import './merge';
