@@ -1,5 +1,5 @@
 // Builds the browser demo into a static folder: index.html, main.js (esbuild bundle of main.ts with
-// @busi/* taken from the TypeScript sources), the tfjs wasm binaries that main.ts loads and the
+// @busi/* taken from the TypeScript sources), the tfjs and ONNX Runtime wasm binaries that main.ts loads and the
 // shipped demo model (model/, trained by train-model.mjs).
 //
 //   node examples/browser/build.mjs [out-dir=examples/browser/dist]
@@ -35,11 +35,15 @@ export async function buildBrowserDemo(outDir = path.join(here, 'dist'), { minif
   const wasmDir = path.join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
   const wasm = fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'));
   for (const f of wasm) fs.copyFileSync(path.join(wasmDir, f), path.join(outDir, f));
+  // ONNX Runtime Web's default bundle runs on this one binary (WebGPU and wasm execution providers).
+  const ortDir = path.join(root, 'node_modules', 'onnxruntime-web', 'dist');
+  const ortWasm = ['ort-wasm-simd-threaded.jsep.wasm'];
+  for (const f of ortWasm) fs.copyFileSync(path.join(ortDir, f), path.join(outDir, f));
   // The shipped demo model (train-model.mjs), so the page's default flow runs a trained model.
   const model = path.join(here, 'model');
   const modelFiles = fs.existsSync(model) ? fs.readdirSync(model) : [];
   if (modelFiles.length) fs.cpSync(model, path.join(outDir, 'model'), { recursive: true });
-  return ['index.html', 'main.js', 'main.js.map', ...wasm, ...modelFiles.map((f) => `model/${f}`)];
+  return ['index.html', 'main.js', 'main.js.map', ...wasm, ...ortWasm, ...modelFiles.map((f) => `model/${f}`)];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,6 +1,8 @@
 // The in-browser demo: loads a saved busi model from a URL, runs an ultrasound image chosen with the
 // file input, and shows the predicted mask over the image, the class probabilities and the time.
-// Built by build.mjs (esbuild); the tfjs wasm binaries are served beside the page.
+// A URL ending in .onnx (a `busi export` file) runs in ONNX Runtime Web instead of TensorFlow.js
+// (WebGPU where the browser has it, else WebAssembly).
+// Built by build.mjs (esbuild); the tfjs and ONNX Runtime wasm binaries are served beside the page.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-cpu';
@@ -12,10 +14,13 @@ import {
   preprocessToTensor,
   resizeForModel,
   resolveNormalization,
+  type ModelCard,
   type Normalization,
   type PixelImage,
   type PreprocessingSpec,
 } from '@busi/core';
+import { readOnnxModelInfo } from '@busi/onnx';
+import * as ort from 'onnxruntime-web';
 
 /** What the page shows after a run; also exposed as `window.busiDemo.last` for tests. */
 export interface DemoResult {
@@ -40,8 +45,73 @@ const fileInput = $<HTMLInputElement>('image');
 const modelUrl = $<HTMLInputElement>('model-url');
 const canvas = $<HTMLCanvasElement>('overlay');
 
-let model: MultiTaskModel | null = null;
-const demo: { model: MultiTaskModel | null; last: DemoResult | null; error: string | null } = { model: null, last: null, error: null };
+/** A loaded model, whichever runtime runs it: busi's tfjs model or an exported ONNX file. */
+interface Runner {
+  /** Shown in the status line. */
+  name: string;
+  /** The model card (null: none, busi's assumptions apply). */
+  card: ModelCard | null;
+  /** What busi assumes for this model without a card. */
+  assumedCard(): ModelCard;
+  /** Runtime and backend, as shown. */
+  backend: string;
+  /** Class and mask logits of one preprocessed image `[1, H, W, C]` (mask row-major H×W). */
+  run(x: tf.Tensor4D): Promise<{ logits: Float32Array; mask: Float32Array }>;
+  dispose(): Promise<void>;
+}
+
+function tfjsRunner(m: MultiTaskModel): Runner {
+  return {
+    name: m.config.name,
+    card: m.card,
+    assumedCard: () => assumedModelCard(m.config),
+    backend: tf.getBackend(),
+    async run(x) {
+      const { mask, logits } = m.predict(x);
+      const [l, k] = await Promise.all([logits.data(), mask.data()]);
+      tf.dispose([mask, logits]);
+      return { logits: l as Float32Array, mask: k as Float32Array };
+    },
+    dispose: async () => m.dispose(),
+  };
+}
+
+/** ONNX Runtime Web on WebGPU when the browser offers an adapter (or `?ep=webgpu`), else on wasm (`?ep=wasm`). */
+async function onnxRunner(url: string): Promise<Runner> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const info = readOnnxModelInfo(bytes);
+  // The runtime's .wasm lies beside index.html (its JavaScript glue is in this bundle: naming only
+  // the .wasm keeps it from fetching the glue too); without cross-origin isolation it runs one thread.
+  ort.env.wasm.wasmPaths = { wasm: new URL('./ort-wasm-simd-threaded.jsep.wasm', location.href).href };
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const wanted = params.get('ep');
+  const webgpu = wanted === 'webgpu' || (wanted !== 'wasm' && !!gpu && !!(await gpu.requestAdapter().catch(() => null)));
+  const ep = webgpu ? 'webgpu' : 'wasm';
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: [ep] });
+  const config = info.metadata['busi.config'] ? (JSON.parse(info.metadata['busi.config']) as MultiTaskModel['config']) : null;
+  return {
+    name: `${config?.name ?? url} (ONNX)`,
+    card: info.card,
+    assumedCard: () => assumedModelCard(config ?? { inChannels: 3, classes: 3, inputSize: null }),
+    backend: `onnxruntime-web ${ep}`,
+    async run(x) {
+      const [n, h, w, c] = x.shape;
+      const t = info.layout === 'NCHW' ? tf.transpose(x, [0, 3, 1, 2]) : tf.clone(x);
+      const data = (await t.data()) as Float32Array;
+      t.dispose();
+      const dims = info.layout === 'NCHW' ? [n, c, h, w] : [n, h, w, c];
+      const out = await session.run({ image: new ort.Tensor('float32', data, dims) });
+      // One mask channel: NCHW and NHWC hold it in the same order.
+      return { logits: (await out.class_logits.getData()) as Float32Array, mask: (await out.mask_logits.getData()) as Float32Array };
+    },
+    dispose: () => session.release(),
+  };
+}
+
+let model: Runner | null = null;
+const demo: { model: Runner | null; last: DemoResult | null; error: string | null } = { model: null, last: null, error: null };
 (window as unknown as { busiDemo: typeof demo }).busiDemo = demo;
 
 function setState(state: 'loading' | 'ready' | 'running' | 'done' | 'error', message: string): void {
@@ -73,15 +143,16 @@ async function chooseBackend(): Promise<string> {
 async function loadModel(url: string): Promise<void> {
   setState('loading', `Loading ${url}…`);
   fileInput.disabled = true;
-  model?.dispose();
+  await model?.dispose();
   model = null;
-  model = await MultiTaskModel.load(url);
+  model = /\.onnx([?#]|$)/i.test(url) ? await onnxRunner(url) : tfjsRunner(await MultiTaskModel.load(url));
   demo.model = model;
+  $('backend').textContent = model.backend;
   const { spec, notes } = settingsFor(model);
   const [h, w] = spec.size;
   fileInput.disabled = false;
   for (const n of notes) console.warn(n);
-  setState('ready', `Model ${model.config.name} loaded (${spec.channels}-channel input, ${h}×${w}). Choose an image.${notes.length ? ` ${notes.join(' ')}` : ''}`);
+  setState('ready', `Model ${model.name} loaded (${spec.channels}-channel input, ${h}×${w}). Choose an image.${notes.length ? ` ${notes.join(' ')}` : ''}`);
 }
 
 /**
@@ -90,11 +161,11 @@ async function loadModel(url: string): Promise<void> {
  * `?mean=a,b,c&std=d,e,f`, `?norm=imagenet|unit`, `?threshold=`) overrides it, with a warning when
  * it contradicts the card; a model without a card gets busi's assumptions, said on the page.
  */
-function settingsFor(m: MultiTaskModel): { spec: PreprocessingSpec; classNames: string[]; threshold: number; notes: string[] } {
+function settingsFor(m: Runner): { spec: PreprocessingSpec; classNames: string[]; threshold: number; notes: string[] } {
   const notes: string[] = [];
   let card = m.card;
   if (!card) {
-    card = assumedModelCard(m.config);
+    card = m.assumedCard();
     notes.push(`This model has no model card (saved by an older busi): assuming ${describeAssumedCard(card)}.`);
   }
   const spec = card.preprocessing;
@@ -189,12 +260,14 @@ async function run(file: File): Promise<void> {
   // @busi/core's preprocessing, as in training and busi predict: channels, resize, normalise.
   const x = preprocessToTensor(decoded, spec);
   const t0 = performance.now();
-  const { mask, logits } = m.predict(x);
-  const probsT = tf.softmax(logits);
-  const maskP = tf.sigmoid(mask);
-  const [probs, prob] = await Promise.all([probsT.data(), maskP.data()]);
+  const { mask, logits } = await m.run(x);
   const ms = performance.now() - t0;
-  tf.dispose([x, mask, logits, probsT, maskP]);
+  x.dispose();
+  const top = Math.max(...logits);
+  const exp = Array.from(logits, (l) => Math.exp(l - top));
+  const total = exp.reduce((a, b) => a + b, 0);
+  const probs = exp.map((e) => e / total);
+  const prob = Float32Array.from(mask, (l) => 1 / (1 + Math.exp(-l)));
 
   const p = Array.from(probs);
   const best = p.indexOf(Math.max(...p));
@@ -210,7 +283,7 @@ async function run(file: File): Promise<void> {
     classNames: names,
     predicted: names[best],
     milliseconds: ms,
-    backend: tf.getBackend(),
+    backend: m.backend,
     size: spec.size,
     mask: Array.from(prob),
     lesionFraction: lesion / prob.length,

@@ -18,9 +18,15 @@ if (!entry) {
 const outDir = path.join(root, '.bench', 'build');
 mkdirSync(outDir, { recursive: true });
 const outfile = path.join(outDir, path.basename(entry).replace(/\.ts$/, '.cjs'));
-const alias = Object.fromEntries(
-  ['core', 'backbones', 'decoders', 'losses', 'kernels', 'data', 'onnx', 'node'].map((p) => [`@busi/${p}`, path.join(root, 'packages', p, 'src', 'index.ts')]),
-);
+// Exactly `@busi/<pkg>` maps to its sources; subpaths such as `@busi/kernels/package.json` (which
+// the kernels resolve to find their native addon) stay real files, unlike with esbuild's prefix alias.
+const PACKAGES = ['core', 'backbones', 'decoders', 'losses', 'kernels', 'data', 'onnx', 'node'];
+const busiSources = {
+  name: 'busi-sources',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^@busi/(${PACKAGES.join('|')})$`) }, (a) => ({ path: path.join(root, 'packages', a.path.slice('@busi/'.length), 'src', 'index.ts') }));
+  },
+};
 await build({
   entryPoints: [path.resolve(entry)],
   bundle: true,
@@ -28,8 +34,8 @@ await build({
   format: 'cjs',
   target: 'node20',
   outfile,
-  alias,
-  external: ['@tensorflow/*', 'sharp'],
+  plugins: [busiSources],
+  external: ['@tensorflow/*', 'sharp', 'onnxruntime-node'],
   sourcemap: 'inline',
   logLevel: 'warning',
 });

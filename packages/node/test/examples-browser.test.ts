@@ -2,7 +2,8 @@
  * The in-browser demo (examples/browser) end to end: builds it, saves a small model, serves both on
  * 127.0.0.1, drives Debian's chromium with playwright-core through the file input, and checks the
  * displayed class probabilities against the same model run in Node and the overlay's pixels; then
- * the default flow with the shipped model, on an image of another size, against `busi predict`.
+ * the default flow with the shipped model, on an image of another size, against `busi predict`; and
+ * the same model exported to ONNX, run by ONNX Runtime Web in the page.
  * Skipped (with a message) when /usr/bin/chromium is absent.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import '@busi/backbones';
 import '@busi/decoders';
 import { fileSystem, initBackend, toUint8, writePng } from '@busi/node';
 import { decodeImage } from '@busi/data';
+import { exportOnnx } from '@busi/onnx';
 import { cli } from './commands/helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -231,27 +233,38 @@ function serve(site: string, modelDir: string): Promise<{ url: string; server: h
     }
   });
 
-  test('the default flow: the shipped model, an image of another size, the same probabilities as busi predict and a real mask', async () => {
-    const shipped = path.join(root, 'examples', 'browser', 'model');
-    // A 96×80 synthetic benign scan with its truth mask: the page and busi predict both resize it to the card's 64×64.
-    const scan = syntheticSample({ size: [80, 96], label: 0, seed: 11 });
-    const file = path.join(tmp, 'benign-96x80.png');
-    await writePng(file, { data: toUint8(scan.image), height: 80, width: 96, channels: 3 });
-    const predicted = await cli(['predict', file, '--model', shipped, '-o', path.join(tmp, 'pred'), '--json', '--backend', 'cpu'], tmp);
-    expect(predicted.err).toBe('');
-    const nodeProbs = Object.values(JSON.parse(predicted.out.slice(predicted.out.indexOf('[')))[0].probabilities) as number[];
-    // Node's mask probabilities at the model size, from the same preprocessing.
-    const model = await MultiTaskModel.load(fileSystem(shipped));
-    const card = model.card!;
-    expect(card.preprocessing.size).toEqual([64, 64]);
-    const x = preprocessToTensor(await decodeImage(file), card.preprocessing);
-    const out = model.predict(x);
-    const nodeMask = Array.from(await tf.sigmoid(out.mask).data());
-    tf.dispose([x, out.mask, out.logits]);
-    model.dispose();
+  /**
+   * The shipped model on a 96×80 synthetic benign scan with its truth mask, in Node: `busi predict`'s
+   * probabilities and the mask probabilities at the card's 64×64 from the same preprocessing. The
+   * page, with tfjs or with the exported ONNX file, must give the same.
+   */
+  const shippedDir = path.join(root, 'examples', 'browser', 'model');
+  let shippedRef: Promise<{ file: string; scan: ReturnType<typeof syntheticSample>; nodeProbs: number[]; nodeMask: number[]; threshold: number }> | undefined;
+  const shippedReference = () =>
+    (shippedRef ??= (async () => {
+      const scan = syntheticSample({ size: [80, 96], label: 0, seed: 11 });
+      const file = path.join(tmp, 'benign-96x80.png');
+      await writePng(file, { data: toUint8(scan.image), height: 80, width: 96, channels: 3 });
+      const predicted = await cli(['predict', file, '--model', shippedDir, '-o', path.join(tmp, 'pred'), '--json', '--backend', 'cpu'], tmp);
+      expect(predicted.err).toBe('');
+      const nodeProbs = Object.values(JSON.parse(predicted.out.slice(predicted.out.indexOf('[')))[0].probabilities) as number[];
+      const model = await MultiTaskModel.load(fileSystem(shippedDir));
+      const card = model.card!;
+      expect(card.preprocessing.size).toEqual([64, 64]);
+      const x = preprocessToTensor(await decodeImage(file), card.preprocessing);
+      const out = model.predict(x);
+      const nodeMask = Array.from(await tf.sigmoid(out.mask).data());
+      tf.dispose([x, out.mask, out.logits]);
+      // The same model as busi export writes it, for the ONNX Runtime Web test.
+      fs.writeFileSync(path.join(tmp, 'model', 'shipped.onnx'), exportOnnx(model).bytes);
+      model.dispose();
+      return { file, scan, nodeProbs, nodeMask, threshold: card.maskThreshold };
+    })());
 
+  /** Opens the page at `query`, runs `file` through the file input, returns the page's result. */
+  async function runInPage(query: string, file: string, profile: string): Promise<{ last: { probabilities: number[]; mask: number[]; notes: string[]; backend: string }; status: string }> {
     const { chromium } = await import('playwright-core');
-    const context = await chromium.launchPersistentContext(path.join(tmp, 'profile-default'), {
+    const context = await chromium.launchPersistentContext(path.join(tmp, profile), {
       executablePath: CHROMIUM,
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -261,37 +274,58 @@ function serve(site: string, modelDir: string): Promise<{ url: string; server: h
       const page = context.pages()[0] ?? (await context.newPage());
       page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
       page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-      await page.goto(url);
+      await page.goto(`${url}${query}`);
       await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 180_000 });
-      expect(await page.textContent('#status')).toContain('3-channel input, 64×64');
+      const status = (await page.textContent('#status')) ?? '';
       await page.setInputFiles('#image', file);
       await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 180_000 });
       expect(await page.getAttribute('body', 'data-state')).toBe('done');
-      const last = await page.evaluate(() => (window as unknown as { busiDemo: { last: { probabilities: number[]; mask: number[]; notes: string[] } } }).busiDemo.last);
-      expect(last.notes).toEqual([]);
-      last.probabilities.forEach((p, k) => expect(Math.abs(p - nodeProbs[k])).toBeLessThan(1e-4));
-      const worst = last.mask.reduce((m, p, i) => Math.max(m, Math.abs(p - nodeMask[i])), 0);
-      expect(worst).toBeLessThan(1e-4);
-      // A trained model: the mask at the threshold overlaps the lesion's truth (resized alike).
-      const truth = resizePixels({ data: Uint8Array.from(scan.mask), height: 80, width: 96, channels: 1 }, [64, 64], 'nearest').data;
-      let tp = 0;
-      let pred = 0;
-      let pos = 0;
-      last.mask.forEach((p, i) => {
-        const on = p >= card.maskThreshold;
-        if (on) pred++;
-        if (truth[i]) pos++;
-        if (on && truth[i]) tp++;
-      });
-      const dice = (2 * tp) / (pred + pos);
-      // eslint-disable-next-line no-console
-      console.info(`shipped model in the browser: probabilities ${last.probabilities.map((p) => p.toFixed(4)).join(' ')}, mask Dice ${dice.toFixed(3)}, max |browser - node| ${worst.toExponential(2)}`);
-      expect(pos).toBeGreaterThan(0);
-      expect(dice).toBeGreaterThan(0.6);
+      const last = await page.evaluate(() => (window as unknown as { busiDemo: { last: { probabilities: number[]; mask: number[]; notes: string[]; backend: string } } }).busiDemo.last);
+      return { last, status };
     } catch (e) {
       throw new Error(`${(e as Error).message}\npage console:\n${logs.join('\n')}`);
     } finally {
       await context.close();
     }
+  }
+
+  test('the default flow: the shipped model, an image of another size, the same probabilities as busi predict and a real mask', async () => {
+    const { file, scan, nodeProbs, nodeMask, threshold } = await shippedReference();
+    const { last, status } = await runInPage('', file, 'profile-default');
+    expect(status).toContain('3-channel input, 64×64');
+    expect(last.notes).toEqual([]);
+    last.probabilities.forEach((p, k) => expect(Math.abs(p - nodeProbs[k])).toBeLessThan(1e-4));
+    const worst = last.mask.reduce((m, p, i) => Math.max(m, Math.abs(p - nodeMask[i])), 0);
+    expect(worst).toBeLessThan(1e-4);
+    // A trained model: the mask at the threshold overlaps the lesion's truth (resized alike).
+    const truth = resizePixels({ data: Uint8Array.from(scan.mask), height: 80, width: 96, channels: 1 }, [64, 64], 'nearest').data;
+    let tp = 0;
+    let pred = 0;
+    let pos = 0;
+    last.mask.forEach((p, i) => {
+      const on = p >= threshold;
+      if (on) pred++;
+      if (truth[i]) pos++;
+      if (on && truth[i]) tp++;
+    });
+    const dice = (2 * tp) / (pred + pos);
+    // eslint-disable-next-line no-console
+    console.info(`shipped model in the browser: probabilities ${last.probabilities.map((p) => p.toFixed(4)).join(' ')}, mask Dice ${dice.toFixed(3)}, max |browser - node| ${worst.toExponential(2)}`);
+    expect(pos).toBeGreaterThan(0);
+    expect(dice).toBeGreaterThan(0.6);
+  });
+
+  test('an exported ONNX model runs in ONNX Runtime Web with the same results as busi', async () => {
+    const { file, nodeProbs, nodeMask } = await shippedReference();
+    // Headless chromium without a GPU has no WebGPU adapter: the page takes the wasm execution provider.
+    const { last, status } = await runInPage('?model=./test-model/shipped.onnx', file, 'profile-onnx');
+    expect(status).toContain('(ONNX) loaded (3-channel input, 64×64)');
+    expect(last.backend).toBe('onnxruntime-web wasm');
+    expect(last.notes).toEqual([]);
+    last.probabilities.forEach((p, k) => expect(Math.abs(p - nodeProbs[k])).toBeLessThan(1e-4));
+    const worst = last.mask.reduce((m, p, i) => Math.max(m, Math.abs(p - nodeMask[i])), 0);
+    expect(worst).toBeLessThan(1e-4);
+    // eslint-disable-next-line no-console
+    console.info(`ONNX model in the browser: probabilities ${last.probabilities.map((p) => p.toFixed(4)).join(' ')}, max |browser - node| ${worst.toExponential(2)}`);
   });
 });

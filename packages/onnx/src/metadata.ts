@@ -1,4 +1,5 @@
 import { assumedModelCard, validateModelCard, type ModelCard, type MultiTaskModel } from '@busi/core';
+import { onnx } from 'onnx-proto';
 import type { OnnxPrecision } from './graph';
 
 /** metadata_props keys busi writes; every value is a string, JSON where structured. */
@@ -35,4 +36,37 @@ export function metadataProps(model: MultiTaskModel, card: ModelCard, layout: 'N
     [ONNX_METADATA_KEYS.layout]: layout,
     [ONNX_METADATA_KEYS.precision]: precision,
   };
+}
+
+/** What an exported file says about itself: its metadata_props, with the model card parsed. */
+export interface OnnxModelInfo {
+  /** Every metadata_props entry. */
+  metadata: Record<string, string>;
+  /** The model card busi wrote, or null for a file without one (not exported by busi). */
+  card: ModelCard | null;
+  /** Layout of `image` and `mask_logits` ('NCHW' when the file does not say). */
+  layout: 'NCHW' | 'NHWC';
+}
+
+/**
+ * Reads the metadata of an ONNX file's bytes (in the browser too: ONNX Runtime Web does not expose
+ * metadata_props). The weights are not copied.
+ * @example
+ * ```ts
+ * import { readOnnxModelInfo } from '@busi/onnx';
+ * const bytes = new Uint8Array(await (await fetch('model.onnx')).arrayBuffer());
+ * const { card, layout } = readOnnxModelInfo(bytes); // card.preprocessing, card.classNames, ...
+ * ```
+ */
+export function readOnnxModelInfo(bytes: Uint8Array): OnnxModelInfo {
+  let proto: onnx.ModelProto;
+  try {
+    proto = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new Error(`readOnnxModelInfo: not an ONNX model (${(e as Error).message})`);
+  }
+  const metadata = Object.fromEntries(proto.metadataProps.map((p) => [p.key ?? '', p.value ?? '']));
+  const cardJson = metadata[ONNX_METADATA_KEYS.modelCard];
+  const card = cardJson ? validateModelCard(JSON.parse(cardJson) as ModelCard, `ONNX metadata ${ONNX_METADATA_KEYS.modelCard}`) : null;
+  return { metadata, card, layout: metadata[ONNX_METADATA_KEYS.layout] === 'NHWC' ? 'NHWC' : 'NCHW' };
 }

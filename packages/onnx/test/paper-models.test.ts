@@ -20,7 +20,8 @@ beforeAll(async () => {
 });
 
 test.each(PAPER_MODELS.map((m) => [m.id]))('%s: ONNX Runtime equals busi', async (id) => {
-  const model = createPaperModel(id);
+  // Seeded: the same weights every run (a draw whose logits nearly cancel would magnify float32 noise).
+  const model = createPaperModel(id, { seed: 1 });
   try {
     randomizeNorms(model);
     const before = tf.memory().numTensors;

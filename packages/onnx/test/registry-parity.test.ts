@@ -59,7 +59,8 @@ describe('every registered decoder × the smallest encoder of each family', () =
   test.each(cases)('%s on %s: ONNX Runtime equals busi (batch 1 and 3, 32² and 64²)', async (decoder, encoder) => {
     const stride = decoders.info(decoder).encoderOutputStride ?? 32;
     const sizes = [Math.max(32, stride), 64];
-    const model = new MultiTaskModel({ encoder, decoder });
+    // Seeded: the same weights every run (a draw whose logits nearly cancel would magnify float32 noise).
+    const model = new MultiTaskModel({ encoder, decoder, seed: 1 });
     try {
       randomizeNorms(model);
       const { bytes } = exportOnnx(model);
