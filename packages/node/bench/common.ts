@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
-import { MultiTaskModel } from '@busi/core';
+import { Adam, MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
 import '@busi/backbones';
 import '@busi/decoders';
 
@@ -59,49 +59,34 @@ export class KernelTimer {
   }
 }
 
-/** Dice + focal-style multi-task loss from elementary ops (the real losses have the same kernels). */
-export function multiTaskLoss(mask: tf.Tensor, logits: tf.Tensor, maskTarget: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const p = tf.sigmoid(mask);
-    const inter = tf.sum(tf.mul(p, maskTarget));
-    const dice = tf.sub(1, tf.div(tf.add(tf.mul(2, inter), 1), tf.add(tf.add(tf.sum(p), tf.sum(maskTarget)), 1)));
-    const logp = tf.logSoftmax(logits);
-    const pt = tf.exp(logp);
-    const focal = tf.neg(tf.mean(tf.sum(tf.mul(tf.mul(tf.square(tf.sub(1, pt)), logp), labels), -1)));
-    return tf.add(tf.mul(0.7, dice), tf.mul(0.3, focal)) as tf.Scalar;
-  });
-}
-
 export interface TrainBench {
   model: MultiTaskModel;
-  optimizer: tf.Optimizer;
-  step(): number;
+  trainer: Trainer;
+  step(): Promise<number>;
   dispose(): void;
 }
 
-/** A model, optimizer and fixed random batch; `step()` runs one optimiser step and returns ms. */
+/** A model, a Trainer (Adam, the multi-task loss) and a fixed random batch; `step()` runs one `trainer.trainStep` and returns ms. */
 export function makeTrainBench(encoder: string, decoder: string, batch: number, size: number): TrainBench {
   const model = new MultiTaskModel({ encoder, decoder, classes: 3 });
-  const optimizer = tf.train.adam(1e-4);
-  const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
-  const y = tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1]), 0.5), 'float32');
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 3), 'int32'), 3);
-  const vars = model.trainableVariables();
+  const optimizer = new Adam({ learningRate: 1e-4 });
+  const trainer = new Trainer(model, { batchSize: batch, optimizer, metrics: [] });
+  const images = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
+  const masks = tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1]), 0.5), 'float32') as tf.Tensor4D;
+  const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 3), 'int32');
+  const data = tensorDataset({ images, masks, labels });
+  const indices = Array.from({ length: batch }, (_, i) => i);
   return {
     model,
-    optimizer,
-    step() {
+    trainer,
+    async step() {
       const t0 = performance.now();
-      const loss = optimizer.minimize(() => {
-        const out = model.forward(x, true);
-        return multiTaskLoss(out.mask, out.logits, y, labels);
-      }, true, vars);
-      loss!.dataSync();
-      loss!.dispose();
+      await trainer.trainStep(data, indices);
       return performance.now() - t0;
     },
     dispose() {
-      tf.dispose([x, y, labels]);
+      tf.dispose([images, masks, labels]);
+      trainer.dispose();
       optimizer.dispose();
       model.dispose();
     },

@@ -18,17 +18,18 @@ async function main(): Promise<void> {
     tf.dispose([out.mask, out.logits]);
     return performance.now() - t0;
   };
-  const bench = process.env.INFER ? { step: infer, dispose: () => { x.dispose(); trainBench.dispose(); } } : { step: () => trainBench.step(), dispose: () => { x.dispose(); trainBench.dispose(); } };
-  console.log(`${decoder}/${encoder} ${size}px batch ${batch}${process.env.INFER ? ' inference' : ''}: warm-up ${bench.step().toFixed(0)} ms`);
+  const step = async (): Promise<number> => (process.env.INFER ? infer() : trainBench.step());
+  console.log(`${decoder}/${encoder} ${size}px batch ${batch}${process.env.INFER ? ' inference' : ''}: warm-up ${(await step()).toFixed(0)} ms`);
   const timer = new KernelTimer();
   for (const k of (process.env.DETAIL ?? '').split(',').filter(Boolean)) timer.detailKernels.add(k);
   timer.install(tf.getBackend());
-  const ms = bench.step();
+  const ms = await step();
   timer.uninstall(tf.getBackend());
   console.log(`profiled step ${ms.toFixed(0)} ms`);
   for (const r of timer.top(25)) console.log(`${r.kernel.padEnd(36)} ${String(r.calls).padStart(5)} calls ${r.ms.toFixed(1).padStart(9)} ms`);
   for (const d of timer.detail.sort((a, b) => b.ms - a.ms).slice(0, 30)) console.log(`${d.kernel} ${d.shapes} ${d.ms.toFixed(1)} ms`);
-  bench.dispose();
+  x.dispose();
+  trainBench.dispose();
 }
 main().catch((e) => {
   console.error(e);

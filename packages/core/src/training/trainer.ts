@@ -375,12 +375,14 @@ export class Trainer implements TrainingControl {
    * mode (BatchNorm running statistics are updated once per micro-batch). The caller disposes the
    * gradients. Exact for losses that are means over samples; a loss pooled over the batch (smp's
    * Dice sums intersections over the whole batch) is approximated by the weighted mean of its
-   * micro-batch values, as PyTorch gradient accumulation does.
+   * micro-batch values, as PyTorch gradient accumulation does. `where.microBatch` numbers the first
+   * micro-batch (default 0) for the dropout seeds: a data-parallel worker computing micro-batch k of
+   * a batch passes k and draws the masks this trainer would.
    */
   async computeGradients(
     data: TrainingDataset,
     indices: number[],
-    where: { epoch: number; batch: number } = { epoch: this.epoch, batch: this.batchInEpoch },
+    where: { epoch: number; batch: number; microBatch?: number } = { epoch: this.epoch, batch: this.batchInEpoch },
   ): Promise<{ grads: tf.NamedTensorMap; logs: Logs }> {
     if (indices.length === 0) throw new Error('Trainer: a batch needs at least one sample');
     const vars = this.model.trainableVariables();
@@ -400,7 +402,7 @@ export class Trainer implements TrainingControl {
           checkBatch(batch, chunk.length, this.model);
           result = tf.variableGrads(() => {
             // Dropout masks keyed by (seed, epoch, batch, micro-batch): a resumed run draws the same ones.
-            const out = this.model.forward(batch.images, true, { seed: mixSeed(this.opts.seed, where.epoch, where.batch, k) });
+            const out = this.model.forward(batch.images, true, { seed: mixSeed(this.opts.seed, where.epoch, where.batch, (where.microBatch ?? 0) + k) });
             const p = this.loss.compute(out.mask, batch.masks, out.logits, batch.labels);
             kept.parts = tf.keep(tf.stack([p.total, p.segmentation, p.classification]));
             return tf.mul(p.total, weight) as tf.Scalar;

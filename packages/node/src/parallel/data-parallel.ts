@@ -15,6 +15,8 @@ export interface DataParallelOptions {
   workers?: number;
   /** Segmentation weight λ of the multi-task loss (Dice + focal). Default 0.7. */
   lambda?: number;
+  /** Seed of the dropout masks, as the Trainer's `seed` option. Default 0. */
+  seed?: number;
   /** Backend of the workers. Default 'wasm' (with the busi training kernels). */
   backend?: 'wasm' | 'cpu';
   /**
@@ -42,12 +44,14 @@ export interface DataParallel {
    * variable name; the caller disposes them), each worker computing its contiguous shard in
    * training mode, weighted by its share of the batch. Also sets the main model's BatchNorm running
    * statistics to the workers' updated ones, averaged by shard size. The batch tensors stay the caller's.
+   * `where` keys the dropout masks as in `Trainer.computeGradients` (worker k draws micro-batch k's);
+   * by default epoch 0 and a step counter.
    */
-  computeGradients(batch: TrainingBatch): Promise<{ grads: tf.NamedTensorMap; logs: DataParallelLogs }>;
+  computeGradients(batch: TrainingBatch, where?: { epoch: number; batch: number }): Promise<{ grads: tf.NamedTensorMap; logs: DataParallelLogs }>;
   /** Broadcasts the main model's weights to every replica (call after each optimizer step). */
   syncWeights(): Promise<void>;
   /** `computeGradients`, `optimizer.applyGradients`, `syncWeights`. */
-  trainStep(batch: TrainingBatch, optimizer: tf.Optimizer): Promise<DataParallelLogs>;
+  trainStep(batch: TrainingBatch, optimizer: tf.Optimizer, where?: { epoch: number; batch: number }): Promise<DataParallelLogs>;
   /** Live tensors in each worker after its last reply (for leak checks). */
   workerTensors(): number[];
   /** Milliseconds each worker spent on its last message (gradient step or weight sync), for profiling. */
@@ -113,8 +117,9 @@ function plain(t: tf.Tensor, start: number, end: number): PlainTensor {
  * applies the optimizer once and broadcasts the new weights through another SharedArrayBuffer.
  * BatchNorm normalises each shard with its own statistics (PyTorch DDP without SyncBN); the
  * running statistics are the workers' updated ones averaged by shard size, so the running mean
- * moves exactly as with the whole batch's mean. The result equals `Trainer.computeGradients` with
- * `microBatchSize` = the shard size.
+ * moves exactly as with the whole batch's mean. Each worker runs `Trainer.computeGradients` on its
+ * shard, so the result equals `Trainer.computeGradients` with `microBatchSize` = the shard size
+ * (dropout masks included, for the same `seed` and `where`).
  */
 export async function createDataParallel(options: DataParallelOptions): Promise<DataParallel> {
   const { model } = options;
@@ -162,6 +167,7 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
         grads: gradsSab,
         state: stateSab,
         lambda,
+        seed: options.seed ?? 0,
         backend: options.backend ?? 'wasm',
         // The native kernels use every core by default; N workers share them instead of each
         // starting a full set of BLAS threads (oversubscribed cores measured slower).
@@ -227,7 +233,9 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
     await Promise.all(workers.map((_, i) => send(i, { type: 'sync', id })));
   };
 
-  const computeGradients = async (batch: TrainingBatch): Promise<{ grads: tf.NamedTensorMap; logs: DataParallelLogs }> => {
+  let steps = 0;
+  const computeGradients = async (batch: TrainingBatch, where = { epoch: 0, batch: steps }): Promise<{ grads: tf.NamedTensorMap; logs: DataParallelLogs }> => {
+    steps++;
     const b = batch.images.shape[0];
     if (!(b >= 1)) throw new Error('DataParallel: a batch needs at least one sample');
     const used = Math.min(n, b);
@@ -243,6 +251,7 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
           masks: plain(batch.masks, start, end),
           labels: plain(batch.labels, start, end),
           weight: (end - start) / b,
+          where: { epoch: where.epoch, batch: where.batch, microBatch: i },
         }).then((m) => ({ m, share: (end - start) / b }));
       }),
     );
@@ -287,8 +296,8 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
     workers: n,
     computeGradients,
     syncWeights,
-    async trainStep(batch, optimizer) {
-      const { grads, logs } = await computeGradients(batch);
+    async trainStep(batch, optimizer, where) {
+      const { grads, logs } = await computeGradients(batch, where);
       try {
         optimizer.applyGradients(grads);
       } finally {

@@ -30,6 +30,8 @@ export interface WorkerInit {
   state: SharedArrayBuffer;
   /** Segmentation weight λ of the multi-task loss. */
   lambda: number;
+  /** Seed of the dropout masks (as the Trainer's `seed`). */
+  seed: number;
   /** tfjs backend of the worker ('wasm' or 'cpu'). */
   backend: 'wasm' | 'cpu';
   /** Threads each worker's native kernels may use (the cores shared out between the workers). */
@@ -38,7 +40,17 @@ export interface WorkerInit {
 
 /** Main → worker. */
 export type ToWorker =
-  | { type: 'step'; id: number; images: PlainTensor; masks: PlainTensor; labels: PlainTensor; weight: number }
+  | {
+      type: 'step';
+      id: number;
+      images: PlainTensor;
+      masks: PlainTensor;
+      labels: PlainTensor;
+      /** The shard's share of the batch (its gradient is scaled by it). */
+      weight: number;
+      /** Epoch, batch and micro-batch (= worker) number: the dropout seed key of `Trainer.computeGradients`. */
+      where: { epoch: number; batch: number; microBatch: number };
+    }
   | { type: 'sync'; id: number };
 
 /** Worker → main. */

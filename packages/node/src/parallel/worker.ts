@@ -1,11 +1,11 @@
 /**
  * Entry of a data-parallel worker thread: its own tfjs (wasm + busi training kernels) and a
- * replica of the model; it computes the gradient of its shard's loss into its shared-memory slot.
+ * replica of the model; it computes the gradient of its shard's loss into its shared-memory slot
+ * with the Trainer's own step (`Trainer.computeGradients`, the shard as one micro-batch).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { MultiTaskModel } from '@busi/core';
-import { MultiTaskLoss } from '@busi/losses';
+import { MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
 import { initBackend } from '@busi/kernels';
 import type { FromWorker, PlainTensor, ToWorker, WorkerInit } from './protocol';
 
@@ -29,10 +29,12 @@ function assign(vars: tf.Variable[], values: Float32Array): void {
   }
 }
 
-function write(tensors: tf.Tensor[], out: Float32Array): void {
+function write(tensors: tf.Tensor[], out: Float32Array, scale = 1): void {
   let off = 0;
   for (const t of tensors) {
-    out.set(t.dataSync() as Float32Array, off);
+    const values = t.dataSync() as Float32Array;
+    if (scale === 1) out.set(values, off);
+    else for (let i = 0; i < values.length; i++) out[off + i] = values[i] * scale;
     off += t.size;
   }
 }
@@ -57,9 +59,10 @@ async function main(): Promise<void> {
   const grads = new Float32Array(init.grads, init.index * trainableSize * 4, trainableSize);
   const stateSize = state.reduce((s, v) => s + v.size, 0);
   const stateOut = new Float32Array(init.state, init.index * stateSize * 4, stateSize);
-  const loss = new MultiTaskLoss({ lambda: init.lambda });
+  // Only its gradient step is used: the optimizer lives in the main thread.
+  const trainer = new Trainer(model, { lambda: init.lambda, seed: init.seed, metrics: [] });
 
-  port.on('message', (msg: ToWorker) => {
+  port.on('message', async (msg: ToWorker) => {
     const t0 = performance.now();
     try {
       if (msg.type === 'sync') {
@@ -67,22 +70,18 @@ async function main(): Promise<void> {
         post({ type: 'done', id: msg.id, numTensors: tf.memory().numTensors, ms: performance.now() - t0 });
         return;
       }
-      const images = toTensor(msg.images);
-      const masks = toTensor(msg.masks);
-      const labels = toTensor(msg.labels);
-      const kept: { parts?: tf.Tensor } = {};
-      const result = tf.variableGrads(() => {
-        const out = model.forward(images as tf.Tensor4D, true);
-        const p = loss.compute(out.mask, masks, out.logits, labels);
-        kept.parts = tf.keep(tf.stack([p.total, p.segmentation, p.classification]));
-        return tf.mul(p.total, msg.weight) as tf.Scalar;
-      }, trainable);
-      write(trainable.map((v) => result.grads[v.name]), grads);
-      write(state, stateOut);
-      const parts = Array.from(kept.parts!.dataSync()) as [number, number, number];
-      tf.dispose([images, masks, labels, kept.parts!, result.value]);
-      tf.dispose(result.grads);
-      post({ type: 'done', id: msg.id, parts, numTensors: tf.memory().numTensors, ms: performance.now() - t0 });
+      const shard = { images: toTensor(msg.images) as tf.Tensor4D, masks: toTensor(msg.masks) as tf.Tensor4D, labels: toTensor(msg.labels) as tf.Tensor1D };
+      const n = shard.images.shape[0];
+      try {
+        const { grads: g, logs } = await trainer.computeGradients(tensorDataset(shard), Array.from({ length: n }, (_, i) => i), msg.where);
+        write(trainable.map((v) => g[v.name]), grads, msg.weight);
+        tf.dispose(g);
+        write(state, stateOut);
+        const parts: [number, number, number] = [logs.loss, logs.segmentation_loss, logs.classification_loss];
+        post({ type: 'done', id: msg.id, parts, numTensors: tf.memory().numTensors, ms: performance.now() - t0 });
+      } finally {
+        tf.dispose([shard.images, shard.masks, shard.labels]);
+      }
     } catch (e) {
       post({ type: 'error', id: msg.id, message: String((e as Error)?.stack ?? e) });
     }

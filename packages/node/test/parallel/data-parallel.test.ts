@@ -5,15 +5,29 @@ import { initBackend } from '@busi/kernels';
 import { SlimResNetEncoder } from '../../src/demo/slim-resnet';
 import { createDataParallel } from '../../src/parallel/data-parallel';
 
-function smallModel(seed?: number): MultiTaskModel {
+function smallModel(seed?: number, dropout = 0): MultiTaskModel {
   return new MultiTaskModel({
     seed,
     encoder: new SlimResNetEncoder({ widths: [4, 4, 8, 8, 8] }),
     decoder: { name: 'unet', decoderChannels: [8, 8, 4, 4, 4] },
     classes: 3,
-    // Dropout draws different masks in each thread; without it the comparison is exact.
-    classificationHead: { dropout: 0 },
+    classificationHead: { dropout },
   });
+}
+
+/** Largest absolute difference between two gradient maps, and the largest reference value. */
+function gradDiff(a: tf.NamedTensorMap, b: tf.NamedTensorMap): { maxErr: number; maxAbs: number } {
+  let maxErr = 0;
+  let maxAbs = 0;
+  for (const name of Object.keys(b)) {
+    const x = a[name].dataSync();
+    const y = b[name].dataSync();
+    for (let i = 0; i < x.length; i++) {
+      maxErr = Math.max(maxErr, Math.abs(x[i] - y[i]));
+      maxAbs = Math.max(maxAbs, Math.abs(y[i]));
+    }
+  }
+  return { maxErr, maxAbs };
 }
 
 function batch(n: number, seed: number) {
@@ -42,20 +56,37 @@ describe('createDataParallel', () => {
       expect(logs.loss).toBeCloseTo(ref.logs.loss, 4);
       expect(logs.segmentation_loss).toBeCloseTo(ref.logs.segmentation_loss, 4);
       expect(Object.keys(grads).sort()).toEqual(Object.keys(ref.grads).sort());
-      let maxErr = 0;
-      let maxAbs = 0;
-      for (const name of Object.keys(ref.grads)) {
-        const a = grads[name].dataSync();
-        const b = ref.grads[name].dataSync();
-        for (let i = 0; i < a.length; i++) {
-          maxErr = Math.max(maxErr, Math.abs(a[i] - b[i]));
-          maxAbs = Math.max(maxAbs, Math.abs(b[i]));
-        }
-      }
+      const { maxErr, maxAbs } = gradDiff(grads, ref.grads);
       expect(maxAbs).toBeGreaterThan(1e-3);
       expect(maxErr).toBeLessThan(1e-4 * Math.max(1, maxAbs));
       tf.dispose([grads, ref.grads]);
       trainer.dispose();
+    } finally {
+      await dp.dispose();
+      tf.dispose(data);
+      model.dispose();
+    }
+  });
+
+  it('runs the Trainer\'s step in each worker: with dropout, the same seeded masks as the Trainer\'s micro-batches', async () => {
+    const model = smallModel(5, 0.5);
+    const data = batch(4, 7);
+    const where = { epoch: 2, batch: 3 };
+    const dp = await createDataParallel({ model, workers: 2, seed: 9 });
+    try {
+      const { grads, logs } = await dp.computeGradients(data, where);
+      const trainer = new Trainer(model, { batchSize: 4, microBatchSize: 2, seed: 9 });
+      const ref = await trainer.computeGradients(tensorDataset(data), [0, 1, 2, 3], where);
+      // Another seed draws other masks: the head's gradient changes, so the comparison can fail.
+      const other = new Trainer(model, { batchSize: 4, microBatchSize: 2, seed: 10 });
+      const off = await other.computeGradients(tensorDataset(data), [0, 1, 2, 3], where);
+      expect(logs.classification_loss).toBeCloseTo(ref.logs.classification_loss, 4);
+      const same = gradDiff(grads, ref.grads);
+      expect(same.maxErr).toBeLessThan(1e-4 * Math.max(1, same.maxAbs));
+      expect(gradDiff(off.grads, ref.grads).maxErr).toBeGreaterThan(1e-3 * same.maxAbs);
+      tf.dispose([grads, ref.grads, off.grads]);
+      trainer.dispose();
+      other.dispose();
     } finally {
       await dp.dispose();
       tf.dispose(data);
