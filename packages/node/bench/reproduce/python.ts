@@ -38,8 +38,12 @@ function pythonEnv(): NodeJS.ProcessEnv {
   return { ...process.env, ...(extra ? { PYTHONPATH: extra } : {}), PYTHONWARNINGS: 'ignore' };
 }
 
-/** Runs a Python script of ours with the reference environment; throws with its stderr on failure. */
-export function runPython(script: string, args: string[]): void {
-  const r = spawnSync(REFERENCE_PYTHON, [script, '--reference-tools', REFERENCE_TOOLS, ...args], { stdio: 'inherit', env: pythonEnv() });
+/**
+ * Runs a Python script with the reference environment; throws on failure. Our scripts get
+ * `--reference-tools <dir>` first (to import its fill); the reference tools' own scripts do not take it.
+ */
+export function runPython(script: string, args: string[], options: { referenceToolsArg?: boolean } = {}): void {
+  const pre = options.referenceToolsArg === false ? [] : ['--reference-tools', REFERENCE_TOOLS];
+  const r = spawnSync(REFERENCE_PYTHON, [script, ...pre, ...args], { stdio: 'inherit', env: pythonEnv() });
   if (r.status !== 0) throw new Error(`${path.basename(script)} failed (exit ${r.status ?? r.signal})`);
 }
