@@ -61,6 +61,14 @@ export interface ParityCheckOptions {
    * median, instead of the default |ours| < 1e-4 × median (see compareGradNorms). Default false.
    */
   strictNoise?: boolean;
+  /**
+   * Per compared tensor ('eval.mask', 'encoder.5', 'train.mask', ...): a tolerance as a multiple of
+   * rms(ref) replacing the README's, or null where the reference's own value is not reproducible
+   * (the tensor is then not compared and the report says so). For fixtures whose reference is less
+   * accurate than the README assumes; a fixtures folder states them in its `tolerances.json`, each
+   * with the measurement that justifies it.
+   */
+  tolerances?: Readonly<Record<string, number | null>>;
 }
 
 /** One comparison. */
@@ -91,6 +99,8 @@ export interface ParityReport {
   worst: { name: string; ratio: number };
   /** Seconds per stage. */
   timings: Record<string, number>;
+  /** Tensors left out by `tolerances` (null): the reference's own values are not reproducible. */
+  notCompared: string[];
   /** One line: model, PASS/FAIL, largest errors, failures. */
   summary: string;
 }
@@ -268,7 +278,14 @@ export function runParityCheck(model: MultiTaskModel, fixture: ParityFixture, op
   }
 
   const checks: ParityCheckResult[] = [];
-  const compare = (name: string, ours: ParityArray, refT: SafetensorsTensor, tol: (r: number) => number) => {
+  const notCompared: string[] = [];
+  const compare = (name: string, ours: ParityArray, refT: SafetensorsTensor, readmeTol: (r: number) => number) => {
+    const override = options.tolerances?.[name];
+    if (override === null) {
+      notCompared.push(name);
+      return;
+    }
+    const tol = override === undefined ? readmeTol : (r: number) => override * r + 1e-6;
     const r = rms(refT.data as Float32Array);
     if (!sameShape(ours.shape, refT.shape)) {
       checks.push({ name, metric: 'max_abs', err: Infinity, tolerance: tol(r), pass: false, relative: Infinity, note: `shape [${ours.shape}] vs reference [${refT.shape}]` });
@@ -313,7 +330,7 @@ export function runParityCheck(model: MultiTaskModel, fixture: ParityFixture, op
     compare('train.label', ours.train.label, refData('train.label'), (r) => 2e-3 * r);
   }
   if (ours.gradNorms) checks.push(...compareGradNorms(ours.gradNorms, json, deeplab, options.strictNoise ?? false));
-  return finishReport(json.model, checks, { fill: fillSeconds, ...ours.timings });
+  return finishReport(json.model, checks, { fill: fillSeconds, ...ours.timings }, notCompared);
 }
 
 function inputsFromFile(bytes: Uint8Array): ParityInputs {
@@ -469,7 +486,7 @@ function compareGradNorms(ours: Map<string, number | null>, json: ParityFixtureJ
   return checks;
 }
 
-function finishReport(model: string, checks: ParityCheckResult[], timings: Record<string, number>): ParityReport {
+function finishReport(model: string, checks: ParityCheckResult[], timings: Record<string, number>, notCompared: string[] = []): ParityReport {
   const pass = checks.every((c) => c.pass);
   const tensorChecks = checks.filter((c) => c.metric === 'max_abs');
   const gradChecks = checks.filter((c) => c.name.startsWith('grad:') && c.metric === 'relative');
@@ -488,6 +505,7 @@ function finishReport(model: string, checks: ParityCheckResult[], timings: Recor
     ...(mg ? [`grad max rel ${fmt(mg.relative)} (${mg.name.slice(5)})`] : []),
     ...(global ? [`grad global ${fmt(global.err)}`] : []),
     `${checks.length - failed.length}/${checks.length} checks`,
+    ...(notCompared.length ? [`not compared (reference not reproducible): ${notCompared.join(', ')}`] : []),
   ];
   if (failed.length) {
     parts.push(
@@ -507,6 +525,7 @@ function finishReport(model: string, checks: ParityCheckResult[], timings: Recor
     maxGradRelative: mg ? { name: mg.name, value: mg.relative } : null,
     worst: worst ? { name: worst.name, ratio: ratio(worst) } : { name: '', ratio: 0 },
     timings,
+    notCompared,
     summary: parts.join('  '),
   };
 }

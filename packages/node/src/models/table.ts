@@ -1,4 +1,4 @@
-import { countMacs, encoders } from '@busi/core';
+import { countMacs, decoders, encoders } from '@busi/core';
 import { PAPER_MODELS, createModel, type PaperModel } from './factory';
 
 /** Measured numbers of one paper model, beside the reference's. */
@@ -75,6 +75,48 @@ export function paperModelsMarkdown(rows: PaperModelRow[], size: [number, number
       `| ${m.smpDecoder} | ${m.smpEncoder} | ${call} | ${int(x.total)} | ${int(x.encoder)} | ${int(x.decoder)} | ${int(x.segmentationHead)} | ` +
         `${int(x.classificationHead)} | ${int(m.params.dead)} | ${x.gmacs.toFixed(2)} | ${(2 * x.gmacs).toFixed(1)} | ${x.encoderGmacs.toFixed(2)} | ` +
         `${paramsMatch && macsMatch ? 'yes' : `**no** (ref ${int(m.params.total)} params, ${m.gmacs} GMACs)`} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const list = (names: readonly string[] | undefined) => (names?.length ? names.map((n) => `\`${n}\``).join(', ') : '');
+
+/**
+ * The encoder and decoder tables of docs/models.md, generated from the registry entries alone
+ * (names, aliases, reference names, channels, parameter counts); a test keeps the docs equal to it
+ * and the registry's counts equal to the parity fixtures'.
+ */
+export function catalogueMarkdown(): string {
+  const lines = [
+    '### Encoders',
+    '',
+    '| registry name | aliases | smp `encoder_name` | from | channels (input first) | params | parity fixture (with Unet) |',
+    '|---|---|---|---|---|---:|---|',
+  ];
+  for (const { name, info } of encoders.catalogue()) {
+    const ref = info.reference;
+    const from = ref ? `${ref.source} \`${ref.sourceName}\`` : 'busi only';
+    const params = info.params == null ? '' : int(info.params);
+    lines.push(
+      `| \`${name}\` | ${list(info.aliases)} | ${ref ? `\`${ref.name}\`` : '—'} | ${from} | ${info.outChannels.join(', ')} | ${params} | ${ref ? `Unet__${ref.name}` : 'none (no smp counterpart)'} |`,
+    );
+  }
+  const paperEncoders = [...new Set(PAPER_MODELS.map((m) => m.encoder))];
+  lines.push(
+    '',
+    '### Decoders',
+    '',
+    `Decoder parameters with each of the paper's encoders (${paperEncoders.map((e) => `\`${e}\``).join(', ')}), and the segmentation head's for one mask channel.`,
+    '',
+    `| registry name | aliases | smp class | encoder stride | ${paperEncoders.join(' | ')} | seg head |`,
+    `|---|---|---|---:|${paperEncoders.map(() => '---:|').join('')}---:|`,
+  );
+  for (const { name, info } of decoders.catalogue()) {
+    const ref = info.reference;
+    const counts = paperEncoders.map((e) => (ref?.params[e] == null ? '' : int(ref.params[e])));
+    lines.push(
+      `| \`${name}\` | ${list(info.aliases)} | ${ref ? ref.name : 'busi only'} | ${info.encoderOutputStride ?? 32} | ${counts.join(' | ')} | ${ref ? int(ref.segmentationHeadParams) : ''} |`,
     );
   }
   return lines.join('\n');

@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { BatchNorm2d, Conv2d, Resize, createParityFixture, registerDecoder, registerEncoder, type Decoder, type Encoder } from '@busi/core';
-import { buildParityModel, listParityFixtures, parseParityArgs, registryNames, runParityDir } from '../../src/parity/run-parity';
+import { buildParityModel, listParityFixtures, parseParityArgs, readParityTolerances, registryNames, runParityDir } from '../../src/parity/run-parity';
 
 function toyEncoder(): Encoder {
   const ch = [3, 4, 6, 8, 10, 12];
@@ -100,4 +100,27 @@ test('runParityDir: pass, gradient failure, skipped and error, one line each, no
   const only = await runParityDir(dir, { only: ['paritytoy2'], gradients: false });
   expect(only.map((r) => [r.model, r.status])).toEqual([['ParityToyDec__paritytoy2', 'pass']]);
   expect(() => listParityFixtures(path.join(dir, 'missing'))).toThrow(/does not exist/);
+});
+
+test('tolerance overrides: a null tensor is not compared and says so; a bad file is refused with its name', async () => {
+  const eval0 = await runParityDir(dir, { only: ['ParityToyDec__paritytoy'], train: false, gradients: false });
+  const evalErr = eval0[0].report!.checks.find((c) => c.name === 'eval.mask')!;
+  // A tolerance below the measured error turns the pass into a failure: the override is applied.
+  const tight = await runParityDir(dir, {
+    only: ['ParityToyDec__paritytoy'], train: false, gradients: false,
+    tolerances: { 'ParityToyDec__paritytoy': { tolerances: { 'eval.mask': null, 'eval.label': 1e-30 }, why: 'test' } },
+  });
+  const report = tight[0].report!;
+  expect(report.notCompared).toEqual(['eval.mask']);
+  expect(report.checks.map((c) => c.name)).not.toContain('eval.mask');
+  expect(tight[0].line).toMatch(/not compared \(reference not reproducible\): eval\.mask/);
+  const label = report.checks.find((c) => c.name === 'eval.label')!;
+  expect(label.tolerance).toBeCloseTo(1e-6, 12);
+  expect(label.pass).toBe(label.err <= label.tolerance);
+  expect(evalErr.pass).toBe(true);
+  const file = path.join(dir, 'bad-tolerances.json');
+  fs.writeFileSync(file, JSON.stringify({ X__y: { tolerances: { 'eval.mask': -1 }, why: 'no' } }));
+  expect(() => readParityTolerances(file)).toThrow(`parity tolerances '${file}': entry 'X__y' needs`);
+  expect(parseParityArgs(['--tolerances', 'none']).tolerances).toBeNull();
+  expect(parseParityArgs([]).tolerances).toBe('fixtures/parity-tolerances.json');
 });
