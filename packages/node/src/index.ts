@@ -18,11 +18,15 @@ export { cvRun, CV_FILES, type CvConfig, type CvSummary, type CvSplitRecord, typ
 export { createDataParallel, type DataParallel, type DataParallelLogs, type DataParallelOptions } from './parallel/data-parallel';
 export {
   runParityDir,
+  runParityFixture,
   buildParityModel,
   listParityFixtures,
   registryNames,
+  readParityTolerances,
+  PARITY_TOLERANCES_FILE,
   type RunParityOptions,
   type ParityRunResult,
+  type ParityToleranceFile,
 } from './parity/run-parity';
 export { SlimResNetEncoder, registerSlimResNet, type SlimResNetArgs } from './demo/slim-resnet';
 export { runCli } from './cli/main';
