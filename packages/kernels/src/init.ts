@@ -85,7 +85,10 @@ async function tryTensorflow(skipped: BackendDescription['skipped']): Promise<st
       if (await tf.setBackend('tensorflow')) return pkg;
       skipped.push({ backend: pkg, reason: 'tensorflow backend failed to initialise' });
     } catch (e) {
-      skipped.push({ backend: pkg, reason: `not installed or not loadable (${String((e as Error).message ?? e).split('\n')[0]})` });
+      const message = String((e as Error).message ?? e).split('\n')[0];
+      // A missing package reads "Cannot find module" (or, inside a bundle, "Dynamic require of … is not supported").
+      const missing = /Cannot find module|Dynamic require of|MODULE_NOT_FOUND/.test(message);
+      skipped.push({ backend: pkg, reason: missing ? 'not installed' : `not loadable (${message})` });
     }
   }
   return null;

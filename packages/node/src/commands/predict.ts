@@ -119,7 +119,7 @@ async function runPredict(v: OptionValues, positionals: string[], ctx: CliContex
       const probs = Object.entries(r.probabilities).map(([c, q]) => `${c} ${(q * 100).toFixed(1)}%`).join(', ');
       ctx.stdout.write(`${path.basename(r.image)}: ${r.class} (${probs}); lesion ${(r.lesionFraction * 100).toFixed(1)}% of pixels; ${path.basename(r.mask)}, ${path.basename(r.overlay)}\n`);
     }
-    ctx.stdout.write(`wrote ${results.length} masks and overlays and predictions.json to ${out}\n`);
+    ctx.stdout.write(`wrote ${results.length} mask${results.length === 1 ? '' : 's'} and overlay${results.length === 1 ? '' : 's'} and predictions.json to ${out}\n`);
   }
   return 0;
 }

@@ -254,7 +254,7 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
     });
     writeJsonAtomic(path.join(dir, RUN_FILES.status), final);
     say(
-      `${final.message ?? `trained ${done} epochs`}; best ${config.monitor} ${best ? fmt(best[config.monitor]) : 'n/a'} at epoch ${bestEpoch ?? '-'}; ` +
+      `${final.message ?? `trained ${done} epoch${done === 1 ? '' : 's'}`}; best ${config.monitor} ${best ? fmt(best[config.monitor]) : 'n/a'} at epoch ${bestEpoch ?? '-'}; ` +
         `session time ${formatDuration((Date.now() - t0) / 1000)}`,
     );
     return { status: final, best, data, split };
