@@ -9,19 +9,21 @@ import * as core from '@busi/core';
 import * as backbones from '@busi/backbones';
 import * as decoders from '@busi/decoders';
 import * as losses from '@busi/losses';
+import * as onnxPackage from '@busi/onnx';
 import * as kernels from '@busi/kernels';
 import * as data from '@busi/data';
 import * as node from '@busi/node';
 import { commands } from '../src/commands/index';
 
 const root = path.resolve(__dirname, '..', '..', '..');
-const GUIDES = ['getting-started.md', 'architecture.md', 'training-on-busi.md', 'pytorch-weights.md', 'browser.md', 'performance.md', 'evaluation.md'].map((f) => path.join(root, 'docs', f));
+const GUIDES = ['getting-started.md', 'architecture.md', 'training-on-busi.md', 'pytorch-weights.md', 'browser.md', 'performance.md', 'evaluation.md', 'export.md'].map((f) => path.join(root, 'docs', f));
 const FILES = [...GUIDES, path.join(root, 'examples', 'README.md')];
 const PACKAGES: Record<string, Record<string, unknown>> = {
   '@busi/core': core,
   '@busi/backbones': backbones,
   '@busi/decoders': decoders,
   '@busi/losses': losses,
+  '@busi/onnx': onnxPackage,
   '@busi/kernels': kernels,
   '@busi/data': data,
   '@busi/node': node,

@@ -1,5 +1,6 @@
 import { assumedModelCard, validateModelCard, type ModelCard, type MultiTaskModel } from '@busi/core';
-import { onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
+import { onnxProto } from './proto';
 import type { OnnxPrecision } from './graph';
 
 /** metadata_props keys busi writes; every value is a string, JSON where structured. */
@@ -61,7 +62,7 @@ export interface OnnxModelInfo {
 export function readOnnxModelInfo(bytes: Uint8Array): OnnxModelInfo {
   let proto: onnx.ModelProto;
   try {
-    proto = onnx.ModelProto.decode(bytes);
+    proto = onnxProto.ModelProto.decode(bytes);
   } catch (e) {
     throw new Error(`readOnnxModelInfo: not an ONNX model (${(e as Error).message})`);
   }
