@@ -3,24 +3,10 @@ import { busiSampleGroups, formatNearDuplicateReport, readSplitFile, splitSample
 import type { CliContext } from '../cli/args';
 import type { LoadedData } from './data';
 import { RUN_FILES } from './run-folder';
+import type { RunConfig } from './run-config';
 
-/** The split settings of a run (fields of its config.json). */
-export interface RunSplitSettings {
-  seed: number;
-  /** Validation share of all images. */
-  valFraction: number;
-  /** Test share of all images; 0 (or absent, in older runs) for a two-way train/validation split. */
-  testFraction?: number;
-  /** Keep duplicate BUSI images in one part. */
-  groupDuplicates: boolean;
-  /** Which duplicates ('near' unless set). */
-  duplicates?: 'near' | 'exact';
-  /** Leave out the images of cross-class duplicate groups. */
-  excludeCrossClass?: boolean;
-  /** A split file to use instead, and its fold. */
-  splitFile: string | null;
-  fold?: number;
-}
+/** The split settings of a run (fields of its config.json; see {@link RunConfig} for their meaning). */
+export type RunSplitSettings = Pick<RunConfig, 'seed' | 'valFraction' | 'testFraction' | 'groupDuplicates' | 'duplicates' | 'excludeCrossClass' | 'splitFile' | 'fold'>;
 
 /**
  * The duplicate groups of a run's data (BUSI folders only; synthetic images have no copies), with
