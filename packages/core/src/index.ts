@@ -18,6 +18,7 @@ export * from './init/init-spec';
 export * from './init/initialize';
 export * from './model/multi-task-model';
 export * from './model/count-macs';
+export * from './data/busi-classes';
 export * from './data/synthetic';
 export * from './training/optimizers';
 export * from './layers/drop-connect';

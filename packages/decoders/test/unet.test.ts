@@ -85,22 +85,25 @@ describe('unet decoder structure', () => {
   it('is registered with output stride 1 and head kernel 3, and rebuilds from getConfig()', () => {
     expect(decoders.has('unet')).toBe(true);
     expect(decoders.info('unet').encoderOutputStride ?? 32).toBe(32);
-    const d = createDecoder('unet', { encoderChannels: RESNET_CHANNELS, decoderChannels: [64, 32, 16, 8, 8], attentionType: 'scse', dropout: 0.3 });
+    const d = createDecoder('unet', { encoderChannels: RESNET_CHANNELS, decoderChannels: [64, 32, 16, 8, 8], attentionType: 'scse' });
     expect([d.outputStride, d.headKernelSize, d.outChannels]).toEqual([1, 3, 8]);
     const cfg = d.getConfig();
     expect(cfg).toEqual({
       name: 'unet',
-      args: { encoderChannels: RESNET_CHANNELS, decoderChannels: [64, 32, 16, 8, 8], useBatchnorm: true, attentionType: 'scse', prefix: 'decoder', dropout: 0.3 },
+      args: { encoderChannels: RESNET_CHANNELS, decoderChannels: [64, 32, 16, 8, 8], useBatchnorm: true, attentionType: 'scse', prefix: 'decoder' },
     });
     expect(createDecoder(cfg.name, cfg.args as never).getConfig()).toEqual(cfg);
+    // smp's Unet has no dropout: a rate is refused rather than silently ignored; 0 (shared option sets) is accepted.
+    expect(() => createDecoder('unet', { encoderChannels: RESNET_CHANNELS, dropout: 0.3 })).toThrow(/unet: smp's Unet decoder has no dropout, got dropout 0.3/);
+    expect(createDecoder('unet', { encoderChannels: RESNET_CHANNELS, dropout: 0 }).getConfig().args).not.toHaveProperty('dropout');
   });
 });
 
 describe('unet forward', () => {
-  it('gives full-resolution masks on non-square inputs; dropout is accepted and has no layer', () => {
+  it('gives full-resolution masks on non-square inputs; no dropout layer', () => {
     const m = new MultiTaskModel({
       encoder: tinyEncoder(),
-      decoder: { name: 'unet', decoderChannels: [32, 16, 16, 8, 8], dropout: 0.5 },
+      decoder: { name: 'unet', decoderChannels: [32, 16, 16, 8, 8] },
       classificationHead: { dropout: 0 },
     });
     expect(m.model.layers.some((l) => l.name.startsWith('decoder') && /dropout/i.test(l.getClassName()))).toBe(false);

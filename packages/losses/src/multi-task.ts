@@ -3,6 +3,9 @@ import { DiceLoss } from './dice';
 import { FocalLoss } from './focal';
 import { type Loss, type LossConfig, lossFromConfig, serializeLoss } from './loss';
 
+/** The paper's segmentation weight λ (Chung et al.): the one home of this default. */
+export const DEFAULT_LAMBDA = 0.7;
+
 /** Constructor arguments of {@link MultiTaskLoss}. */
 export interface MultiTaskLossArgs {
   /** Weight λ ∈ [0, 1] of the segmentation loss; the classification loss gets 1-λ. Default 0.7. */
@@ -47,7 +50,7 @@ export class MultiTaskLoss {
   readonly classification: Loss;
 
   constructor(args: MultiTaskLossArgs = {}) {
-    this.lambda = args.lambda ?? 0.7;
+    this.lambda = args.lambda ?? DEFAULT_LAMBDA;
     if (!(this.lambda >= 0 && this.lambda <= 1)) {
       throw new Error(`MultiTaskLoss: lambda must lie in [0, 1], got ${this.lambda}`);
     }

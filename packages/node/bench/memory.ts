@@ -49,7 +49,7 @@ class RandomData implements TrainingDataset {
 
 /** The default loss, recording tf.memory().numBytes (all live tensors, weights included) when the forward's tape is complete. */
 class ProbedLoss implements TrainingLoss {
-  private readonly inner = new MultiTaskLoss({ lambda: 0.7 });
+  private readonly inner = new MultiTaskLoss();
   peakBytes = 0;
   compute(maskLogits: tf.Tensor, maskTruth: tf.Tensor, classLogits: tf.Tensor, labels: tf.Tensor): LossParts {
     this.peakBytes = Math.max(this.peakBytes, tf.memory().numBytes);

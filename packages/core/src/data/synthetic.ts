@@ -1,10 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mixSeed, mulberry32 } from '../random/rng';
 
-/** BUSI's class names, in label-index order (the dataset's folder order). */
-export const BUSI_CLASSES = ['benign', 'malignant', 'normal'] as const;
-/** One of {@link BUSI_CLASSES}. */
-export type BusiClass = (typeof BUSI_CLASSES)[number];
+import { BUSI_CLASSES } from './busi-classes';
 
 /** Options of {@link generateSynthetic}. */
 export interface SyntheticOptions {

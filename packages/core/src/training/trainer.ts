@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { MultiTaskLoss } from '@busi/losses';
+import { MultiTaskLoss, DEFAULT_LAMBDA } from '@busi/losses';
 import { MultiTaskMetrics } from '../metrics/validation';
 import type { MultiTaskModel, MultiTaskOutput } from '../model/multi-task-model';
 import { History, type Logs, type TrainingCallback, type TrainingControl } from './callbacks';
@@ -217,7 +217,7 @@ export class Trainer implements TrainingControl {
       shuffle: options.shuffle ?? true,
       seed: options.seed ?? 0,
       dropLast: options.dropLast ?? false,
-      lambda: options.lambda ?? 0.7,
+      lambda: options.lambda ?? DEFAULT_LAMBDA,
       validationBatchSize: options.validationBatchSize ?? batchSize,
     };
     for (const key of ['epochs', 'batchSize', 'microBatchSize', 'validationBatchSize'] as const) {

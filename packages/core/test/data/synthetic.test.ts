@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { generateSynthetic, syntheticSample, syntheticToTensors, BUSI_CLASSES } from '../../src/data/synthetic';
+import { generateSynthetic, syntheticSample, syntheticToTensors } from '../../src/data/synthetic';
+import { BUSI_CLASSES } from '../../src/data/busi-classes';
 
 const SIZE = 64;
 

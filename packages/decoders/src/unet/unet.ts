@@ -16,8 +16,11 @@ export interface UnetDecoderArgs extends DecoderArgs {
   useBatchnorm?: boolean;
   /** Attention after the skip concatenation and after each block: null (none) or 'scse'. Default null. */
   attentionType?: AttentionType;
-  /** Accepted for a uniform option set across decoders; the Unet has no dropout. */
-  dropout?: number;
+  /**
+   * smp's Unet has no dropout: only 0 is accepted (for option sets shared across decoders, such as
+   * the parity harness's), and it is not kept in the config. Any other rate is an error.
+   */
+  dropout?: 0;
 }
 
 /**
@@ -35,7 +38,6 @@ export class UnetDecoder implements Decoder {
   readonly useBatchnorm: boolean;
   readonly attentionType: AttentionType;
   readonly prefix: string;
-  readonly dropout: number;
 
   constructor(args: UnetDecoderArgs) {
     if (!args || !Array.isArray(args.encoderChannels) || args.encoderChannels.length < 2) {
@@ -57,7 +59,9 @@ export class UnetDecoder implements Decoder {
     this.attentionType = args.attentionType ?? null;
     checkAttentionType('unet', this.attentionType);
     this.prefix = args.prefix ?? 'decoder';
-    this.dropout = args.dropout ?? 0;
+    if (args.dropout !== undefined && args.dropout !== 0) {
+      throw new Error(`unet: smp's Unet decoder has no dropout, got dropout ${String(args.dropout)} (the classification head's is classificationHead.dropout)`);
+    }
     this.outChannels = this.decoderChannels[blocks - 1];
   }
 
@@ -85,7 +89,6 @@ export class UnetDecoder implements Decoder {
         useBatchnorm: this.useBatchnorm,
         attentionType: this.attentionType,
         prefix: this.prefix,
-        dropout: this.dropout,
       },
     };
   }

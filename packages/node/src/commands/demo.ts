@@ -26,6 +26,7 @@ import { hstack, renderOverlay } from '@busi/data';
 import { toUint8, writePng } from '@busi/data';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { formatEvaluation } from '../report/evaluation';
+import { DEFAULT_LAMBDA } from '@busi/losses';
 
 /** Normalisation of the synthetic [0, 1] images: centred, unit-ish variance. */
 const DEMO_NORM = { mean: [0.3, 0.3, 0.3], std: [0.2, 0.2, 0.2] };
@@ -48,7 +49,7 @@ export const demoCommand: Command = {
     epochs: { type: 'int', short: 'e', default: 10, min: 1, description: 'Training epochs' },
     'batch-size': { type: 'int', short: 'b', default: 8, min: 2, description: 'Images per optimizer step' },
     lr: { type: 'number', default: 0.003, min: 0, description: 'Adam learning rate' },
-    lambda: { type: 'number', default: 0.7, min: 0, max: 1, description: 'Segmentation weight λ of the loss' },
+    lambda: { type: 'number', default: DEFAULT_LAMBDA, min: 0, max: 1, description: 'Segmentation weight λ of the loss' },
     encoder: { type: 'string', default: 'slim-resnet', description: "Encoder ('slim-resnet', or any registered one, e.g. resnet18)" },
     balance: {
       type: 'string',

@@ -7,6 +7,7 @@ import { modelSettings, readModelDescription } from '../runs/model-settings';
 import { readRunSplit, reportPart, selectionPart } from '../runs/run-split';
 import type { TtaMode } from '../runs/predictor';
 import { dataSpec, parseSpacing, resolveModel } from './run-args';
+import { DEFAULT_LAMBDA } from '@busi/losses';
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
@@ -73,7 +74,7 @@ async function runEvaluate(v: OptionValues, positionals: string[], ctx: CliConte
   await evaluateRun({
     modelDir: resolved.modelDir,
     runDir,
-    config: { normalization: settings.preprocessing.normalization, lambda: config?.lambda ?? 0.7 },
+    config: { normalization: settings.preprocessing.normalization, lambda: config?.lambda ?? DEFAULT_LAMBDA },
     data,
     indices,
     outDir: out,

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BUSI_CLASSES, decoders, listDecoders, listEncoders } from '@busi/core';
+import { BUSI_CLASSES, decoders, encoders, listDecoders, listEncoders } from '@busi/core';
 import { resolveAugment } from '@busi/data';
 import { UsageError, type CliContext, type OptionSpec, type OptionValues } from '../cli/args';
 import { registerSlimResNet } from '../demo/slim-resnet';
@@ -9,21 +9,29 @@ import { decoderRegistryName, encoderRegistryName } from '../models/factory';
 import type { DataSpec } from '../runs/data';
 import { RUN_FILES } from '../runs/run-folder';
 import { DEFAULT_NORMALIZATION, readRunConfig, type RunConfig } from '../runs/train-run';
+import { DEFAULT_LAMBDA } from '@busi/losses';
 
 // The options that name a run, its data or a trained model, shared by several commands (so that
 // no command imports another).
+
+/** The registered names of one kind for the help text, read from the registry (aliases in parentheses). */
+function registeredNames(kind: 'encoder' | 'decoder'): string {
+  registerSlimResNet();
+  const entries = kind === 'encoder' ? encoders.catalogue() : decoders.catalogue();
+  return entries.map((e) => (e.info.aliases?.length ? `${e.name} (${e.info.aliases.join(', ')})` : e.name)).join(', ');
+}
 
 /** Options shared by `busi train` and `busi grid-lambda`: everything that defines a run. */
 export const RUN_OPTIONS: Record<string, OptionSpec> = {
   data: { type: 'string', short: 'd', valueName: 'DIR', description: 'BUSI folder (holding benign/, malignant/, normal/ or Dataset_BUSI_with_GT/)' },
   synthetic: { type: 'int', min: 10, valueName: 'N', description: 'Train on N generated synthetic images instead of --data' },
-  encoder: { type: 'string', default: 'resnet50', description: 'Encoder (busi or smp name, e.g. resnet50, resnext50_32x4d, tu-wide_resnet50_2, efficientnet-b4)' },
-  decoder: { type: 'string', default: 'unet', description: 'Decoder: unet, unetplusplus, fpn, deeplabv3plus' },
+  encoder: { type: 'string', default: 'resnet50', description: `Encoder, by registry or smp name: ${registeredNames('encoder')}` },
+  decoder: { type: 'string', default: 'unet', description: `Decoder, by registry or smp class name: ${registeredNames('decoder')}` },
   'encoder-weights': { type: 'string', valueName: 'FILE', description: 'Pretrained (ImageNet) encoder weights as safetensors (see docs/pytorch-weights.md); default: random init' },
   'decoder-channels': { type: 'string', valueName: 'A,B,..', description: "Decoder channels, e.g. 64,32,16,16,8 (default: the decoder's own)" },
   dropout: { type: 'number', default: 0.5, min: 0, max: 0.99, description: 'Dropout of the classification head' },
   size: { type: 'int', default: 448, min: 16, max: 2048, description: 'Square input size in pixels (divisible by the output stride)' },
-  lambda: { type: 'number', default: 0.7, min: 0, max: 1, description: 'λ of L = λ·Dice + (1-λ)·Focal' },
+  lambda: { type: 'number', default: DEFAULT_LAMBDA, min: 0, max: 1, description: 'λ of L = λ·Dice + (1-λ)·Focal' },
   optimizer: { type: 'string', default: 'adam', choices: ['adam', 'adamw'], description: 'Optimizer (PyTorch semantics)' },
   lr: { type: 'number', default: 1e-4, min: 0, description: 'Learning rate' },
   'weight-decay': { type: 'number', default: 1e-5, min: 0, description: 'Weight decay (adam: L2 as torch.optim.Adam; adamw: decoupled)' },

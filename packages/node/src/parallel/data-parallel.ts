@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { MultiTaskModel, TrainingBatch } from '@busi/core';
 import type { FromWorker, PlainTensor, ToWorker, WorkerInit } from './protocol';
+import { DEFAULT_LAMBDA } from '@busi/losses';
 
 /** Options of {@link createDataParallel}. */
 export interface DataParallelOptions {
@@ -125,7 +126,7 @@ export async function createDataParallel(options: DataParallelOptions): Promise<
   const { model } = options;
   const n = options.workers ?? os.availableParallelism();
   if (!Number.isInteger(n) || n < 1) throw new Error(`createDataParallel: workers must be a positive integer, got ${n}`);
-  const lambda = options.lambda ?? 0.7;
+  const lambda = options.lambda ?? DEFAULT_LAMBDA;
   const names = (ws: Array<{ originalName: string }>) => ws.map((w) => w.originalName);
   const order = { all: names(model.model.weights), trainable: names(model.model.trainableWeights), state: names(model.model.nonTrainableWeights) };
   if (new Set(order.all).size !== order.all.length) throw new Error('createDataParallel: the model\'s weight names are not unique');

@@ -9,7 +9,7 @@ import {
   type PixelSpacing,
   type SegmentationReport,
 } from '@busi/core';
-import { MultiTaskLoss } from '@busi/losses';
+import { MultiTaskLoss, DEFAULT_LAMBDA } from '@busi/losses';
 import type { SampleDataset } from '@busi/data';
 import type { Predictor } from './predictor';
 
@@ -45,7 +45,7 @@ export interface Scores {
  */
 export async function scorePredictor(predictor: Predictor, dataset: SampleDataset, options: ScoreOptions): Promise<Scores> {
   const metrics = new MultiTaskMetrics({ classNames: [...options.classNames], threshold: options.threshold });
-  const loss = new MultiTaskLoss({ lambda: options.lambda ?? 0.7 });
+  const loss = new MultiTaskLoss({ lambda: options.lambda ?? DEFAULT_LAMBDA });
   const threshold = options.threshold ?? 0.5;
   const cut = Math.log(threshold / (1 - threshold));
   const bs = options.batchSize ?? 8;
