@@ -177,7 +177,7 @@ describe('duplicates', () => {
 });
 
 // A small slice of the real dataset, when this checkout sits beside the shared data.
-const repoRoot = path.resolve(__dirname, '../../../..');
+const repoRoot = path.resolve(__dirname, '../../..');
 const realBusi = path.resolve(repoRoot, '../shared/busi');
 const describeReal = fs.existsSync(realBusi) ? describe : describe.skip;
 if (!fs.existsSync(realBusi)) console.log(`real BUSI tests skipped: ${realBusi} not found`);
