@@ -35,22 +35,20 @@ export function resolveNormalization(spec: NormalizationSpec, channels: number):
 
 /** `(pixel / 255 - mean) / std` per channel of 8-bit `data`, written into `out` at `offset` (or a new array). */
 export function normalizePixels(data: ArrayLike<number>, norm: Normalization, out?: Float32Array, offset = 0): Float32Array {
-  const c = norm.mean.length;
-  const dst = out ?? new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const k = i % c;
-    dst[offset + i] = (data[i] / 255 - norm.mean[k]) / norm.std[k];
-  }
-  return dst;
+  return normalizeScaled(data, 1 / 255, norm, out, offset);
 }
 
 /** `(value - mean) / std` per channel of intensities already in [0, 1], written into `out` at `offset` (or a new array). */
 export function normalizeIntensities(data: ArrayLike<number>, norm: Normalization, out?: Float32Array, offset = 0): Float32Array {
+  return normalizeScaled(data, 1, norm, out, offset);
+}
+
+function normalizeScaled(data: ArrayLike<number>, scale: number, norm: Normalization, out: Float32Array | undefined, offset: number): Float32Array {
   const c = norm.mean.length;
   const dst = out ?? new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const k = i % c;
-    dst[offset + i] = (data[i] - norm.mean[k]) / norm.std[k];
+    dst[offset + i] = (data[i] * scale - norm.mean[k]) / norm.std[k];
   }
   return dst;
 }
