@@ -30,6 +30,8 @@ export * from './random/rng';
 export * from './random/seeding';
 export * from './layers/dropout';
 export { parityFill, parityFillRule, parityInputs } from './parity/fill';
+export * from './io/model-artifacts';
+export * from './io/load-layers-model';
 export type { ParityFillRule, ParityArray, ParityInputs } from './parity/fill';
 export * from './parity/check';
 export * from './training/data';

@@ -47,12 +47,12 @@ describe('fileSystem IO handler', () => {
   });
 
   test('load errors name the folder: missing model, truncated weights', async () => {
-    await expect(tfl.loadLayersModel(fileSystem(path.join(tmp, 'nope')))).rejects.toThrow(/cannot read .*nope.*model\.json/);
+    await expect(tfl.loadLayersModel(fileSystem(path.join(tmp, 'nope')))).rejects.toThrow(/nope.*model\.json' not found/);
     const dir = path.join(tmp, 'trunc');
     await tinyModel(3).save(fileSystem(dir));
     const w = path.join(dir, 'weights.bin');
     fs.writeFileSync(w, fs.readFileSync(w).subarray(0, 20));
-    await expect(tfl.loadLayersModel(fileSystem(dir))).rejects.toThrow(/20 bytes.*describes 60/);
+    await expect(tfl.loadLayersModel(fileSystem(dir))).rejects.toThrow(/weights\.bin hold 20 bytes.*describe 60/);
   });
 
   test('file:// router', async () => {

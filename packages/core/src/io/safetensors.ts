@@ -110,12 +110,15 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
     }
     if (raw === null || typeof raw !== 'object') fail(`tensor '${name}': entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in ITEM_SIZE)) fail(`tensor '${name}': unsupported dtype ${JSON.stringify(dtype)}`);
+    // Own keys only: 'constructor' or 'toString' must not pass for a dtype.
+    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(ITEM_SIZE, dtype)) {
+      fail(`tensor '${name}': unsupported dtype ${previewJson(dtype)} (expected one of ${Object.keys(ITEM_SIZE).join(', ')})`);
+    }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      fail(`tensor '${name}': shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+      fail(`tensor '${name}': shape ${previewJson(shape)} is not a list of non-negative integers`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`tensor '${name}': data_offsets ${JSON.stringify(offsets)} is not [begin, end]`);
+      fail(`tensor '${name}': data_offsets ${previewJson(offsets)} is not [begin, end]`);
     }
     const [begin, end] = offsets as number[];
     if (end < begin) fail(`tensor '${name}': data_offsets [${begin}, ${end}] end before begin`);
@@ -144,6 +147,22 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
     tensors.set(s.name, { dtype: s.dtype, shape: s.shape, data: decode(bytes.subarray(dataStart + s.begin, dataStart + s.end), s.dtype) });
   }
   return { tensors, metadata };
+}
+
+/**
+ * A short, non-recursive rendering of a JSON value for an error message: a hostile header may nest
+ * arrays deeply enough to overflow the stack of JSON.stringify, or be megabytes long.
+ */
+export function previewJson(value: unknown, maxItems = 8): string {
+  const leaf = (v: unknown): string => {
+    if (Array.isArray(v)) return '[…]';
+    if (v !== null && typeof v === 'object') return '{…}';
+    const text = typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : String(v);
+    return text;
+  };
+  if (!Array.isArray(value)) return leaf(value);
+  const items = value.slice(0, maxItems).map(leaf);
+  return `[${items.join(', ')}${value.length > maxItems ? `, … (${value.length} items)` : ''}]`;
 }
 
 function decode(raw: Uint8Array, dtype: SafetensorsDtype): SafetensorsData {

@@ -4,6 +4,7 @@ import type { Decoder, DecoderConfig } from '../contracts/decoder';
 import type { Encoder, EncoderConfig } from '../contracts/encoder';
 import { ClassificationHead, type ClassificationHeadArgs } from '../heads/classification-head';
 import { SegmentationHead } from '../heads/segmentation-head';
+import { loadLayersModelChecked } from '../io/load-layers-model';
 import { isTorchMappable, type TorchParam } from '../layers/torch-params';
 import { initializeWeights, reseedStochasticLayers } from '../random/seeding';
 import { createDecoder, createEncoder, decoders } from '../registry/index';
@@ -263,9 +264,14 @@ export class MultiTaskModel {
     return this.model.save(handlerOrUrl);
   }
 
-  /** Loads a model written by {@link MultiTaskModel.save}; every busi layer is registered by `@busi/core`. */
+  /**
+   * Loads a model written by {@link MultiTaskModel.save}; every busi layer is registered by
+   * `@busi/core`. The artifacts are checked first (see {@link loadLayersModelChecked}): a missing
+   * weights manifest, a broken layer graph or weights that do not fit are errors, and a failed load
+   * leaves no tensors behind.
+   */
   static async load(handlerOrUrl: tf.io.IOHandler | string): Promise<MultiTaskModel> {
-    const model = await tfl.loadLayersModel(handlerOrUrl);
+    const model = await loadLayersModelChecked(handlerOrUrl);
     const meta = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
     const config = meta?.[META_KEY] as MultiTaskModelConfig | undefined;
     if (!config) {

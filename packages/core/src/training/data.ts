@@ -45,6 +45,13 @@ export function tensorDataset(data: TrainingBatch): TrainingDataset {
       `tensorDataset: images, masks and labels must have the same length, got ${n}, ${data.masks.shape[0]}, ${data.labels.shape[0]}`,
     );
   }
+  const labels = data.labels.dataSync();
+  const bad = labels.findIndex((v) => !(Number.isInteger(v) && v >= 0));
+  if (bad >= 0) throw new Error(`tensorDataset: labels must be class indices (integers >= 0); labels[${bad}] is ${labels[bad]}`);
+  const [lo, hi] = tf.tidy(() => [tf.min(data.masks).dataSync()[0], tf.max(data.masks).dataSync()[0]]);
+  if (n > 0 && !(lo >= 0 && hi <= 1)) {
+    throw new Error(`tensorDataset: masks must hold values in [0, 1] (1 = lesion), got values from ${lo} to ${hi}${hi === 255 ? ' (divide 0/255 masks by 255)' : ''}`);
+  }
   return {
     size: n,
     getBatch(indices: number[]): TrainingBatch {

@@ -6,6 +6,8 @@ import { History, type Logs, type TrainingCallback, type TrainingControl } from 
 import { Rng, mixSeed } from '../random/rng';
 import { batchIndices, type TrainingBatch, type TrainingDataset } from './data';
 import { Adam, type NamedTensor } from './optimizers';
+import { checkWeightSpecs } from '../io/model-artifacts';
+import { previewJson } from '../io/safetensors';
 
 /** The three scalars a training loss yields; the trainer owns and disposes them. */
 export interface LossParts {
@@ -311,6 +313,9 @@ export class Trainer implements TrainingControl {
         s.classification += logs.classification_loss * logs.size;
         s.samples += logs.size;
         for (const cb of this.callbacks) await cb.onBatchEnd?.(b, logs, this);
+        // Awaited promises alone never reach the event loop: without this, a Ctrl-C (or any timer
+        // or I/O callback) would wait for the end of the epoch instead of the end of the batch.
+        await yieldToEventLoop();
       }
       // Stopped mid-epoch: the state still says where, so a resume finishes this epoch.
       if (this.batchInEpoch < batches.length) break;
@@ -400,6 +405,7 @@ export class Trainer implements TrainingControl {
         let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
         try {
           checkBatch(batch, chunk.length, this.model);
+          await checkLabels(batch.labels, this.model.config.classes);
           result = tf.variableGrads(() => {
             // Dropout masks keyed by (seed, epoch, batch, micro-batch): a resumed run draws the same ones.
             const out = this.model.forward(batch.images, true, { seed: mixSeed(this.opts.seed, where.epoch, where.batch, (where.microBatch ?? 0) + k) });
@@ -590,6 +596,21 @@ function checkBatch(batch: TrainingBatch, n: number, model: MultiTaskModel): voi
   if (labels.shape[0] !== n) throw new Error(`Trainer: labels must have length ${n}, got [${labels.shape}]`);
 }
 
+async function checkLabels(labels: tf.Tensor, classes: number): Promise<void> {
+  const values = await labels.data();
+  for (const v of values) {
+    if (!(Number.isInteger(v) && v >= 0 && v < classes)) {
+      throw new Error(`Trainer: labels must be class indices in [0, ${classes - 1}] for this ${classes}-class model, got ${v}`);
+    }
+  }
+}
+
+/** Lets pending macrotasks (signal handlers, timers, I/O) run; setImmediate in Node, a 0 ms timeout elsewhere. */
+function yieldToEventLoop(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
+}
+
 /** Trains `model` on `data` with a new {@link Trainer}; returns the history. */
 export async function train(model: MultiTaskModel, data: TrainingDataset, options: TrainerOptions = {}): Promise<History> {
   return new Trainer(model, options).fit(data);
@@ -605,8 +626,19 @@ export async function encodeTrainerState(state: TrainerState): Promise<{ json: T
 }
 
 /** Inverse of {@link encodeTrainerState}; the returned state owns its tensors. */
-export function decodeTrainerState(encoded: { json: TrainerStateMeta & { weightSpecs: tf.io.WeightsManifestEntry[] }; data: ArrayBuffer }): TrainerState {
-  const { weightSpecs, ...meta } = encoded.json;
+export function decodeTrainerState(
+  encoded: { json: TrainerStateMeta & { weightSpecs: tf.io.WeightsManifestEntry[] }; data: ArrayBuffer },
+  source = 'trainer state',
+): TrainerState {
+  const json = encoded.json as unknown;
+  if (json === null || typeof json !== 'object' || (json as { format?: unknown }).format !== 'busi-trainer-state') {
+    throw new Error(`${source}: not a busi trainer state (expected "format": "busi-trainer-state")`);
+  }
+  const { weightSpecs: rawSpecs, ...meta } = encoded.json;
+  for (const key of ['epoch', 'batchInEpoch', 'globalStep'] as const) {
+    if (!Number.isSafeInteger(meta[key]) || meta[key] < 0) throw new Error(`${source}: ${key} is ${previewJson(meta[key])}, expected a non-negative integer`);
+  }
+  const weightSpecs = checkWeightSpecs(rawSpecs, encoded.data.byteLength, `${source} (optimizer slots)`);
   const map = tf.io.decodeWeights(encoded.data, weightSpecs);
   // decodeWeights returns a map; keep the spec order ('iter' first, as setWeights expects).
   return { meta: meta as TrainerStateMeta, optimizerWeights: weightSpecs.map((s) => ({ name: s.name, tensor: map[s.name] })) };

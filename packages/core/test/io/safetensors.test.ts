@@ -177,6 +177,11 @@ describe('readSafetensors errors name the problem', () => {
     ],
     ['hole', () => withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }), /hole in the data region between 0 and 4/],
     ['metadata values', () => withHeader({ __metadata__: { k: 1 } }, new Uint8Array(0)), /__metadata__ value of 'k' is not a string/],
+    // Own keys only: these used to pass an `in` check against the dtype table.
+    ['dtype constructor', () => withHeader({ a: { dtype: 'constructor', shape: [3], data_offsets: [0, 12] } }), /'a': unsupported dtype "constructor" \(expected one of F64/],
+    ['dtype toString', () => withHeader({ a: { dtype: 'toString', shape: [3], data_offsets: [0, 12] } }), /unsupported dtype "toString"/],
+    // A shape nested 100,000 deep overflowed the stack of the error message itself.
+    ['deeply nested shape', () => withHeader(`{"a": {"dtype": "F32", "shape": ${'['.repeat(100000)}${']'.repeat(100000)}, "data_offsets": [0, 12]}}`), /'a': shape \[\[…\]\] is not a list of non-negative integers/],
     ['huge length', () => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 2n ** 60n, true); return b; }, /header length 1152921504606846976 exceeds file size 16/],
   ])('%s', (_what, make, message) => {
     expect(() => readSafetensors(make())).toThrow(message);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MODEL_CARD_KEY, modelCardMarkdown, type ModelCard, type MultiTaskModelConfig } from '@busi/core';
+import { readWeightFiles } from './weight-files';
 
 /** Options of {@link fileSystem}. */
 export interface FileSystemOptions {
@@ -36,7 +37,7 @@ export function fileSystem(dir: string, options: FileSystemOptions = {}): tf.io.
   if (weightsFileName.includes('/') || weightsFileName.includes(path.sep) || weightsFileName === MODEL_JSON) {
     throw new Error(`fileSystem: invalid weightsFileName '${weightsFileName}'`);
   }
-  return {
+  const handler: tf.io.IOHandler = {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       if (artifacts.modelTopology instanceof ArrayBuffer) {
         throw new Error('fileSystem: saving a binary (protobuf) model topology is not supported');
@@ -76,42 +77,45 @@ export function fileSystem(dir: string, options: FileSystemOptions = {}): tf.io.
 
     async load(): Promise<tf.io.ModelArtifacts> {
       const jsonPath = path.join(target, MODEL_JSON);
-      let text: string;
-      try {
-        text = await fs.promises.readFile(jsonPath, 'utf8');
-      } catch (e) {
-        throw new Error(`fileSystem: cannot read '${jsonPath}': ${(e as Error).message}`);
-      }
-      let modelJson: tf.io.ModelJSON;
-      try {
-        modelJson = JSON.parse(text) as tf.io.ModelJSON;
-      } catch (e) {
-        throw new Error(`fileSystem: '${jsonPath}' is not valid JSON: ${(e as Error).message}`);
-      }
-      if (modelJson.modelTopology == null) throw new Error(`fileSystem: '${jsonPath}' has no modelTopology`);
-      return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
-        const specs: tf.io.WeightsManifestEntry[] = [];
-        const buffers: Buffer[] = [];
-        for (const group of manifest) {
-          for (const p of group.paths) {
-            const file = path.resolve(target, p);
-            try {
-              buffers.push(await fs.promises.readFile(file));
-            } catch (e) {
-              throw new Error(`fileSystem: cannot read weights file '${file}': ${(e as Error).message}`);
-            }
-          }
-          specs.push(...group.weights);
-        }
-        const data = Buffer.concat(buffers);
-        const expected = specs.reduce((n, s) => n + weightBytes(s), 0);
-        if (data.length !== expected) {
-          throw new Error(`fileSystem: weights in '${target}' have ${data.length} bytes, model.json describes ${expected} (truncated or mismatched files?)`);
-        }
-        return [specs, data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)];
-      });
+      const modelJson = readModelJson(jsonPath);
+      const { specs, data } = readWeightFiles(target, modelJson.weightsManifest, jsonPath);
+      const { weightsManifest: _manifest, ...rest } = modelJson;
+      const weightData = new Uint8Array(data).buffer as ArrayBuffer;
+      return { ...rest, weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData } as tf.io.ModelArtifacts;
     },
   };
+  // Lets MultiTaskModel.load name the file in its errors.
+  return Object.assign(handler, { source: path.join(target, MODEL_JSON) });
+}
+
+/** A model.json larger than this is refused before it is read (busi's are well under 1 MB). */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+
+/** Reads and parses model.json: a regular file of sane size holding an object with a modelTopology. */
+function readModelJson(jsonPath: string): tf.io.ModelJSON {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(jsonPath);
+  } catch {
+    throw new Error(`fileSystem: '${jsonPath}' not found (expected a model folder holding model.json and its weights)`);
+  }
+  if (!stat.isFile()) throw new Error(`fileSystem: '${jsonPath}' is not a regular file`);
+  if (stat.size > MAX_MODEL_JSON_BYTES) throw new Error(`fileSystem: '${jsonPath}' is ${stat.size} bytes, more than the ${MAX_MODEL_JSON_BYTES}-byte limit for a model.json`);
+  let text: string;
+  try {
+    text = fs.readFileSync(jsonPath, 'utf8');
+  } catch (e) {
+    throw new Error(`fileSystem: cannot read '${jsonPath}': ${(e as Error).message}`);
+  }
+  let modelJson: tf.io.ModelJSON;
+  try {
+    modelJson = JSON.parse(text) as tf.io.ModelJSON;
+  } catch (e) {
+    throw new Error(`fileSystem: '${jsonPath}' is not valid JSON: ${(e as Error).message}`);
+  }
+  if (modelJson === null || typeof modelJson !== 'object' || Array.isArray(modelJson)) throw new Error(`fileSystem: '${jsonPath}' is not a JSON object`);
+  if (modelJson.modelTopology == null) throw new Error(`fileSystem: '${jsonPath}' has no modelTopology`);
+  return modelJson;
 }
 
 /** MODEL_CARD.md for a busi model with a card (its config and card are in the metadata), else null. */
@@ -141,16 +145,6 @@ async function replaceDir(tmp: string, target: string, force: boolean): Promise<
     throw e;
   }
   await fs.promises.rm(old, { recursive: true, force: true });
-}
-
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
-
-function weightBytes(spec: tf.io.WeightsManifestEntry): number {
-  const n = spec.shape.reduce((a, b) => a * b, 1);
-  const q = spec.quantization;
-  if (q) return n * (q.dtype === 'uint8' ? 1 : 2);
-  if (spec.dtype === 'string') throw new Error(`fileSystem: string weights ('${spec.name}') are not supported`);
-  return n * DTYPE_BYTES[spec.dtype];
 }
 
 let routerRegistered = false;
