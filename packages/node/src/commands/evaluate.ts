@@ -2,7 +2,9 @@ import * as path from 'node:path';
 import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { loadData, type DataSpec } from '../runs/data';
-import { evaluateRun } from '../runs/evaluate-run';
+import { EVALUATION_FILES, evaluateRun } from '../runs/evaluate-run';
+import { foreignEntry } from '../runs/folder-swap';
+import { outputConflict, type NamedPath } from '../runs/output-guard';
 import { modelSettings, readModelDescription } from '../runs/model-settings';
 import { readRunSplit, reportPart, selectionPart } from '../runs/run-split';
 import type { TtaMode } from '../runs/predictor';
@@ -71,6 +73,12 @@ async function runEvaluate(v: OptionValues, positionals: string[], ctx: CliConte
     part = `${chosen.name} part`;
   }
   const out = path.resolve(ctx.cwd, (v.out as string | undefined) ?? (runDir ? path.join(runDir, 'evaluation') : 'busi-evaluation'));
+  const inputs: NamedPath[] = [{ option: '--model', path: resolved.modelDir }];
+  if (spec.kind === 'busi') inputs.push({ option: '--data', path: spec.dir });
+  const conflict = outputConflict({ option: '--out', path: out }, inputs);
+  if (conflict) throw new UsageError(`busi evaluate: ${conflict}`);
+  const foreign = foreignEntry(out, EVALUATION_FILES);
+  if (foreign) throw new UsageError(`busi evaluate: --out '${out}' holds '${foreign}', which busi evaluate did not write; give an empty or new folder (nothing there is replaced)`);
   await evaluateRun({
     modelDir: resolved.modelDir,
     runDir,

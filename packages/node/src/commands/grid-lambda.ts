@@ -6,7 +6,8 @@ import { lineChartSvg, writeChart } from '../report/plot';
 import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } from '../runs/run-folder';
 import { trainRun } from '../runs/train-run';
 import { runVersions } from '../version';
-import { RUN_OPTIONS, runConfigFromOptions } from './run-args';
+import { outputConflict } from '../runs/output-guard';
+import { RUN_OPTIONS, runConfigFromOptions, runInputs } from './run-args';
 
 /** One λ's row of the grid table. */
 export interface LambdaRow {
@@ -32,7 +33,7 @@ export const gridLambdaCommand: Command = {
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'Folder of the runs and the plot (required)' },
     lambdas: { type: 'string', default: '0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9', valueName: 'L,L,..', description: 'λ values in [0, 1]' },
     ...RUN_OPTIONS,
-    force: { type: 'boolean', short: 'f', description: 'Replace a non-empty --out' },
+    force: { type: 'boolean', short: 'f', description: "Retrain every λ, replacing the grid's runs, table and plot in --out (nothing else there is touched)" },
     resume: { type: 'boolean', description: 'Keep finished runs, resume the others' },
   },
   run: runGrid,
@@ -41,8 +42,10 @@ export const gridLambdaCommand: Command = {
 async function runGrid(v: OptionValues, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length) throw new UsageError(`busi grid-lambda: unexpected argument '${positionals[0]}'`);
   if (!v.out) throw new UsageError('busi grid-lambda: --out <folder> is required');
-  const lambdas = String(v.lambdas).split(',').map((s) => Number(s.trim()));
-  if (lambdas.length === 0 || lambdas.some((l) => !(Number.isFinite(l) && l >= 0 && l <= 1))) {
+  const tokens = String(v.lambdas).split(',').map((s) => s.trim());
+  // Number('') is 0: an empty item must not become λ = 0.
+  const lambdas = tokens.map((t) => (t === '' ? NaN : Number(t)));
+  if (lambdas.some((l) => !(Number.isFinite(l) && l >= 0 && l <= 1))) {
     throw new UsageError(`busi grid-lambda: --lambdas must be numbers in [0, 1] separated by commas, e.g. 0.1,0.5,0.9; got '${String(v.lambdas)}'`);
   }
   if (new Set(lambdas).size !== lambdas.length) throw new UsageError(`busi grid-lambda: --lambdas has a repeated value: '${String(v.lambdas)}'`);
@@ -51,10 +54,13 @@ async function runGrid(v: OptionValues, positionals: string[], ctx: CliContext):
     throw new UsageError(`busi grid-lambda: '${out}' exists and is not empty; pass --force to replace it or --resume to continue it`);
   }
   const base = runConfigFromOptions(v, ctx, 'grid-lambda');
+  const conflict = outputConflict({ option: '--out', path: out }, runInputs(base));
+  if (conflict) throw new UsageError(`busi grid-lambda: ${conflict}`);
   const backend = await initBackend({ backend: v.backend as BackendChoice, log: false });
   ctx.stdout.write(`${backend.summary}\n`);
   base.versions = await runVersions();
-  if (v.force) fs.rmSync(out, { recursive: true, force: true });
+  // --force replaces only what the grid writes (its lambda-<λ> runs, each under its lock, and its
+  // table and plot); anything else in --out stays.
   fs.mkdirSync(out, { recursive: true });
   const rows: LambdaRow[] = [];
   for (const [k, lambda] of lambdas.entries()) {
@@ -62,8 +68,8 @@ async function runGrid(v: OptionValues, positionals: string[], ctx: CliContext):
     const statusFile = path.join(dir, RUN_FILES.status);
     const st = fs.existsSync(statusFile) ? readJson<RunStatus>(statusFile) : null;
     ctx.stdout.write(`\n[${k + 1}/${lambdas.length}] λ = ${lambda}: ${dir}\n`);
-    if (st?.status !== 'complete') {
-      const resume = st !== null && fs.existsSync(path.join(dir, RUN_FILES.config));
+    if (v.force || st?.status !== 'complete') {
+      const resume = !v.force && st !== null && fs.existsSync(path.join(dir, RUN_FILES.config));
       await trainRun({ ...base, lambda, backend: backend.backend }, dir, { resume, force: !resume, quiet: !!v.quiet, backend: backend.backend }, ctx);
     } else ctx.stdout.write('  finished earlier; kept\n');
     const metrics = readJson<{ bestEpoch: number | null; best: Record<string, number> | null }>(path.join(dir, RUN_FILES.metrics), 'run metrics');

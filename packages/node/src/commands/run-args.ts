@@ -8,7 +8,8 @@ import { registerSlimResNet } from '../demo/slim-resnet';
 import { decoderRegistryName, encoderRegistryName } from '../models/factory';
 import type { DataSpec } from '../runs/data';
 import { RUN_FILES } from '../runs/run-folder';
-import { DEFAULT_NORMALIZATION, readRunConfig, type RunConfig } from '../runs/train-run';
+import type { NamedPath } from '../runs/output-guard';
+import { DEFAULT_NORMALIZATION, monitorNames, readRunConfig, type RunConfig } from '../runs/train-run';
 import { DEFAULT_LAMBDA } from '@busi/losses';
 
 // The options that name a run, its data or a trained model, shared by several commands (so that
@@ -96,7 +97,8 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
   }
   if (v['exclude-cross-class'] && v['no-group-duplicates']) throw new UsageError(`busi ${cmd}: --exclude-cross-class needs the duplicate groups; drop --no-group-duplicates`);
   const monitor = v.monitor as string;
-  if (!monitor.startsWith('val_')) throw new UsageError(`busi ${cmd}: --monitor must be a validation quantity such as val_dice or val_loss; got '${monitor}'`);
+  const monitors = monitorNames(BUSI_CLASSES);
+  if (!monitors.includes(monitor)) throw new UsageError(`busi ${cmd}: --monitor '${monitor}' is not a validation quantity; expected one of ${monitors.join(', ')}`);
   return {
     format: 'busi-run',
     version: 1,
@@ -132,6 +134,15 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
     versions: { tfjs: tf.version_core, node: process.version },
     created: new Date().toISOString(),
   };
+}
+
+/** The files and folders a run reads, for the output guard. */
+export function runInputs(config: RunConfig): NamedPath[] {
+  const inputs: NamedPath[] = [];
+  if (config.data.kind === 'busi') inputs.push({ option: '--data', path: config.data.dir });
+  if (config.splitFile) inputs.push({ option: '--split-file', path: config.splitFile });
+  if (config.encoderWeights) inputs.push({ option: '--encoder-weights', path: config.encoderWeights });
+  return inputs;
 }
 
 /** `--data DIR` or `--synthetic N` (exactly one). */

@@ -3,11 +3,15 @@ import * as path from 'node:path';
 import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { evaluateRun } from '../runs/evaluate-run';
-import { RUN_FILES, isNonEmptyDir, readJson, type RunStatus } from '../runs/run-folder';
+import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } from '../runs/run-folder';
+import { loadData } from '../runs/data';
+import { acquireRunLock, type RunLock } from '../runs/run-lock';
+import { outputConflict } from '../runs/output-guard';
 import { reportPart } from '../runs/run-split';
+import { readRunSplit } from '../runs/run-split';
 import { readRunConfig, trainRun, type RunConfig } from '../runs/train-run';
 import { runVersions } from '../version';
-import { RUN_OPTIONS, runConfigFromOptions } from './run-args';
+import { RUN_OPTIONS, runConfigFromOptions, runInputs } from './run-args';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -44,28 +48,50 @@ async function runTrain(v: OptionValues, positionals: string[], ctx: CliContext)
   if (!v.out) throw new UsageError('busi train: --out <run folder> is required');
   const dir = path.resolve(ctx.cwd, v.out as string);
   let config: RunConfig;
+  let lock: RunLock | undefined;
   if (v.resume) {
     if (v.force) throw new UsageError('busi train: give --resume or --force, not both');
     if (!fs.existsSync(path.join(dir, RUN_FILES.config))) {
       throw new UsageError(`busi train --resume: '${dir}' is not a run folder (no ${RUN_FILES.config}); start it without --resume`);
     }
     config = readRunConfig(dir);
-    const st = fs.existsSync(path.join(dir, RUN_FILES.status)) ? readJson<RunStatus>(path.join(dir, RUN_FILES.status)) : null;
-    const asked = v.epochs as number;
-    if (asked !== RUN_OPTIONS.epochs.default && asked !== config.epochs) {
-      ctx.stdout.write(`extending the run from ${config.epochs} to ${asked} epochs\n`);
-      config = { ...config, epochs: asked };
-      fs.writeFileSync(path.join(dir, RUN_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
-    } else if (st?.status === 'complete') {
-      ctx.stdout.write(`run '${dir}' is complete (${st.epochsDone} epochs); pass --epochs N to train further\n`);
-      return 0;
-    }
-    ctx.stdout.write(`resuming run '${dir}' with its config.json (other run options on the command line are ignored)\n`);
+    lock = acquireRunLock(dir);
   } else {
     if (isNonEmptyDir(dir) && !v.force) {
       throw new UsageError(`busi train: run folder '${dir}' exists and is not empty; pass --force to replace it or --resume to continue it`);
     }
     config = runConfigFromOptions(v, ctx, 'train');
+    const conflict = outputConflict({ option: '--out', path: dir }, runInputs(config));
+    if (conflict) throw new UsageError(`busi train: ${conflict}`);
+  }
+  try {
+    return await trainCommandLocked(v, ctx, dir, config, lock);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function trainCommandLocked(v: OptionValues, ctx: CliContext, dir: string, config: RunConfig, lock: RunLock | undefined): Promise<number> {
+  if (v.resume) {
+    const st = fs.existsSync(path.join(dir, RUN_FILES.status)) ? readJson<RunStatus>(path.join(dir, RUN_FILES.status)) : null;
+    const asked = v.epochs as number;
+    if (asked !== RUN_OPTIONS.epochs.default && asked !== config.epochs) {
+      ctx.stdout.write(`extending the run from ${config.epochs} to ${asked} epochs\n`);
+      config = { ...config, epochs: asked };
+      writeJsonAtomic(path.join(dir, RUN_FILES.config), config);
+    } else if (st?.status === 'complete') {
+      const wantsReport = v.report && !v['no-report'];
+      if (wantsReport && !fs.existsSync(path.join(dir, 'evaluation', 'report.html')) && fs.existsSync(path.join(dir, RUN_FILES.best))) {
+        // Killed during the final evaluation: training is done, the report is not.
+        ctx.stdout.write(`run '${dir}' is complete (${st.epochsDone} epochs) but has no evaluation/report.html; evaluating it now\n`);
+        await initBackend({ backend: v.backend as BackendChoice, log: false });
+        await finalReport(dir, config);
+        return 0;
+      }
+      ctx.stdout.write(`run '${dir}' is complete (${st.epochsDone} epochs); pass --epochs N to train further\n`);
+      return 0;
+    }
+    ctx.stdout.write(`resuming run '${dir}' with its config.json (other run options on the command line are ignored)\n`);
   }
   const backend = await initBackend({ backend: v.backend as BackendChoice, log: false });
   ctx.stdout.write(`${backend.summary}\n`);
@@ -86,16 +112,35 @@ async function runTrain(v: OptionValues, positionals: string[], ctx: CliContext)
     result = await trainRun(
       config,
       dir,
-      { resume: !!v.resume, force: !!v.force, maxEpochsThisRun: v['max-epochs-this-run'] as number | undefined, quiet: !!v.quiet, backend: backend.backend, signal: abort.signal },
+      {
+        resume: !!v.resume,
+        force: !!v.force,
+        maxEpochsThisRun: v['max-epochs-this-run'] as number | undefined,
+        quiet: !!v.quiet,
+        backend: backend.backend,
+        signal: abort.signal,
+        lock,
+        keepLock: true,
+      },
       ctx,
     );
   } finally {
     process.off('SIGINT', onSigint);
   }
-  if (abort.signal.aborted) return 130;
-  if (result.status.status === 'complete' && v.report && !v['no-report'] && fs.existsSync(path.join(dir, RUN_FILES.best))) {
-    const part = reportPart(result.split);
-    await evaluateRun({ modelDir: path.join(dir, RUN_FILES.best), runDir: dir, config, data: result.data, indices: part.indices, outDir: path.join(dir, 'evaluation'), ctx, gallery: 8, title: `${part.name} part of ${path.basename(dir)}` });
+  try {
+    if (abort.signal.aborted) return 130;
+    if (result.status.status === 'complete' && v.report && !v['no-report'] && fs.existsSync(path.join(dir, RUN_FILES.best))) {
+      const part = reportPart(result.split);
+      await evaluateRun({ modelDir: path.join(dir, RUN_FILES.best), runDir: dir, config, data: result.data, indices: part.indices, outDir: path.join(dir, 'evaluation'), ctx, gallery: 8, title: `${part.name} part of ${path.basename(dir)}` });
+    }
+    return 0;
+  } finally {
+    result.lock?.release();
   }
-  return 0;
+
+  async function finalReport(runDir: string, c: RunConfig): Promise<void> {
+    const data = loadData(c.data, c.size);
+    const part = reportPart(readRunSplit(runDir, data));
+    await evaluateRun({ modelDir: path.join(runDir, RUN_FILES.best), runDir, config: c, data, indices: part.indices, outDir: path.join(runDir, 'evaluation'), ctx, gallery: 8, title: `${part.name} part of ${path.basename(runDir)}` });
+  }
 }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { foreignEntry, makeStaging, markComplete, replaceFolder } from './folder-swap';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluationMetrics, scoresFromCounts, type EvaluationMetrics, type ImageResult, type PixelSpacing } from '@busi/core';
 import { SampleDataset, hstack, renderOverlay, writePng } from '@busi/data';
@@ -13,6 +14,9 @@ import { scorePredictor } from './image-scores';
 import { loadPredictor, type Predictor, type TtaMode } from './predictor';
 import { RUN_FILES, parseHistoryCsv, readJson, writeJsonAtomic, type RunStatus } from './run-folder';
 import { readRunConfig, type RunConfig } from './train-run';
+
+/** Names busi evaluate writes into its output folder (for folders written before complete.json). */
+export const EVALUATION_FILES = [/^metrics\.(json|md)$/, /^report\.html$/, /^(curves-[\w-]+|roc|reliability)\.(svg|png)$/, /^gallery$/, /\.tmp-\d+$/];
 
 /** Arguments of {@link evaluateRun}. */
 export interface EvaluateRunArgs {
@@ -55,6 +59,8 @@ export async function evaluateRun(a: EvaluateRunArgs): Promise<EvaluationSummary
   const t0 = Date.now();
   const say = (s: string) => a.ctx.stdout.write(`${s}\n`);
   if (a.indices.length === 0) throw new Error('evaluate: no images to score');
+  const foreign = foreignEntry(a.outDir, EVALUATION_FILES);
+  if (foreign) throw new Error(`evaluate: '${a.outDir}' holds '${foreign}', which busi evaluate did not write; not replacing it`);
   const predictor = await loadPredictor([a.modelDir, ...(a.ensemble ?? [])], a.tta ?? 'none');
   try {
     const dataset = new SampleDataset(a.data.source, { normalization: a.config.normalization }, a.indices);
@@ -73,16 +79,26 @@ export async function evaluateRun(a: EvaluateRunArgs): Promise<EvaluationSummary
       spacing: a.spacing ?? null,
       perImage: perImageRows(a.data, a.indices, scores.images),
     };
-    fs.mkdirSync(a.outDir, { recursive: true });
-    writeJsonAtomic(path.join(a.outDir, 'metrics.json'), summary);
-    fs.writeFileSync(path.join(a.outDir, 'metrics.md'), evaluationMarkdown(summary));
-    const charts = [...(await evaluationCharts(metrics, a.outDir)), ...(await trainingCharts(a.runDir, a.outDir))];
-    const gallery = await writeGallery(predictor, dataset, a.data, a.indices, path.join(a.outDir, 'gallery'), a.gallery);
-    fs.writeFileSync(path.join(a.outDir, 'report.html'), evaluationHtml(summary, charts, gallery, runDetails(a.runDir)));
+    // Written whole into a staging folder, then swapped in: a kill leaves the previous report or the new one.
+    const staging = makeStaging(a.outDir);
+    let written = { charts: 0, gallery: 0 };
+    try {
+      writeJsonAtomic(path.join(staging, 'metrics.json'), summary);
+      fs.writeFileSync(path.join(staging, 'metrics.md'), evaluationMarkdown(summary));
+      const charts = [...(await evaluationCharts(metrics, staging)), ...(await trainingCharts(a.runDir, staging))];
+      const gallery = await writeGallery(predictor, dataset, a.data, a.indices, path.join(staging, 'gallery'), a.gallery);
+      fs.writeFileSync(path.join(staging, 'report.html'), evaluationHtml(summary, charts, gallery, runDetails(a.runDir)));
+      markComplete(staging);
+      replaceFolder(staging, a.outDir);
+      written = { charts: charts.length, gallery: gallery.length };
+    } catch (e) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      throw e;
+    }
     say(`${a.title} (${a.indices.length} images; ${predictor.describe}):`);
     say(formatEvaluation(scores, scores.losses));
     say(formatHeadline(metrics));
-    say(`wrote metrics.json, metrics.md, report.html, ${charts.length} charts and ${gallery.length} gallery images to ${a.outDir} in ${formatDuration((Date.now() - t0) / 1000)}`);
+    say(`wrote metrics.json, metrics.md, report.html, ${written.charts} charts and ${written.gallery} gallery images to ${a.outDir} in ${formatDuration((Date.now() - t0) / 1000)}`);
     return summary;
   } finally {
     predictor.dispose();
@@ -196,7 +212,6 @@ function spreadOverClasses(indices: readonly number[], labels: readonly number[]
 }
 
 async function writeGallery(predictor: Predictor, dataset: SampleDataset, data: LoadedData, indices: readonly number[], dir: string, n: number): Promise<GalleryItem[]> {
-  fs.rmSync(dir, { recursive: true, force: true });
   const picks = spreadOverClasses(indices, data.labels, n);
   if (picks.length === 0) return [];
   const pos = new Map(indices.map((s, j) => [s, j]));

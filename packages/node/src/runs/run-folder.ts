@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MultiTaskModel, decodeTrainerState, encodeTrainerState, type History, type Trainer, type TrainerState } from '@busi/core';
 import { fileSystem } from '@busi/data';
+import { COMPLETE_MARKER, leftovers, makeStaging, markComplete, readComplete, removeFolder, replaceFolder } from './folder-swap';
+import { LOCK_FILE, acquireRunLock, heldLock, lockContent, type RunLock } from './run-lock';
 
 /** Files of a run folder. */
 export const RUN_FILES = {
@@ -66,32 +68,36 @@ export function isNonEmptyDir(dir: string): boolean {
 /**
  * Creates a run folder holding `files` (name → content) in one step: they are written into a
  * temporary sibling that is then renamed, so a run folder never exists without its config and
- * split. An existing folder is replaced only with `force` (and removed only once the new one is there).
+ * split. The new folder is born locked (see `acquireRunLock`); the returned lock is the
+ * caller's to release. An existing folder is replaced only with `force`, only while no live
+ * process holds its lock, and removed only once the new one is in place.
  */
-export function createRunFolder(dir: string, files: Record<string, string>, force: boolean): void {
+export function createRunFolder(dir: string, files: Record<string, string>, force: boolean, purpose = 'busi train'): RunLock {
   const target = path.resolve(dir);
   if (isNonEmptyDir(target) && !force) {
     throw new Error(`run folder '${target}' exists and is not empty; pass --force to replace it or --resume to continue it`);
   }
-  const parent = path.dirname(target);
-  fs.mkdirSync(parent, { recursive: true });
-  const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`));
+  if (fs.existsSync(target) && !fs.statSync(target).isDirectory()) throw new Error(`run folder '${target}' exists and is not a folder`);
+  // Replacing a folder that another process is training would pull it from under that process.
+  const old = fs.existsSync(target) ? acquireRunLock(target, purpose) : null;
+  const tmp = makeStaging(target);
+  const content = lockContent(purpose);
   try {
-    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), content);
-    swapInto(tmp, target);
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), text);
+    fs.writeFileSync(path.join(tmp, LOCK_FILE), content);
+    try {
+      replaceFolder(tmp, target);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new Error(`run folder '${target}' was created by another process meanwhile; not replaced`);
+      throw e;
+    }
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
+    old?.release();
     throw e;
   }
-}
-
-/** Puts folder `tmp` at `target`, replacing what is there; the old copy is kept as `<target>.old` until the new one is in place. */
-function swapInto(tmp: string, target: string): void {
-  const old = `${target}.old`;
-  fs.rmSync(old, { recursive: true, force: true });
-  if (fs.existsSync(target)) fs.renameSync(target, old);
-  fs.renameSync(tmp, target);
-  fs.rmSync(old, { recursive: true, force: true });
+  return heldLock(path.join(target, LOCK_FILE), content);
 }
 
 /** `history.csv`: one row per epoch (1-based), the logged quantities in a stable order, then the epoch's seconds. */
@@ -119,14 +125,18 @@ export function parseHistoryCsv(text: string): Record<string, number[]> {
   return cols;
 }
 
+const CHECKPOINT_FILES = ['model/model.json', 'trainer-state.json', 'trainer-state.bin', 'extra.json'];
+
 /**
  * Saves the model and the trainer state as `<run>/checkpoint` (model/, trainer-state.json,
- * trainer-state.bin, extra.json): written into a temporary folder, then swapped in, so a kill at
- * any moment leaves the previous or the new checkpoint complete.
+ * trainer-state.bin, extra.json, and .complete.json written last with the step): staged in a
+ * hidden sibling, then swapped in (see folder-swap), so a SIGKILL at any moment, also one that
+ * follows an earlier fault, leaves at least one complete checkpoint that `findCheckpoint`
+ * picks.
  */
 export async function saveCheckpoint(runDir: string, trainer: Trainer, extra: unknown): Promise<void> {
   const target = path.join(runDir, RUN_FILES.checkpoint);
-  const tmp = fs.mkdtempSync(path.join(runDir, '.checkpoint.tmp-'));
+  const tmp = makeStaging(target);
   const state = await trainer.getState();
   try {
     await trainer.model.save(fileSystem(path.join(tmp, 'model')));
@@ -134,7 +144,8 @@ export async function saveCheckpoint(runDir: string, trainer: Trainer, extra: un
     fs.writeFileSync(path.join(tmp, 'trainer-state.bin'), new Uint8Array(encoded.data));
     fs.writeFileSync(path.join(tmp, 'trainer-state.json'), JSON.stringify(encoded.json));
     fs.writeFileSync(path.join(tmp, 'extra.json'), JSON.stringify(extra));
-    swapInto(tmp, target);
+    markComplete(tmp, { globalStep: state.meta.globalStep, epoch: state.meta.epoch, batchInEpoch: state.meta.batchInEpoch });
+    replaceFolder(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
@@ -144,21 +155,93 @@ export async function saveCheckpoint(runDir: string, trainer: Trainer, extra: un
   }
 }
 
-/** The newest complete checkpoint of a run (falling back to `checkpoint.old` after a kill mid-swap), or null. */
-export function findCheckpoint(runDir: string): string | null {
-  for (const name of [RUN_FILES.checkpoint, `${RUN_FILES.checkpoint}.old`]) {
-    const dir = path.join(runDir, name);
-    if (['model/model.json', 'trainer-state.json', 'trainer-state.bin', 'extra.json'].every((f) => fs.existsSync(path.join(dir, f)))) return dir;
+/** The optimizer step a checkpoint folder holds, or null when it is not complete. */
+function checkpointStep(dir: string): number | null {
+  const marker = readComplete(dir);
+  if (marker) return CHECKPOINT_FILES.every((f) => f in marker.files) && typeof marker.globalStep === 'number' ? marker.globalStep : null;
+  // Checkpoints written before .complete.json: all four files, the step from the state.
+  if (fs.existsSync(path.join(dir, COMPLETE_MARKER)) || !CHECKPOINT_FILES.every((f) => fs.existsSync(path.join(dir, f)))) return null;
+  try {
+    const step = (JSON.parse(fs.readFileSync(path.join(dir, 'trainer-state.json'), 'utf8')) as { globalStep?: unknown }).globalStep;
+    return typeof step === 'number' ? step : null;
+  } catch {
+    return null;
   }
-  return null;
 }
 
-/** Loads a checkpoint written by `saveCheckpoint`; the caller owns the model and the state's tensors. */
-export async function loadCheckpoint<E>(dir: string): Promise<{ model: MultiTaskModel; state: TrainerState; extra: E }> {
-  const json = readJson<Parameters<typeof decodeTrainerState>[0]['json']>(path.join(dir, 'trainer-state.json'), 'checkpoint state');
-  const bin = fs.readFileSync(path.join(dir, 'trainer-state.bin'));
-  const state = decodeTrainerState({ json, data: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) });
-  const extra = readJson<E>(path.join(dir, 'extra.json'), 'checkpoint');
-  const model = await MultiTaskModel.load(fileSystem(path.join(dir, 'model')));
-  return { model, state, extra };
+/** What `findCheckpoint` found. */
+export interface CheckpointSearch {
+  /** The newest complete checkpoint (now at `<run>/checkpoint`), or null. */
+  dir: string | null;
+  /** Checkpoint folders that exist but are incomplete (when `dir` is null, resuming would lose work). */
+  incomplete: string[];
 }
+
+/**
+ * Finds the newest complete checkpoint among `<run>/checkpoint` and the copies killed saves left
+ * beside it, puts it at `<run>/checkpoint`, and deletes the rest (temporary folders of killed
+ * saves included). Call it only while holding the run's lock.
+ */
+export function findCheckpoint(runDir: string): CheckpointSearch {
+  const target = path.join(runDir, RUN_FILES.checkpoint);
+  const { staging, replaced } = leftovers(target);
+  const legacy = path.join(runDir, `${RUN_FILES.checkpoint}.old`);
+  const candidates = [target, ...replaced, ...staging, legacy].filter((d) => fs.existsSync(d));
+  let best: string | null = null;
+  let bestStep = -1;
+  const incomplete: string[] = [];
+  for (const d of candidates) {
+    const step = checkpointStep(d);
+    if (step === null) incomplete.push(d);
+    else if (step > bestStep) {
+      best = d;
+      bestStep = step;
+    }
+  }
+  if (best === null) {
+    // Nothing to fall back on: keep what is there for the user to look at, drop only the temporaries.
+    for (const d of staging) removeFolder(d);
+    return { dir: null, incomplete: incomplete.filter((d) => !staging.includes(d)) };
+  }
+  if (best !== target) replaceFolder(best, target);
+  for (const d of candidates) if (d !== best && d !== target && fs.existsSync(d)) removeFolder(d);
+  return { dir: target, incomplete: [] };
+}
+
+/** Loads a checkpoint written by `saveCheckpoint`; the caller owns the model and the state's tensors. Errors name the file. */
+export async function loadCheckpoint<E>(dir: string): Promise<{ model: MultiTaskModel; state: TrainerState; extra: E }> {
+  const jsonFile = path.join(dir, 'trainer-state.json');
+  const binFile = path.join(dir, 'trainer-state.bin');
+  const json = readJson<Parameters<typeof decodeTrainerState>[0]['json']>(jsonFile, 'checkpoint state');
+  const bin = fs.readFileSync(binFile);
+  const state = decodeTrainerState({ json, data: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }, `checkpoint state '${jsonFile}' with '${binFile}'`);
+  try {
+    const extra = readJson<E>(path.join(dir, 'extra.json'), 'checkpoint');
+    const model = await MultiTaskModel.load(fileSystem(path.join(dir, 'model')));
+    return { model, state, extra };
+  } catch (e) {
+    for (const w of state.optimizerWeights) w.tensor.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Removes what killed writes left in a run folder: temporary files of atomic writes and the
+ * staging or replaced copies of model folders, restoring a model folder whose swap was cut
+ * short. Call it only while holding the run's lock (every temporary is then stale).
+ */
+export function cleanRunFolder(runDir: string): void {
+  for (const name of fs.readdirSync(runDir)) {
+    const file = path.join(runDir, name);
+    if (/\.tmp-\d+$/.test(name) && fs.statSync(file).isFile()) fs.rmSync(file, { force: true });
+  }
+  for (const name of [RUN_FILES.best, RUN_FILES.last, 'evaluation']) {
+    const target = path.join(runDir, name);
+    const { staging, replaced } = leftovers(target);
+    // fileSystem() moves the previous model to '<staging>.old' while it swaps.
+    const asides = [...replaced, ...staging.filter((d) => d.endsWith('.old'))];
+    if (!fs.existsSync(target) && asides.length > 0) fs.renameSync(asides[0], target);
+    for (const d of [...staging, ...replaced]) if (fs.existsSync(d)) removeFolder(d);
+  }
+}
+

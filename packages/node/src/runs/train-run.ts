@@ -23,10 +23,12 @@ import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { loadData, type LoadedData } from './data';
 import { loadEncoderWeights } from './encoder-weights';
 import { makeRunSplit, readRunSplit, selectionPart } from './run-split';
+import { acquireRunLock, type RunLock } from './run-lock';
 import { cardWithMetrics, runModelCard } from './model-card';
 import type { RunConfig } from './run-config';
 import {
   RUN_FILES,
+  cleanRunFolder,
   createRunFolder,
   findCheckpoint,
   historyCsv,
@@ -63,6 +65,14 @@ export interface TrainSessionOptions {
    * `--resume` continues with the next batch (the CLI aborts on the first Ctrl-C).
    */
   signal?: AbortSignal;
+  /**
+   * The lock of `dir` when the caller already holds it (e.g. to update config.json before
+   * resuming); trainRun then leaves releasing it to the caller. Otherwise trainRun takes the lock
+   * itself (see run-lock) and releases it when it returns, unless `keepLock`.
+   */
+  lock?: RunLock;
+  /** Hand the lock trainRun took to the caller as {@link TrainResult.lock} (to evaluate into the run folder under it). */
+  keepLock?: boolean;
   /** Observers (progress displays, tests); not part of the resumable state. */
   onBatchEnd?: (epoch: number, batch: number, logs: Logs) => void;
   /** Called after each epoch's validation with that epoch's logs. */
@@ -77,12 +87,33 @@ export interface TrainResult {
   /** Loaded data and split (for a report on the validation part). */
   data: LoadedData;
   split: SplitIndices;
+  /** The run folder's lock, with `keepLock` (release it when done). */
+  lock?: RunLock;
 }
 
 /** `busi train`'s work: trains `config` into the run folder `dir` (or resumes it). */
 export async function trainRun(config: RunConfig, dir: string, session: TrainSessionOptions, ctx: CliContext): Promise<TrainResult> {
+  let lock: RunLock | null = session.lock ?? (session.resume ? acquireRunLock(dir) : null);
+  const ownsLock = !session.lock;
+  let handedOver = false;
+  try {
+    const result = await trainLocked(config, dir, session, ctx, (l) => {
+      lock = l;
+    });
+    if (session.keepLock && ownsLock && lock) {
+      handedOver = true;
+      return { ...result, lock };
+    }
+    return result;
+  } finally {
+    if (ownsLock && !handedOver) (lock as RunLock | null)?.release();
+  }
+}
+
+async function trainLocked(config: RunConfig, dir: string, session: TrainSessionOptions, ctx: CliContext, locked: (lock: RunLock) => void): Promise<TrainResult> {
   const say = (s: string) => ctx.stdout.write(`${s}\n`);
   const t0 = Date.now();
+  checkMonitor(config.monitor, config.classNames);
   const data = loadData(config.data, config.size, config.cache === 'disk' ? { dir: path.join(dir, '..', '.busi-cache') } : config.cache);
   say(`data: ${data.describe}`);
   const { split, file: splitFile } = session.resume ? { split: readRunSplit(dir, data), file: null } : await makeRunSplit(config, data, ctx);
@@ -94,7 +125,21 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
   );
   if (validation.length === 0) throw new Error('the validation part of the split is empty; use more images or a larger --val-fraction');
 
-  const checkpoint = session.resume ? findCheckpoint(dir) : null;
+  let checkpoint: string | null = null;
+  if (session.resume) {
+    cleanRunFolder(dir);
+    const found = findCheckpoint(dir);
+    checkpoint = found.dir;
+    if (!checkpoint) {
+      if (found.incomplete.length > 0) {
+        throw new Error(`cannot resume '${dir}': its checkpoint ${found.incomplete.map((d) => `'${d}'`).join(', ')} is incomplete (${missingCheckpointFiles(found.incomplete[0])}) and there is no complete one; starting over would discard the trained epochs. Restore the files, or start a new run with --force`);
+      }
+      const st = readStatus(dir);
+      if (st && st.epochsDone > 0) {
+        throw new Error(`cannot resume '${dir}': status.json says ${st.epochsDone} epochs were trained but the run has no checkpoint folder; starting over would discard them. Restore '${path.join(dir, RUN_FILES.checkpoint)}', or start a new run with --force`);
+      }
+    }
+  }
   let model: MultiTaskModel | null = null;
   let extra: CheckpointExtra = { seconds: [], bestEpoch: null };
   let state: Awaited<ReturnType<typeof loadCheckpoint>>['state'] | null = null;
@@ -123,7 +168,9 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
     throw new Error(`--size ${config.size} is not divisible by the model's output stride ${s}; nearest valid sizes: ${lo} or ${lo + s}`);
   }
   if (!session.resume) {
-    createRunFolder(
+    // Every image is decoded once before the run folder exists: a corrupt file fails here, not in epoch 1.
+    await checkImages(data);
+    const created = createRunFolder(
       dir,
       {
         [RUN_FILES.config]: `${JSON.stringify(config, null, 2)}\n`,
@@ -132,6 +179,7 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
       },
       !!session.force,
     );
+    locked(created);
   }
   const card = runModelCard(config, data, split);
   if (!model.card) model.setCard(card);
@@ -264,6 +312,32 @@ export async function trainRun(config: RunConfig, dir: string, session: TrainSes
     optimizer.dispose();
     model.dispose();
   }
+}
+
+/** Valid `--monitor` values: `val_` and a quantity that validation logs. */
+export function monitorNames(classNames: readonly string[]): string[] {
+  const logged = ['loss', 'segmentation_loss', 'classification_loss', ...Object.keys(new MultiTaskMetrics({ classNames: [...classNames] }).result())];
+  return logged.map((k) => `val_${k}`);
+}
+
+function checkMonitor(monitor: string, classNames: readonly string[]): void {
+  const names = monitorNames(classNames);
+  if (!names.includes(monitor)) throw new Error(`--monitor '${monitor}' is not a validation quantity; expected one of ${names.join(', ')}`);
+}
+
+async function checkImages(data: LoadedData): Promise<void> {
+  if (!data.busi) return;
+  for (let i = 0; i < data.source.size; i++) await data.raw(i);
+}
+
+function readStatus(dir: string): RunStatus | null {
+  const file = path.join(dir, RUN_FILES.status);
+  return fs.existsSync(file) ? readJson<RunStatus>(file, 'run status') : null;
+}
+
+function missingCheckpointFiles(dir: string): string {
+  const missing = ['model/model.json', 'trainer-state.json', 'trainer-state.bin', 'extra.json'].filter((f) => !fs.existsSync(path.join(dir, f)));
+  return missing.length ? `missing ${missing.join(', ')}` : 'files do not match .complete.json';
 }
 
 function fmt(v: number | undefined): string {
