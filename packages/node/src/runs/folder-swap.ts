@@ -14,7 +14,7 @@ import * as path from 'node:path';
  */
 
 /** Marker file of a complete folder: JSON `{ files: {relative path: bytes}, ...extra }`, written last. */
-export const COMPLETE_MARKER = '..complete.json';
+export const COMPLETE_MARKER = '.complete.json';
 
 /** Prefixes of the hidden siblings this module creates next to `name`. */
 export function stagingPrefix(name: string): string {
