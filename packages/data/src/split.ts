@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { previewJson } from '@busi/core';
 import { groupUnits, shuffledByClass } from './split-units';
 
 /** Index lists of one partition: train and test, and validation in a three-way split. */
@@ -133,15 +134,22 @@ export function readSplitFile(file: string, ids: readonly string[]): { split: Sp
   if (split?.format !== 'busi-split' || !Array.isArray(split.folds)) throw new Error(`'${file}' is not a busi split file`);
   const where = new Map(ids.map((id, i) => [id, i]));
   const parts = split.folds.map((fold, j) => {
-    const map = (list: string[]) =>
-      list.map((id) => {
+    const map = (list: unknown, part: string) => {
+      if (!Array.isArray(list)) throw new Error(`split file '${file}': fold ${j} '${part}' is ${list === undefined ? 'missing' : typeof list}, expected a list of image ids`);
+      const seen = new Set<number>();
+      return list.map((id) => {
+        if (typeof id !== 'string') throw new Error(`split file '${file}': fold ${j} '${part}' holds ${previewJson(id)}, expected image id strings`);
         const i = where.get(id);
         if (i === undefined) throw new Error(`split file '${file}': fold ${j} names '${id}', which is not in the dataset`);
+        if (seen.has(i)) throw new Error(`split file '${file}': fold ${j} lists '${id}' twice in '${part}' (each image once)`);
+        seen.add(i);
         return i;
       });
-    const train = map(fold.train);
-    const test = map(fold.test);
-    const validation = fold.validation ? map(fold.validation) : undefined;
+    };
+    if (fold === null || typeof fold !== 'object') throw new Error(`split file '${file}': fold ${j} is not an object with train and test lists`);
+    const train = map(fold.train, 'train');
+    const test = map(fold.test, 'test');
+    const validation = fold.validation ? map(fold.validation, 'validation') : undefined;
     const named: [string, number[]][] = [['train', train], ...(validation ? [['validation', validation] as [string, number[]]] : []), ['test', test]];
     const seen = new Map<number, string>();
     for (const [name, idx] of named) {

@@ -10,7 +10,8 @@ export { trainRun, buildModel, readRunConfig, readRunSplit, DEFAULT_NORMALIZATIO
 export { evaluateRun, type EvaluateRunArgs } from './runs/evaluate-run';
 export { makeRunSplit, runSampleGroups, selectionPart, reportPart, type RunSplitSettings } from './runs/run-split';
 export { loadData, type DataSpec, type LoadedData } from './runs/data';
-export { RUN_FILES, parseHistoryCsv, findCheckpoint, loadCheckpoint, type RunStatus } from './runs/run-folder';
+export { RUN_FILES, parseHistoryCsv, findCheckpoint, loadCheckpoint, type RunStatus, type CheckpointSearch } from './runs/run-folder';
+export { acquireRunLock, lockHolder, RunLockedError, LOCK_FILE, type RunLock, type LockHolder } from './runs/run-lock';
 export type { EvaluationSummary, GalleryItem, PerImageRow } from './report/html';
 export { ensemblePredictor, loadPredictor, type Predictor, type TtaMode } from './runs/predictor';
 export { scorePredictor, type ScoreOptions, type Scores } from './runs/image-scores';

@@ -436,6 +436,31 @@ test('stop requests (stop() or an AbortSignal) end training after the current ba
   model.dispose();
 });
 
+test('an abort from a timer or signal handler (Ctrl-C) is honoured after the batch in progress, not at the end of the epoch', async () => {
+  const model = toyModel(true);
+  const ac = new AbortController();
+  const trainer = new Trainer(model, { epochs: 1, batchSize: 4, signal: ac.signal, validationData: data16 });
+  // A macrotask, as a SIGINT handler is: it runs only if the training loop yields to the event loop.
+  setTimeout(() => ac.abort(), 0);
+  await trainer.fit(data16);
+  expect(trainer.epoch).toBe(0);
+  expect(trainer.batchInEpoch).toBe(1);
+  model.dispose();
+});
+
+test('labels outside the model\'s classes and masks outside [0, 1] are errors naming what was expected', async () => {
+  const model = toyModel(true);
+  const images = tf.zeros([2, 16, 16, 3]) as tf.Tensor4D;
+  const masks = tf.zeros([2, 16, 16, 1]) as tf.Tensor4D;
+  const seven = tensorDataset({ images, masks, labels: tf.tensor1d([0, 7], 'int32') });
+  await expect(new Trainer(model, { batchSize: 2 }).trainStep(seven, [0, 1])).rejects.toThrow(/labels must be class indices in \[0, 2\] for this 3-class model, got 7/);
+  expect(() => tensorDataset({ images, masks, labels: tf.tensor1d([0, -1], 'int32') })).toThrow(/labels\[1\] is -1/);
+  const m255 = tf.fill([2, 16, 16, 1], 255) as tf.Tensor4D;
+  expect(() => tensorDataset({ images, masks: m255, labels: tf.tensor1d([0, 1], 'int32') })).toThrow(/masks must hold values in \[0, 1\].*divide 0\/255 masks by 255/);
+  tf.dispose([images, masks, m255]);
+  model.dispose();
+});
+
 test('frozen layers (trainable = false) keep their weights; the rest trains', async () => {
   const model = toyModel(true);
   const frozen = model.model.layers.filter((l) => l.name.startsWith('encoder.c'));

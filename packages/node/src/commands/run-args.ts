@@ -152,7 +152,8 @@ export function dataSpec(v: OptionValues, ctx: CliContext, cmd: string): DataSpe
   if (v.data === undefined) throw new UsageError(`busi ${cmd}: --data <BUSI folder> (or --synthetic N) is required`);
   const dir = path.resolve(ctx.cwd, v.data as string);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new UsageError(`busi ${cmd}: --data folder '${dir}' not found (expected the BUSI folder holding benign/, malignant/, normal/)`);
+    const what = fs.existsSync(dir) ? 'is a file, not a folder' : 'not found';
+    throw new UsageError(`busi ${cmd}: --data folder '${dir}' ${what} (expected the BUSI folder holding benign/, malignant/, normal/)`);
   }
   return { kind: 'busi', dir };
 }

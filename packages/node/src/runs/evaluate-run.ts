@@ -16,7 +16,7 @@ import { RUN_FILES, parseHistoryCsv, readJson, writeJsonAtomic, type RunStatus }
 import { readRunConfig, type RunConfig } from './train-run';
 
 /** Names busi evaluate writes into its output folder (for folders written before complete.json). */
-export const EVALUATION_FILES = [/^metrics\.(json|md)$/, /^report\.html$/, /^(curves-[\w-]+|roc|reliability)\.(svg|png)$/, /^gallery$/, /\.tmp-\d+$/];
+export const EVALUATION_FILES = [/^metrics\.(json|md)$/, /^report\.html$/, /^(curves-[\w-]+|roc|reliability)\.(svg|png)$/, /^gallery$/, /^\d{2}-[\w.-]+\.png$/, /\.tmp-\d+$/];
 
 /** Arguments of {@link evaluateRun}. */
 export interface EvaluateRunArgs {

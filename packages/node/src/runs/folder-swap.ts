@@ -132,8 +132,17 @@ export function foreignEntry(dir: string, known: readonly RegExp[]): string | nu
   }
   for (const name of fs.readdirSync(dir)) {
     if (name === COMPLETE_MARKER) continue;
-    if (listed ? listed.has(name) : known.some((re) => re.test(name))) continue;
-    return path.join(dir, name);
+    const full = path.join(dir, name);
+    if (listed) {
+      if (listed.has(name)) continue;
+      return full;
+    }
+    if (!known.some((re) => re.test(name))) return full;
+    // A known folder name must hold known names too (a user's picture in gallery/ is theirs).
+    if (fs.statSync(full).isDirectory()) {
+      const inner = foreignEntry(full, known);
+      if (inner) return inner;
+    }
   }
   return null;
 }

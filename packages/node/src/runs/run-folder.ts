@@ -36,8 +36,14 @@ export interface RunStatus {
 export function writeFileAtomic(file: string, content: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, content);
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, content);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    // EROFS, ENOSPC, EACCES: name the file, not only the errno.
+    throw new Error(`cannot write '${file}': ${(e as Error).message}`);
+  }
 }
 
 /** JSON with a trailing newline; NaN and ±Infinity become null. */
@@ -50,8 +56,9 @@ export function readJson<T>(file: string, what = 'file'): T {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new Error(`${what} '${file}' not found`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${what} '${file}' not found` : `cannot read ${what} '${file}': ${code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
   }
   try {
     return JSON.parse(text) as T;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
@@ -43,3 +44,22 @@ export function ls(dir: string): string[] {
 }
 
 export { path };
+
+/** Every file under `dir` (hidden ones too) → sha256 of its bytes, keyed by the path relative to `dir`. */
+export function treeHash(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.set(path.relative(dir, p), createHash('sha256').update(fs.readFileSync(p)).digest('hex'));
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return out;
+}
+
+/** The files of `before` that are missing or different in `after` (what a command lost or overwrote). */
+export function changedFiles(before: Map<string, string>, after: Map<string, string>): string[] {
+  return [...before].filter(([f, h]) => after.get(f) !== h).map(([f]) => f);
+}
