@@ -43,7 +43,13 @@ export async function loadLayersModelChecked(handlerOrUrl: tf.io.IOHandler | str
     return model;
   } catch (e) {
     const reason = (e as Error)?.message ?? String(e);
-    const detail = await firstMismatch(artifacts, specs).catch(() => null);
+    let detail: string | null;
+    try {
+      detail = await firstMismatch(artifacts, specs);
+    } catch (built) {
+      // The topology alone cannot be built: a layer's configuration is broken.
+      throw new Error(`${source}: modelTopology cannot be built into layers (an edited or damaged layer config?): ${(built as Error)?.message ?? String(built)}`);
+    }
     throw new Error(`${source}: the weights do not fit the topology${detail ? ` (${detail})` : ''}: ${reason}`);
   } finally {
     // The decoded weight tensors are temporaries; the model's variables are not scoped.

@@ -70,19 +70,34 @@ interface LayerJson {
   inbound_nodes?: unknown;
 }
 
-/** The layer names an `inbound_nodes` entry refers to (Keras: `[[[name, node, tensor, kwargs], ...], ...]`). */
-function inboundNames(nodes: unknown, layer: string, source: string): string[] {
+/** A reference to a layer's output: `[layer name, node index, tensor index, kwargs?]`. */
+type TensorRef = { layer: string; node: number; tensor: number };
+
+function tensorRef(ref: unknown, where: string, source: string): TensorRef {
+  const ok =
+    Array.isArray(ref) &&
+    (ref.length === 3 || ref.length === 4) &&
+    typeof ref[0] === 'string' &&
+    Number.isSafeInteger(ref[1]) &&
+    ref[1] >= 0 &&
+    Number.isSafeInteger(ref[2]) &&
+    ref[2] >= 0 &&
+    (ref.length === 3 || (ref[3] !== null && typeof ref[3] === 'object' && !Array.isArray(ref[3])));
+  if (!ok) throw new Error(`${source}: ${where} has an input reference ${previewJson(ref)}, expected [layer name, node index, tensor index, {}]`);
+  const r = ref as [string, number, number];
+  return { layer: r[0], node: r[1], tensor: r[2] };
+}
+
+/** The references of an `inbound_nodes` entry (Keras: `[[[name, node, tensor, kwargs], ...], ...]`). */
+function inboundRefs(nodes: unknown, layer: string, source: string): TensorRef[] {
   if (nodes === undefined) return [];
   if (!Array.isArray(nodes)) throw new Error(`${source}: layer '${layer}' has inbound_nodes ${previewJson(nodes)}, expected a list`);
-  const names: string[] = [];
+  const refs: TensorRef[] = [];
   for (const node of nodes) {
-    if (!Array.isArray(node)) throw new Error(`${source}: layer '${layer}' has an inbound node ${previewJson(node)}, expected a list`);
-    for (const ref of node) {
-      if (!Array.isArray(ref) || typeof ref[0] !== 'string') throw new Error(`${source}: layer '${layer}' has an input reference ${previewJson(ref)}, expected [layer name, node, tensor]`);
-      names.push(ref[0]);
-    }
+    if (!Array.isArray(node) || node.length === 0) throw new Error(`${source}: layer '${layer}' has an inbound node ${previewJson(node)}, expected a non-empty list`);
+    for (const ref of node) refs.push(tensorRef(ref, `layer '${layer}'`, source));
   }
-  return names;
+  return refs;
 }
 
 /**
@@ -99,29 +114,40 @@ export function checkTopology(topology: unknown, source: string): string[] {
   const layers = config?.layers;
   if (!Array.isArray(layers) || layers.length === 0) throw new Error(`${source}: modelTopology has no list of layers (config.layers)`);
   const names: string[] = [];
-  const known = new Set<string>();
+  // Nodes per layer: an InputLayer has one node and no inbound nodes.
+  const nodes = new Map<string, number>();
   for (const [i, raw] of layers.entries()) {
-    const layer = raw as LayerJson;
+    const layer = raw as LayerJson & { config?: unknown };
     if (layer === null || typeof layer !== 'object' || typeof layer.name !== 'string' || typeof layer.class_name !== 'string') {
       throw new Error(`${source}: layer ${i} of modelTopology has no name or class_name`);
     }
-    if (known.has(layer.name)) throw new Error(`${source}: layer name '${layer.name}' appears twice in modelTopology`);
-    known.add(layer.name);
+    if (layer.config === null || typeof layer.config !== 'object' || Array.isArray(layer.config)) {
+      throw new Error(`${source}: layer '${layer.name}' has config ${previewJson(layer.config)}, expected an object`);
+    }
+    if (nodes.has(layer.name)) throw new Error(`${source}: layer name '${layer.name}' appears twice in modelTopology`);
+    const inbound = layer.inbound_nodes;
+    if (layer.class_name !== 'InputLayer' && !(Array.isArray(inbound) && inbound.length > 0)) {
+      throw new Error(`${source}: layer '${layer.name}' (${layer.class_name}) has inbound_nodes ${previewJson(inbound)}; every layer but an InputLayer takes an input`);
+    }
+    nodes.set(layer.name, Math.max(1, Array.isArray(inbound) ? inbound.length : 0));
     names.push(layer.name);
   }
+  const check = (ref: TensorRef, where: string) => {
+    const count = nodes.get(ref.layer);
+    if (count === undefined) throw new Error(`${source}: ${where} takes its input from layer '${ref.layer}', which is not in modelTopology (deleted or renamed?)`);
+    if (ref.node >= count) throw new Error(`${source}: ${where} refers to node ${ref.node} of layer '${ref.layer}', which has ${count}`);
+  };
   for (const raw of layers) {
     const layer = raw as LayerJson & { name: string };
-    for (const ref of inboundNames(layer.inbound_nodes, layer.name, source)) {
-      if (!known.has(ref)) throw new Error(`${source}: layer '${layer.name}' takes its input from layer '${ref}', which is not in modelTopology (deleted or renamed?)`);
-    }
+    for (const ref of inboundRefs(layer.inbound_nodes, layer.name, source)) check(ref, `layer '${layer.name}'`);
   }
   for (const key of ['input_layers', 'output_layers'] as const) {
     const refs = config?.[key];
-    if (refs === undefined) continue;
-    if (!Array.isArray(refs)) throw new Error(`${source}: modelTopology ${key} is ${previewJson(refs)}, expected a list`);
+    if (!Array.isArray(refs) || refs.length === 0) throw new Error(`${source}: modelTopology ${key} is ${previewJson(refs)}, expected a non-empty list of [layer name, node, tensor]`);
     for (const ref of refs) {
-      const name = Array.isArray(ref) ? ref[0] : undefined;
-      if (typeof name !== 'string' || !known.has(name)) throw new Error(`${source}: modelTopology ${key} names layer ${previewJson(name)}, which is not in the layer list`);
+      const r = tensorRef(ref, `modelTopology ${key}`, source);
+      if (!nodes.has(r.layer)) throw new Error(`${source}: modelTopology ${key} names layer '${r.layer}', which is not in the layer list`);
+      check(r, `modelTopology ${key}`);
     }
   }
   return names;

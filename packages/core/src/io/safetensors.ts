@@ -155,6 +155,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
  */
 export function previewJson(value: unknown, maxItems = 8): string {
   const leaf = (v: unknown): string => {
+    if (v === undefined) return '(missing)';
     if (Array.isArray(v)) return '[…]';
     if (v !== null && typeof v === 'object') return '{…}';
     const text = typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : String(v);

@@ -37,7 +37,7 @@ export interface FuzzCounts {
 }
 
 const HANG_MS = 5000;
-const INTERNAL = /TypeError|RangeError|ReferenceError|Cannot read propert|is not a function|undefined is not|Maximum call stack|is not iterable/;
+const INTERNAL = /TypeError|RangeError|ReferenceError|Cannot read propert|is not a function|Maximum call stack|is not iterable/;
 
 function counts(target: string): FuzzCounts {
   return { target, cases: 0, cleanErrors: 0, accepted: 0, crashes: 0, hangs: 0, pollution: 0, leaks: 0, examples: [] };
