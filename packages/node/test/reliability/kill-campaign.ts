@@ -109,11 +109,11 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
     let starts = 0;
     let killsDuringSave = 0;
     // Double faults are spread over the campaign, each after a real kill.
-    const doubleAt = new Set(Array.from({ length: o.doubleFaults }, (_, i) => Math.floor(((i + 1) * o.kills) / (o.doubleFaults + 1))));
+    const doubleAt = Array.from({ length: o.doubleFaults }, (_, i) => Math.floor(((i + 1) * o.kills) / (o.doubleFaults + 1)));
     for (let guard = 0; guard < o.kills + 4 * o.doubleFaults + 200; guard++) {
       const isRun = fs.existsSync(path.join(run, 'config.json'));
       if (isRun && JSON.parse(fs.readFileSync(path.join(run, 'status.json'), 'utf8')).status === 'complete') break;
-      if (isRun && doubles < o.doubleFaults && doubleAt.has(kills) && fs.existsSync(path.join(run, 'checkpoint'))) {
+      if (isRun && doubles < o.doubleFaults && kills >= doubleAt[doubles] && fs.existsSync(path.join(run, 'checkpoint'))) {
         // Fault 1: a save killed between moving the old checkpoint aside and moving the new one in.
         fs.renameSync(path.join(run, 'checkpoint'), path.join(run, `.checkpoint.replaced-df${doubles}`));
         fs.mkdirSync(path.join(run, `.checkpoint.tmp-df${doubles}`, 'model'), { recursive: true });
@@ -124,19 +124,31 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
         p.child.kill('SIGKILL');
         await p.done;
         doubles++;
-        doubleAt.delete(kills);
         log(`double fault ${doubles}: checkpoint swap cut short, then the resume killed`);
         continue;
       }
       const p = start(cli, isRun ? [...runArgs(run, o.epochs), '--resume'] : runArgs(run, o.epochs));
       starts++;
+      if (kills >= o.kills && doubles < o.doubleFaults) {
+        // Double faults still due: let this start write a checkpoint, then kill it so one can follow.
+        const ready = async () => {
+          while (!fs.existsSync(path.join(run, 'checkpoint'))) await sleep(50);
+        };
+        const exited = await Promise.race([p.done.then(() => true), ready().then(() => false)]);
+        if (!exited) {
+          p.child.kill('SIGKILL');
+          await p.done;
+        }
+        continue;
+      }
       if (kills >= o.kills) {
         const code = await p.done;
         if (code !== 0) throw new Error(`the final resume failed (exit ${code}): ${p.output()}`);
         continue;
       }
-      // A random moment within about one epoch's time plus the start-up.
-      const wait = 300 + rng.nextInt(Math.max(500, Math.round((referenceSeconds * 1000) / o.epochs) * 2));
+      // A random moment before a whole uninterrupted run could finish (start-up included), so each
+      // kill lands: in start-up, mid-epoch, or in a checkpoint save.
+      const wait = 200 + rng.nextInt(Math.max(300, Math.round(referenceSeconds * 700)));
       const exited = await Promise.race([p.done.then(() => true), sleep(wait).then(() => false)]);
       if (exited) {
         const code = await p.done;
