@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { build } from 'esbuild';
 import { Rng } from '@busi/core';
 
 /**
@@ -44,26 +43,8 @@ export interface KillCampaignResult {
 
 const root = path.resolve(__dirname, '../../../..');
 
-/** Bundles the CLI (sources, tfjs external) into a single script a child process can run. */
-export async function buildCli(outDir: string): Promise<string> {
-  const outfile = path.join(outDir, 'busi-cli.cjs');
-  const alias = Object.fromEntries(
-    ['core', 'backbones', 'decoders', 'losses', 'kernels', 'data', 'node'].map((p) => [`@busi/${p}`, path.join(root, 'packages', p, 'src', 'index.ts')]),
-  );
-  await build({
-    entryPoints: [path.join(root, 'packages/node/src/cli.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outfile,
-    alias,
-    external: ['@tensorflow/*', 'sharp'],
-    logLevel: 'error',
-    nodePaths: [path.join(root, 'node_modules')],
-  });
-  return outfile;
-}
+/** The CLI from the sources, through the benchmark runner (esbuild bundles it on each start). */
+const CLI = [path.join(root, 'packages/node/bench/run.mjs'), path.join(root, 'packages/node/src/cli.ts')];
 
 function runArgs(out: string, epochs: number): string[] {
   return [
@@ -73,8 +54,8 @@ function runArgs(out: string, epochs: number): string[] {
   ];
 }
 
-function start(cli: string, args: string[]): { child: ChildProcess; done: Promise<number | null>; output: () => string } {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_PATH: path.join(root, 'node_modules') } });
+function start(args: string[]): { child: ChildProcess; done: Promise<number | null>; output: () => string } {
+  const child = spawn(process.execPath, [...CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
   let text = '';
   child.stdout!.on('data', (d) => (text += d));
   child.stderr!.on('data', (d) => (text += d));
@@ -93,10 +74,9 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
   const log = o.log ?? (() => {});
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-kill-'));
   try {
-    const cli = await buildCli(tmp);
     const ref = path.join(tmp, 'reference');
     const t0 = Date.now();
-    const r = start(cli, runArgs(ref, o.epochs));
+    const r = start(runArgs(ref, o.epochs));
     if ((await r.done) !== 0) throw new Error(`the uninterrupted run failed: ${r.output()}`);
     const referenceSeconds = (Date.now() - t0) / 1000;
     const referenceHash = hashFile(path.join(ref, 'last-model', 'weights.bin'));
@@ -118,7 +98,7 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
         fs.renameSync(path.join(run, 'checkpoint'), path.join(run, `.checkpoint.replaced-df${doubles}`));
         fs.mkdirSync(path.join(run, `.checkpoint.tmp-df${doubles}`, 'model'), { recursive: true });
         // Fault 2: the resuming process killed while it recovers.
-        const p = start(cli, isRun ? [...runArgs(run, o.epochs), '--resume'] : runArgs(run, o.epochs));
+        const p = start(isRun ? [...runArgs(run, o.epochs), '--resume'] : runArgs(run, o.epochs));
         starts++;
         await sleep(150 + rng.nextInt(900));
         p.child.kill('SIGKILL');
@@ -127,7 +107,7 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
         log(`double fault ${doubles}: checkpoint swap cut short, then the resume killed`);
         continue;
       }
-      const p = start(cli, isRun ? [...runArgs(run, o.epochs), '--resume'] : runArgs(run, o.epochs));
+      const p = start(isRun ? [...runArgs(run, o.epochs), '--resume'] : runArgs(run, o.epochs));
       starts++;
       if (kills >= o.kills && doubles < o.doubleFaults) {
         // Double faults still due: let this start write a checkpoint, then kill it so one can follow.
