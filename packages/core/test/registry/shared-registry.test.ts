@@ -4,14 +4,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 
 const root = path.resolve(__dirname, '..', '..', '..', '..');
 
 test('the ESM and the CJS copy of @busi/core share their encoder and decoder registries', async () => {
-  const dir = fs.mkdtempSync(path.join(root, 'node_modules', '.cache', 'busi-registry-'));
+  // Inside node_modules, so the bundles' bare imports (@tensorflow/*) resolve; .cache may not exist yet after npm ci.
+  const cache = path.join(root, 'node_modules', '.cache');
+  fs.mkdirSync(cache, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(cache, 'busi-registry-'));
   try {
     const common = { entryPoints: [path.join(root, 'packages', 'core', 'src', 'index.ts')], bundle: true, platform: 'node' as const, external: ['@tensorflow/*'], alias: { '@busi/losses': path.join(root, 'packages', 'losses', 'src', 'index.ts') }, logLevel: 'error' as const };
     await esbuild.build({ ...common, format: 'esm', outfile: path.join(dir, 'core.mjs') });
