@@ -11,6 +11,8 @@ export * from './layers/linear';
 export * from './layers/max-pool';
 export * from './layers/resize';
 export * from './layers/group-norm';
+export * from './layers/conv-transpose2d';
+export * from './layers/adaptive-avg-pool';
 export * from './ops/conv';
 export * from './heads/segmentation-head';
 export * from './heads/classification-head';

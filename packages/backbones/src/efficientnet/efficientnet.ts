@@ -84,9 +84,9 @@ export class EfficientNetEncoder extends EncoderBase {
     let start = 0;
     for (let level = 2; level <= this.depth; level++) {
       const end = stageEnds[level - 2];
-      // OS16 (smp make_dilated): the last level loses its stride and dilates by 2 with padding (k//2)·2.
-      const dilate = this.dilates(level);
-      for (let i = start; i < end; i++) x = this.block(x, blocks[i], dilate);
+      // smp make_dilated: a level past the output stride loses its stride and dilates (2 or 4) with padding (k//2)·rate.
+      const dilation = this.dilationOf(level);
+      for (let i = start; i < end; i++) x = this.block(x, blocks[i], dilation);
       start = end;
       features.push(x);
     }
@@ -116,10 +116,10 @@ export class EfficientNetEncoder extends EncoderBase {
     return layer.apply(x) as SymbolicTensor;
   }
 
-  private block(input: SymbolicTensor, b: MBConvSpec, dilate: boolean): SymbolicTensor {
+  private block(input: SymbolicTensor, b: MBConvSpec, dilation: number): SymbolicTensor {
     const n = `${this.prefix}._blocks.${b.index}`;
+    const dilate = dilation > 1;
     const stride = dilate ? 1 : b.stride;
-    const dilation = dilate ? 2 : 1;
     const padding = dilate ? Math.floor(b.kernel / 2) * dilation : same(b.imageSize, b.kernel, b.stride);
     let x = input;
     if (b.hasExpand) {

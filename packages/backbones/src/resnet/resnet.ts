@@ -81,13 +81,13 @@ export class ResNetEncoder extends EncoderBase {
     for (let stage = 0; stage < this.depth - 1; stage++) {
       const planes = STAGE_PLANES[stage];
       const dilate = this.dilates(stage + 2);
+      const dilation = this.dilationOf(stage + 2);
       for (let b = 0; b < this.spec.layers[stage]; b++) {
         const first = b === 0;
         const nominalStride = first && stage > 0 ? 2 : 1;
-        const dilation = dilate ? 2 : 1;
-        // smp's make_dilated sets every layer4 conv to rate 2; timm keeps the conv that enters the
-        // dilated stage (block 0's first 3×3) at the previous rate 1.
-        const firstDilation = dilate && first && this.spec.style === 'timm' ? 1 : dilation;
+        // smp's make_dilated sets every conv of a dilated stage to its rate; timm keeps the conv that
+        // enters it (block 0's first 3×3) at the previous stage's rate.
+        const firstDilation = dilate && first && this.spec.style === 'timm' ? this.dilationOf(stage + 1) : dilation;
         x = this.block(`${root}.layer${stage + 1}.${b}`, x, {
           planes,
           stride: dilate ? 1 : nominalStride,

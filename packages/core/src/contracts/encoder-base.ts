@@ -12,7 +12,8 @@ const STRIDES = [1, 2, 4, 8, 16, 32] as const;
  *
  * The output-stride contract: at `outputStride: 16` the deepest level keeps stride 16 (its
  * strided convs lose their stride and dilate by 2 instead, smp's `make_dilated`), so it is
- * 16 × 16 smaller than the input instead of 32 × 32; {@link EncoderBase.dilates} says which level.
+ * 16 × 16 smaller than the input instead of 32 × 32; at `outputStride: 8` levels 4 and 5 both stay
+ * at stride 8, dilated by 2 and 4. {@link EncoderBase.dilationOf} gives each level's rate.
  */
 export abstract class EncoderBase implements Encoder {
   readonly name: string;
@@ -24,7 +25,7 @@ export abstract class EncoderBase implements Encoder {
   readonly featureNames: readonly string[];
   readonly outputStride: number;
   /** The output stride asked for (the deepest level's stride when `depth` is 5). */
-  protected readonly requestedStride: 16 | 32;
+  protected readonly requestedStride: 8 | 16 | 32;
 
   /**
    * @param name registry name (kept in the config).
@@ -43,21 +44,27 @@ export abstract class EncoderBase implements Encoder {
     if (!Number.isInteger(this.depth) || this.depth < 1 || this.depth > 5) {
       throw new Error(`${name}: depth must be an integer in 1..5, got ${String(this.depth)}`);
     }
-    if (this.requestedStride !== 16 && this.requestedStride !== 32) {
-      throw new Error(`${name}: outputStride must be 16 or 32, got ${String(this.requestedStride)}`);
+    if (this.requestedStride !== 8 && this.requestedStride !== 16 && this.requestedStride !== 32) {
+      throw new Error(`${name}: outputStride must be 8, 16 or 32, got ${String(this.requestedStride)}`);
     }
     if (typeof this.prefix !== 'string' || this.prefix === '') throw new Error(`${name}: prefix must be a non-empty string`);
     if (levelChannels.length !== 5) throw new Error(`${name}: expected the channels of 5 feature levels, got ${levelChannels.length}`);
-    const reductions = STRIDES.map((s) => (this.requestedStride === 16 && s === 32 ? 16 : s));
+    const reductions = STRIDES.map((s) => Math.min(s, this.requestedStride));
     this.outChannels = [this.inChannels, ...levelChannels].slice(0, this.depth + 1);
     this.reductions = reductions.slice(0, this.depth + 1);
     this.featureNames = featureNamesFor(this.reductions);
     this.outputStride = this.reductions[this.reductions.length - 1];
   }
 
-  /** Whether feature level `level` (1..5) runs dilated instead of strided: level 5 at output stride 16. */
+  /** Whether feature level `level` (1..5) runs dilated instead of strided: level 5 at output stride 16, levels 4 and 5 at 8. */
   protected dilates(level: number): boolean {
-    return level === 5 && this.requestedStride === 16;
+    return this.dilationOf(level) > 1;
+  }
+
+  /** Dilation rate of feature level `level` (1..5): 1, or 2 and 4 for the levels past the output stride (smp's `make_dilated`). */
+  protected dilationOf(level: number): number {
+    const stride = STRIDES[level];
+    return stride > this.requestedStride ? stride / this.requestedStride : 1;
   }
 
   abstract apply(input: SymbolicTensor): SymbolicTensor[];

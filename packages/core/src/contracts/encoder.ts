@@ -7,8 +7,8 @@ export interface EncoderArgs {
   inChannels?: number;
   /** Number of downsampling stages (1..5). Default 5. */
   depth?: number;
-  /** Output stride of the deepest feature: 32, or 16 (the last stage dilated, for DeepLabV3+). Default 32. */
-  outputStride?: 16 | 32;
+  /** Output stride of the deepest feature: 32, 16 (the last stage dilated, for DeepLabV3+) or 8 (the last two, for DeepLabV3). Default 32. */
+  outputStride?: 8 | 16 | 32;
   /** Prefix of every layer name (PyTorch module path of the encoder). Default 'encoder'. */
   prefix?: string;
 }

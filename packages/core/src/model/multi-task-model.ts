@@ -316,7 +316,8 @@ function buildMultiTask(args: MultiTaskModelArgs): {
   if (args.encoder == null) throw new Error('MultiTaskModel: `encoder` is required (e.g. "resnet50")');
   if (args.decoder == null) throw new Error('MultiTaskModel: `decoder` is required (e.g. "unet")');
   const decoderName = typeof args.decoder === 'string' ? args.decoder : args.decoder.name;
-  const wantedStride = isDecoder(args.decoder) ? undefined : decoders.info(decoderName).encoderOutputStride;
+  const info = isDecoder(args.decoder) ? {} : decoders.info(decoderName);
+  const wantedStride = info.encoderOutputStride;
 
   let encoder: Encoder;
   if (isEncoder(args.encoder)) encoder = args.encoder;
@@ -325,6 +326,7 @@ function buildMultiTask(args: MultiTaskModelArgs): {
     encoder = createEncoder(name, {
       inChannels: args.inChannels ?? 3,
       ...(wantedStride ? { outputStride: wantedStride } : {}),
+      ...(info.encoderDepth ? { depth: info.encoderDepth } : {}),
       ...rest,
     });
   }

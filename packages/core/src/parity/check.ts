@@ -32,6 +32,16 @@ export interface ParityFixtureJson {
   grad_norms_median: number;
   /** Parameters whose exact gradient is zero: compared with an absolute tolerance. */
   grad_norms_noise: string[];
+  /**
+   * Ill-conditioned gradient norms: the float32 reference's relative distance from the same
+   * model's float64 norm, where above 1e-2 (written by `generate.py --f64-spread`). A float32
+   * implementation may be that far from the exact value too, so the tolerance grows by twice it.
+   */
+  grad_norms_f32_spread?: Record<string, number>;
+  /** smp class of a decoder variant (`Unet` for `Unet-scse`). */
+  smp_class?: string;
+  /** Extra smp constructor arguments of a decoder variant, e.g. `{ decoder_attention_type: 'scse' }`. */
+  decoder_kwargs?: Record<string, unknown>;
   /** `[name, shape, dtype]` of every state-dict entry. */
   state_dict: [string, number[], string][];
 }
@@ -474,7 +484,17 @@ function compareGradNorms(ours: Map<string, number | null>, json: ParityFixtureJ
       continue;
     }
     const rel = Math.abs(got - want) / want;
-    checks.push({ name: check, metric: 'relative', err: rel, tolerance: relTol, pass: rel <= relTol, relative: rel });
+    const spread = json.grad_norms_f32_spread?.[name];
+    const tol = relTol + 2 * (spread ?? 0);
+    checks.push({
+      name: check,
+      metric: 'relative',
+      err: rel,
+      tolerance: tol,
+      pass: rel <= tol,
+      relative: rel,
+      ...(spread ? { note: `ill-conditioned: the float32 reference is ${spread.toExponential(2)} from float64` } : {}),
+    });
   }
   const extra = [...ours.keys()].filter((k) => !(k in json.grad_norms));
   if (extra.length) {

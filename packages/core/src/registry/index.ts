@@ -79,8 +79,12 @@ export interface DecoderReference {
 
 /** Catalogue facts of a registered decoder, known before building it. */
 export interface DecoderInfo extends EntryInfo {
-  /** Output stride this decoder needs from its encoder (16 for DeepLabV3+); default 32. */
-  encoderOutputStride?: 16 | 32;
+  /** Output stride this decoder needs from its encoder (16 for DeepLabV3+ and PAN, 8 for DeepLabV3); default 32. */
+  encoderOutputStride?: 8 | 16 | 32;
+  /** Encoder depth (stages) this decoder is built on (3 for PSPNet); default the encoder's own (5). */
+  encoderDepth?: number;
+  /** Smallest input height and width the decoder accepts (PAN: 128, its pyramid pools the stride-16 map three times). Default the output stride. */
+  minInputSize?: number;
   /** Smallest batch a training-mode pass accepts (2 where a BatchNorm normalises one pooled value per channel, as DeepLabV3+'s image pooling). Default 1. */
   minTrainingBatch?: number;
   /** What the decoder reproduces; absent for busi-only decoders. */

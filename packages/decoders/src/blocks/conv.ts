@@ -11,6 +11,8 @@ export interface Conv2dReLUOptions {
   dilation?: number;
   /** Conv → BatchNorm → ReLU (true) or conv with bias → ReLU (false). Default true. */
   useBatchnorm?: boolean;
+  /** Names of the conv, BatchNorm and ReLU under `name`, for a Sequential that holds them at other indices. Default ['0', '1', '2']. */
+  names?: readonly [string, string, string];
 }
 
 /**
@@ -22,16 +24,17 @@ export function conv2dReLU(x: SymbolicTensor, name: string, filters: number, opt
   const kernelSize = opts.kernelSize ?? 3;
   const dilation = opts.dilation ?? 1;
   const useBn = opts.useBatchnorm ?? true;
+  const [conv, bn, relu] = opts.names ?? ['0', '1', '2'];
   let y = new Conv2d({
-    name: `${name}.0`,
+    name: `${name}.${conv}`,
     filters,
     kernelSize,
     padding: opts.padding ?? (dilation * (kernelSize - 1)) / 2,
     dilation,
     useBias: !useBn,
   }).apply(x) as SymbolicTensor;
-  if (useBn) y = new BatchNorm2d({ name: `${name}.1` }).apply(y) as SymbolicTensor;
-  return layers.reLU({ name: `${name}.2` }).apply(y) as SymbolicTensor;
+  if (useBn) y = new BatchNorm2d({ name: `${name}.${bn}` }).apply(y) as SymbolicTensor;
+  return layers.reLU({ name: `${name}.${relu}` }).apply(y) as SymbolicTensor;
 }
 
 /** BatchNorm `bnName` then ReLU `reluName`: the tail of smp's `nn.Sequential(conv, BatchNorm2d, ReLU)` blocks. */

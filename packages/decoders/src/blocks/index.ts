@@ -4,6 +4,7 @@
  * decoder block, the ASPP module and dropout. Each names its layers by PyTorch module path.
  * @module
  */
+export * from './channels';
 export * from './conv';
 export * from './attention';
 export * from './unet-block';

@@ -26,9 +26,9 @@ export interface DecoderConformanceOptions {
   args?: Record<string, unknown>;
   /** Channels of the stand-in encoder, input first. Default [3, 16, 24, 32, 48, 64]. */
   encoderChannels?: number[];
-  /** Input [height, width] sizes for the shape checks (divisible by 32). Default [[64, 96], [96, 64], [32, 32]]. */
+  /** Input [height, width] sizes for the shape checks (divisible by 32). Default [[64, 96], [96, 64], [32, 32]], or from the decoder's `minInputSize` m: [[m, m + 32], [m + 32, m], [m, m]]. */
   sizes?: [number, number][];
-  /** Input [height, width] of the training check. Default [64, 64]. */
+  /** Input [height, width] of the training check. Default [64, 64] (or [m, m], see `sizes`). */
   trainSize?: [number, number];
   /** Extra decoder arguments of the save/load and training checks. Default `{ dropout: 0 }` (deterministic passes). */
   trainArgs?: Record<string, unknown>;
@@ -43,7 +43,7 @@ export interface DecoderConformanceOptions {
  * stride 16 the last stage keeps its stride and dilates by 2), so decoders are checked in
  * isolation from any real backbone and fast.
  */
-export function conformanceEncoder(channels: readonly number[] = [3, 16, 24, 32, 48, 64], outputStride: 16 | 32 = 32): Encoder {
+export function conformanceEncoder(channels: readonly number[] = [3, 16, 24, 32, 48, 64], outputStride: 8 | 16 | 32 = 32): Encoder {
   const reductions = channels.map((_, i) => (i === 0 ? 1 : Math.min(2 ** i, outputStride)));
   return {
     name: 'conformance-tiny',
@@ -89,13 +89,25 @@ export function conformanceEncoder(channels: readonly number[] = [3, 16, 24, 32,
  */
 export function decoderConformanceChecks(name: string, options: DecoderConformanceOptions = {}): DecoderConformanceCheck[] {
   const args = options.args ?? {};
-  const channels = options.encoderChannels ?? [3, 16, 24, 32, 48, 64];
-  const outputStride = decoders.info(name).encoderOutputStride ?? 32;
-  const sizes = options.sizes ?? [
-    [64, 96],
-    [96, 64],
-    [32, 32],
-  ];
+  const info = decoders.info(name);
+  // The stand-in encoder has the depth and output stride the decoder registered (PSPNet: depth 3).
+  const channels = (options.encoderChannels ?? [3, 16, 24, 32, 48, 64]).slice(0, info.encoderDepth ? info.encoderDepth + 1 : undefined);
+  const outputStride = info.encoderOutputStride ?? 32;
+  // A decoder that needs larger inputs (PAN's pyramid pools its stride-16 map thrice) gets its smallest size and one step above.
+  const min = info.minInputSize;
+  const sizes: [number, number][] =
+    options.sizes ??
+    (min
+      ? [
+          [min, min + 32],
+          [min + 32, min],
+          [min, min],
+        ]
+      : [
+          [64, 96],
+          [96, 64],
+          [32, 32],
+        ]);
   const trainArgs = { ...args, ...(options.trainArgs ?? { dropout: 0 }) };
   const decoder = (extra: Record<string, unknown> = {}): Decoder =>
     createDecoder(name, { encoderChannels: channels, ...args, ...extra });
@@ -207,7 +219,8 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
           );
           loaded = await MultiTaskModel.load(tf.io.fromMemory(artifacts!));
           if (!sameJson(loaded.getConfig().decoder, m.getConfig().decoder)) conformanceFail(name, 'the loaded model has another decoder config');
-          const x = tf.randomNormal([2, 64, 32, channels[0]]) as tf.Tensor4D;
+          const [sh, sw] = min ? [min, min] : [64, 32];
+          const x = tf.randomNormal([2, sh, sw, channels[0]]) as tf.Tensor4D;
           const a = m.predict(x);
           const b = loaded.predict(x);
           try {
@@ -232,7 +245,7 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
       name: 'training steps: finite gradients for every decoder weight, falling loss, flat tensor count',
       run: async () => {
         const m = multiTask(trainArgs);
-        const [h, w] = options.trainSize ?? [64, 64];
+        const [h, w] = options.trainSize ?? (min ? [min, min] : [64, 64]);
         const x = tf.randomNormal([2, h, w, channels[0]]) as tf.Tensor4D;
         const target = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([2, h, w, 1]), 0.7), 'float32'));
         const labels = tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3);

@@ -16,7 +16,7 @@ export interface DeepLabV3PlusDecoderArgs extends DecoderArgs {
   decoderChannels?: number;
   /** Dilation rates of the three separable ASPP branches. Default [12, 24, 36]. */
   atrousRates?: readonly [number, number, number];
-  /** Output stride of the (dilated) encoder. Only 16 is supported: busi encoders dilate to stride 16, not 8. Default 16. */
+  /** Output stride of the (dilated) encoder. Only smp's default 16 is supported here (DeepLabV3 is the stride-8 decoder). Default 16. */
   outputStride?: 16;
   /** Dropout after the ASPP projection (element-wise, PyTorch Dropout); 0 disables it. Default 0.5. */
   dropout?: number;

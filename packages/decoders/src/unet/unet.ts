@@ -1,6 +1,6 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { Decoder, DecoderArgs, DecoderConfig } from '@busi/core';
-import { checkAttentionType, unetBlock, type AttentionType } from '../blocks';
+import { checkAttentionType, checkEncoderChannels, perStageChannels, unetBlock, type AttentionType } from '../blocks';
 
 /** smp's Unet default decoder widths, deepest block first. */
 export const UNET_DEFAULT_CHANNELS = [256, 128, 64, 32, 16] as const;
@@ -40,21 +40,9 @@ export class UnetDecoder implements Decoder {
   readonly prefix: string;
 
   constructor(args: UnetDecoderArgs) {
-    if (!args || !Array.isArray(args.encoderChannels) || args.encoderChannels.length < 2) {
-      throw new Error('unet: encoderChannels must list the input and at least one encoder feature, e.g. [3, 64, 256, 512, 1024, 2048]');
-    }
-    this.encoderChannels = [...args.encoderChannels];
+    this.encoderChannels = checkEncoderChannels('unet', args?.encoderChannels);
     const blocks = this.encoderChannels.length - 1;
-    this.decoderChannels = [...(args.decoderChannels ?? UNET_DEFAULT_CHANNELS.slice(0, blocks))];
-    if (this.decoderChannels.length !== blocks) {
-      throw new Error(
-        `unet: the encoder has depth ${blocks}, so decoderChannels needs ${blocks} entries, got ${this.decoderChannels.length} ` +
-          `([${this.decoderChannels.join(', ')}])`,
-      );
-    }
-    if (this.decoderChannels.some((c) => !Number.isInteger(c) || c <= 0)) {
-      throw new Error(`unet: decoderChannels must be positive integers, got [${this.decoderChannels.join(', ')}]`);
-    }
+    this.decoderChannels = perStageChannels('unet', this.encoderChannels, args.decoderChannels, UNET_DEFAULT_CHANNELS);
     this.useBatchnorm = args.useBatchnorm ?? true;
     this.attentionType = args.attentionType ?? null;
     checkAttentionType('unet', this.attentionType);

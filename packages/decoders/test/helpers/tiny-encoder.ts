@@ -65,9 +65,9 @@ export function decoderStats(
   return { params, names };
 }
 
-/** The decoder's state-dict names in a parity fixture (integer buffers left out). */
-export function fixtureDecoderNames(fixture: string): string[] {
-  const file = path.resolve(__dirname, '../../../../fixtures/parity', `${fixture}.json`);
+/** The decoder's state-dict names in a parity fixture of `dir` (relative to fixtures/; integer buffers left out). */
+export function fixtureDecoderNames(fixture: string, dir = 'parity'): string[] {
+  const file = path.resolve(__dirname, '../../../../fixtures', dir, `${fixture}.json`);
   const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { state_dict: [string, number[], string][] };
   return json.state_dict.filter(([n, , dt]) => n.startsWith('decoder.') && dt.startsWith('float')).map(([n]) => n);
 }

@@ -52,7 +52,7 @@ export class SlimResNetEncoder extends EncoderBase {
     x = layers.reLU({ name: `${p}.relu` }).apply(x) as SymbolicTensor;
     features.push(x);
     for (let stage = 1; stage < this.depth; stage++) {
-      const dilation = this.dilates(stage + 1) ? 2 : 1;
+      const dilation = this.dilationOf(stage + 1);
       for (let b = 0; b < this.blocks; b++) {
         // Block 0 of every stage is strided, so it has a projection shortcut at either output stride.
         x = this.block(`${p}.layer${stage}.${b}`, x, this.widths[stage], b === 0 && dilation === 1 ? 2 : 1, dilation, b === 0);

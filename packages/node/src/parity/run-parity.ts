@@ -26,16 +26,35 @@ export function registryNames(smpDecoder: string, smpEncoder: string): { decoder
 /**
  * The reference model for a fixture, with every random element off as in the reference's
  * training pass: the encoder's and decoder's registered `deterministicArgs` (EfficientNet
- * drop-connect 0, decoder dropout 0) and classification-head dropout 0.
+ * drop-connect 0, decoder dropout 0) and classification-head dropout 0. A decoder variant's
+ * arguments (`Unet-scse`) come from the fixture's `decoder_kwargs` unless given.
  */
-export function buildParityModel(decoder: string, encoder: string, json?: Pick<ParityFixtureJson, 'outputs'>): MultiTaskModel {
+export function buildParityModel(
+  decoder: string,
+  encoder: string,
+  json?: Pick<ParityFixtureJson, 'outputs' | 'decoder_kwargs'>,
+  decoderArgs: Record<string, unknown> = smpDecoderArgs(json?.decoder_kwargs),
+): MultiTaskModel {
   return new MultiTaskModel({
     encoder: { ...encoders.info(encoder).deterministicArgs, name: encoder },
-    decoder: { ...decoders.info(decoder).deterministicArgs, name: decoder },
+    decoder: { ...decoderArgs, ...decoders.info(decoder).deterministicArgs, name: decoder },
     classes: json?.outputs['eval.label']?.shape[1] ?? 3,
     segmentationClasses: json?.outputs['eval.mask']?.shape[1] ?? 1,
     classificationHead: { dropout: 0 },
   });
+}
+
+/**
+ * busi decoder arguments for smp constructor arguments: smp prefixes the decoder's options with
+ * `decoder_` and busi spells the rest in camelCase (`decoder_attention_type` → `attentionType`).
+ */
+export function smpDecoderArgs(kwargs: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(kwargs)) {
+    const bare = key.replace(/^decoder_/, '');
+    out[bare.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
+  }
+  return out;
 }
 
 /** Options of {@link runParityDir}. */
@@ -67,12 +86,12 @@ export interface ParityRunResult {
   report?: ParityReport;
 }
 
-/** The `<Decoder>__<encoder>.json` fixtures of a directory, sorted. */
+/** The `<Decoder>__<encoder>.json` fixtures of a directory (also decoder variants, `Unet-scse__resnet50.json`), sorted. */
 export function listParityFixtures(dir: string): string[] {
   if (!fs.existsSync(dir)) throw new Error(`parity: fixtures directory '${dir}' does not exist`);
   return fs
     .readdirSync(dir)
-    .filter((f) => /^[A-Za-z0-9]+__[^/]+\.json$/.test(f) && fs.existsSync(path.join(dir, f.replace(/\.json$/, '.safetensors'))))
+    .filter((f) => /^[A-Za-z0-9]+(-[A-Za-z0-9]+)?__[^/]+\.json$/.test(f) && fs.existsSync(path.join(dir, f.replace(/\.json$/, '.safetensors'))))
     .sort();
 }
 
@@ -148,7 +167,7 @@ export async function runParityFixture(
   } catch (e) {
     return { model: name, status: 'error', line: `${name}: ERROR reading ${file}: ${(e as Error).message}` };
   }
-  const { decoder, encoder } = registryNames(json.decoder, json.encoder);
+  const { decoder, encoder } = registryNames(json.smp_class ?? json.decoder, json.encoder);
   if (!decoder || !encoder) {
     const what = [!decoder && `decoder ${json.decoder}`, !encoder && `encoder ${json.encoder}`].filter(Boolean).join(', ');
     return { model: name, status: 'skipped', line: `${name}: skipped (not registered: ${what})` };

@@ -1,0 +1,24 @@
+/**
+ * Checks a decoder's encoder channel list (input first) and returns a copy; `what` names the
+ * decoder in the message.
+ */
+export function checkEncoderChannels(what: string, channels: readonly number[] | undefined): number[] {
+  if (!Array.isArray(channels) || channels.length < 2 || channels.some((c) => !Number.isInteger(c) || c <= 0)) {
+    throw new Error(`${what}: encoderChannels must list the input and at least one encoder feature as positive integers, e.g. [3, 64, 256, 512, 1024, 2048]`);
+  }
+  return [...channels];
+}
+
+/**
+ * The output widths of a decoder with one block per encoder stage (deepest first): `given`, or
+ * `defaults` cut to the encoder's depth, checked against that depth.
+ */
+export function perStageChannels(what: string, encoderChannels: readonly number[], given: readonly number[] | undefined, defaults: readonly number[]): number[] {
+  const blocks = encoderChannels.length - 1;
+  const out = [...(given ?? defaults.slice(0, blocks))];
+  if (out.length !== blocks) {
+    throw new Error(`${what}: the encoder has depth ${blocks}, so decoderChannels needs ${blocks} entries, got ${out.length} ([${out.join(', ')}])`);
+  }
+  if (out.some((c) => !Number.isInteger(c) || c <= 0)) throw new Error(`${what}: decoderChannels must be positive integers, got [${out.join(', ')}]`);
+  return out;
+}

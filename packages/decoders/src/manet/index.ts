@@ -1,0 +1,2 @@
+export * from './manet';
+export * from './position-attention';
