@@ -1,14 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  // __filename in the ESM build (the native addon is found next to the package's package.json).
-  shims: true,
-  format: ['esm', 'cjs'],
-  dts: { compilerOptions: { composite: false } },
-  tsconfig: 'tsconfig.json',
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@tensorflow\//, /^@busi\//, 'sharp'],
-});
+// __filename in the ESM build (the native addon is found next to the package's package.json).
+export default packageBuild({ shims: true });
