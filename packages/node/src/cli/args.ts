@@ -71,12 +71,13 @@ export function parseCommandArgs(command: Command, argv: string[]): { values: Op
   const values: OptionValues = {};
   for (const [name, spec] of Object.entries(command.options)) {
     const v = raw[name];
-    values[name] = v === undefined ? spec.default : convert(command.name, name, spec, v);
+    values[name] = v === undefined ? spec.default : parseOptionValue(command.name, name, spec, v);
   }
   return { values, positionals: parsed.positionals, help: raw.help === true };
 }
 
-function convert(cmd: string, name: string, spec: OptionSpec, v: string | boolean): string | number | boolean {
+/** Checks and converts one raw option value against its spec; a {@link UsageError} names `--name` and what was expected. */
+export function parseOptionValue(cmd: string, name: string, spec: OptionSpec, v: string | boolean): string | number | boolean {
   if (spec.type === 'boolean' || typeof v === 'boolean') return v;
   if (spec.type === 'string') {
     if (spec.choices && !spec.choices.includes(v)) {
