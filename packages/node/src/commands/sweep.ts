@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { initBackend, type BackendChoice } from '../backends/index';
+import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { VIA_ENV, getBusiScript } from '../sweep/child';
 import { RESULT_COLUMNS, collectSweep, resultsMarkdown, writeResults } from '../sweep/collect';

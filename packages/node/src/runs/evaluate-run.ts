@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { foreignEntry, makeStaging, markComplete, replaceFolder } from './folder-swap';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluationMetrics, scoresFromCounts, type EvaluationMetrics, type ImageResult, type PixelSpacing } from '@busi/core';
-import { SampleDataset, hstack, renderOverlay, writePng } from '@busi/data';
+import { SampleDataset, hstack, renderOverlay, writePng, type SplitIndices } from '@busi/data';
 import type { CliContext } from '../cli/args';
 import { formatEvaluation } from '../report/evaluation';
 import { evaluationHtml, evaluationMarkdown, type EvaluationSummary, type GalleryItem, type PerImageRow } from '../report/html';
@@ -13,6 +13,7 @@ import type { LoadedData } from './data';
 import { scorePredictor } from './image-scores';
 import { loadPredictor, type Predictor, type TtaMode } from './predictor';
 import { RUN_FILES, parseHistoryCsv, readJson, writeJsonAtomic, type RunStatus } from './run-folder';
+import { reportPart } from './run-split';
 import { readRunConfig, type RunConfig } from './train-run';
 
 /** Names busi evaluate writes into its output folder (for folders written before complete.json). */
@@ -160,6 +161,30 @@ export function formatHeadline(m: EvaluationMetrics): string {
   const d = m.distanceCoverage;
   lines.push(`  distances over ${d.measured} images with a lesion in truth and prediction (${d.missed} missed, ${d.falseLesion} false lesions, ${d.bothEmpty} both empty)`);
   return lines.join('\n');
+}
+
+/** Folder of a run that holds the evaluation of its finished model. */
+export const RUN_EVALUATION = 'evaluation';
+
+/**
+ * The closing step of a finished training run (`busi train`'s report): scores its best model on
+ * the run's report part (test of a three-way split, else validation) into `<run>/evaluation`. Null
+ * when the run saved no best model.
+ */
+export async function evaluateFinishedRun(dir: string, config: RunConfig, trained: { data: LoadedData; split: SplitIndices }, ctx: CliContext): Promise<EvaluationSummary | null> {
+  if (!fs.existsSync(path.join(dir, RUN_FILES.best))) return null;
+  const part = reportPart(trained.split);
+  return evaluateRun({
+    modelDir: path.join(dir, RUN_FILES.best),
+    runDir: dir,
+    config,
+    data: trained.data,
+    indices: part.indices,
+    outDir: path.join(dir, RUN_EVALUATION),
+    ctx,
+    gallery: 8,
+    title: `${part.name} part of ${path.basename(dir)}`,
+  });
 }
 
 async function trainingCharts(runDir: string | null, outDir: string): Promise<{ title: string; svg: string }[]> {

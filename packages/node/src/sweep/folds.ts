@@ -1,6 +1,4 @@
-import { readBusiFolder } from '../data/busi';
-import { splitBusi } from '../data/busi-split';
-import { stratifiedKFold, toSplitFile, writeSplitFile, type SplitFile } from '../data/split';
+import { readBusiFolder, splitBusi, stratifiedKFold, toSplitFile, writeSplitFile, type SplitFile } from '@busi/data';
 import { loadData } from '../runs/data';
 import type { SweepSpec } from './spec';
 

@@ -1,4 +1,4 @@
-import { initBackend, type BackendChoice } from '../backends/index';
+import { initBackend, type BackendChoice } from '@busi/kernels';
 import type { CliContext } from '../cli/args';
 import { formatDuration } from '../report/progress';
 import { failureCount, readAttempts } from './attempts';

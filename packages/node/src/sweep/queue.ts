@@ -1,5 +1,5 @@
 import type { Job, Queue, Worker } from 'bullmq';
-import { initBackend, type BackendChoice } from '../backends/index';
+import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext } from '../cli/args';
 import { startTaskProcess, type TaskProcess } from './child';
 import { taskDir, type Sweep } from './folder';

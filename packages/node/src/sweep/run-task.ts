@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CliContext } from '../cli/args';
-import { evaluateRun } from '../commands/evaluate';
-import { RUN_FILES } from '../runs/run-folder';
+import { evaluateFinishedRun } from '../runs/evaluate-run';
 import { readRunConfig, trainRun } from '../runs/train-run';
 import { beginAttempt, endAttempt, failureCount, readAttempts } from './attempts';
 import { SWEEP_FILES, taskDir, taskRunConfig, type Sweep } from './folder';
@@ -67,19 +66,7 @@ export async function runTask(sweep: Sweep, task: SweepTask, options: RunTaskOpt
       endAttempt(sweep.dir, task.id, attempt, 'interrupted');
       return { task: task.id, outcome: 'interrupted', attempt, resumedFrom, seconds: seconds() };
     }
-    if (fs.existsSync(path.join(dir, RUN_FILES.best))) {
-      await evaluateRun({
-        modelDir: path.join(dir, RUN_FILES.best),
-        runDir: dir,
-        config,
-        data: result.data,
-        indices: result.split.test,
-        outDir: path.join(dir, 'evaluation'),
-        ctx: log.ctx,
-        gallery: 8,
-        title: `validation of ${task.id}`,
-      });
-    }
+    await evaluateFinishedRun(dir, config, result, log.ctx);
     endAttempt(sweep.dir, task.id, attempt, 'complete');
     return { task: task.id, outcome: 'complete', attempt, resumedFrom, seconds: seconds() };
   } catch (e) {

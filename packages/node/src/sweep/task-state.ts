@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { RUN_EVALUATION } from '../runs/evaluate-run';
 import { RUN_FILES, findCheckpoint, readJson, type RunStatus } from '../runs/run-folder';
 
 // The one place that decides, from a task's run folder, whether to skip, resume or start it.
@@ -8,7 +9,7 @@ import { RUN_FILES, findCheckpoint, readJson, type RunStatus } from '../runs/run
 export type TaskState = 'complete' | 'resumable' | 'new';
 
 /** The file whose presence marks a finished task: the evaluation `busi train` writes last. */
-export const TASK_RESULT = path.join('evaluation', 'metrics.json');
+export const TASK_RESULT = path.join(RUN_EVALUATION, 'metrics.json');
 
 /**
  * 'complete' once training finished and its evaluation was written; 'resumable' when the run
