@@ -14,14 +14,10 @@ export const SMALL_SWEEP = {
   train: { synthetic: 24, decoderChannels: '16,16,8,8,8', size: 32, epochs: 3, batchSize: 4, lr: 0.003, dropout: 0.2, backend: 'wasm' },
 };
 
-/**
- * Bundles the busi command line from the TypeScript sources (examples/run-from-source.mjs's
- * bundler) into `dir`, so tests can run it as separate processes and kill them.
- */
+/** Bundles the busi command line from the TypeScript sources into `dir` (see bundle-cli.cjs); returns the file. */
 export function bundleCli(dir: string): string {
-  const out = path.join(dir, 'busi-cli.mjs');
-  const script = `import(${JSON.stringify(path.join(ROOT, 'examples', 'run-from-source.mjs'))}).then((m) => m.bundleFromSource(${JSON.stringify(path.join(ROOT, 'packages', 'node', 'src', 'cli.ts'))}, ${JSON.stringify(out)}))`;
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' });
+  const out = path.join(dir, 'busi-cli.cjs');
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'bundle-cli.cjs'), out], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0 || !fs.existsSync(out)) throw new Error(`bundling the CLI failed:\n${r.stdout}\n${r.stderr}`);
   return out;
 }
