@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RUN_EVALUATION } from '../runs/evaluate-run';
-import { RUN_FILES, findCheckpoint, readJson, type RunStatus } from '../runs/run-folder';
+import { RUN_FILES, readJson, type RunStatus } from '../runs/run-folder';
 
 // The one place that decides, from a task's run folder, whether to skip, resume or start it.
 
@@ -29,8 +29,9 @@ export function taskState(dir: string): TaskState {
 
 /** Epoch and batch a resume of `dir` continues from (0, 0 without a checkpoint). */
 export function resumePoint(dir: string): { epoch: number; batch: number } {
-  const cp = findCheckpoint(dir);
-  if (!cp) return { epoch: 0, batch: 0 };
-  const s = readJson<{ epoch?: number; batchInEpoch?: number }>(path.join(cp, 'trainer-state.json'), 'checkpoint state');
+  // Read-only (the run's lock holder recovers checkpoints): the record only says where the retry starts.
+  const state = path.join(dir, RUN_FILES.checkpoint, 'trainer-state.json');
+  if (!fs.existsSync(state)) return { epoch: 0, batch: 0 };
+  const s = readJson<{ epoch?: number; batchInEpoch?: number }>(state, 'checkpoint state');
   return { epoch: s.epoch ?? 0, batch: s.batchInEpoch ?? 0 };
 }
