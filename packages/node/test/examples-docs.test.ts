@@ -16,7 +16,7 @@ import * as node from '@busi/node';
 import { commands } from '../src/commands/index';
 
 const root = path.resolve(__dirname, '..', '..', '..');
-const GUIDES = ['getting-started.md', 'architecture.md', 'training-on-busi.md', 'pytorch-weights.md', 'browser.md', 'performance.md', 'evaluation.md', 'export.md', 'reliability.md'].map((f) => path.join(root, 'docs', f));
+const GUIDES = ['getting-started.md', 'architecture.md', 'training-on-busi.md', 'pytorch-weights.md', 'browser.md', 'performance.md', 'evaluation.md', 'export.md', 'reliability.md', 'sweeps.md'].map((f) => path.join(root, 'docs', f));
 const FILES = [...GUIDES, path.join(root, 'examples', 'README.md')];
 const PACKAGES: Record<string, Record<string, unknown>> = {
   '@busi/core': core,
