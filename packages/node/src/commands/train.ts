@@ -2,12 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
-import { evaluateRun } from '../runs/evaluate-run';
+import { evaluateFinishedRun } from '../runs/evaluate-run';
 import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } from '../runs/run-folder';
 import { loadData } from '../runs/data';
 import { acquireRunLock, type RunLock } from '../runs/run-lock';
 import { outputConflict } from '../runs/output-guard';
-import { reportPart } from '../runs/run-split';
 import { readRunSplit } from '../runs/run-split';
 import { readRunConfig, trainRun, type RunConfig } from '../runs/train-run';
 import { runVersions } from '../version';
@@ -129,10 +128,7 @@ async function trainCommandLocked(v: OptionValues, ctx: CliContext, dir: string,
   }
   try {
     if (abort.signal.aborted) return 130;
-    if (result.status.status === 'complete' && v.report && !v['no-report'] && fs.existsSync(path.join(dir, RUN_FILES.best))) {
-      const part = reportPart(result.split);
-      await evaluateRun({ modelDir: path.join(dir, RUN_FILES.best), runDir: dir, config, data: result.data, indices: part.indices, outDir: path.join(dir, 'evaluation'), ctx, gallery: 8, title: `${part.name} part of ${path.basename(dir)}` });
-    }
+    if (result.status.status === 'complete' && v.report && !v['no-report']) await evaluateFinishedRun(dir, config, result, ctx);
     return 0;
   } finally {
     result.lock?.release();
@@ -140,7 +136,6 @@ async function trainCommandLocked(v: OptionValues, ctx: CliContext, dir: string,
 
   async function finalReport(runDir: string, c: RunConfig): Promise<void> {
     const data = loadData(c.data, c.size);
-    const part = reportPart(readRunSplit(runDir, data));
-    await evaluateRun({ modelDir: path.join(runDir, RUN_FILES.best), runDir, config: c, data, indices: part.indices, outDir: path.join(runDir, 'evaluation'), ctx, gallery: 8, title: `${part.name} part of ${path.basename(runDir)}` });
+    await evaluateFinishedRun(runDir, c, { data, split: readRunSplit(runDir, data) }, ctx);
   }
 }

@@ -61,12 +61,17 @@ export async function runTask(sweep: Sweep, task: SweepTask, options: RunTaskOpt
     log.ctx.stdout.write(`\n== attempt ${attempt} of task ${task.id} (${options.via}, pid ${process.pid}, ${new Date().toISOString()})\n`);
     const resume = state === 'resumable';
     const config = resume ? readRunConfig(dir) : { ...taskRunConfig(sweep, task, log.ctx), backend: options.backend };
-    const result = await trainRun(config, dir, { resume, quiet: true, backend: options.backend, signal: options.signal }, log.ctx);
-    if (result.status.status !== 'complete') {
-      endAttempt(sweep.dir, task.id, attempt, 'interrupted');
-      return { task: task.id, outcome: 'interrupted', attempt, resumedFrom, seconds: seconds() };
+    // The run folder stays locked until its evaluation is written.
+    const result = await trainRun(config, dir, { resume, quiet: true, backend: options.backend, signal: options.signal, keepLock: true }, log.ctx);
+    try {
+      if (result.status.status !== 'complete') {
+        endAttempt(sweep.dir, task.id, attempt, 'interrupted');
+        return { task: task.id, outcome: 'interrupted', attempt, resumedFrom, seconds: seconds() };
+      }
+      await evaluateFinishedRun(dir, config, result, log.ctx);
+    } finally {
+      result.lock?.release();
     }
-    await evaluateFinishedRun(dir, config, result, log.ctx);
     endAttempt(sweep.dir, task.id, attempt, 'complete');
     return { task: task.id, outcome: 'complete', attempt, resumedFrom, seconds: seconds() };
   } catch (e) {
