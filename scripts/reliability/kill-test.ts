@@ -8,7 +8,7 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-killCampaign({ kills: arg('kills', 20), doubleFaults: arg('double-faults', 3), epochs: arg('epochs', 4), seed: arg('seed', 1), log: (l) => console.log(l) }).then(
+killCampaign({ kills: arg('kills', 20), doubleFaults: arg('double-faults', 3), epochs: arg('epochs', 20), seed: arg('seed', 1), log: (l) => console.log(l) }).then(
   (r) => {
     console.log(
       `kill-test: ${r.kills} SIGKILLs (${r.killsDuringSave} during a checkpoint save) and ${r.doubleFaults} double faults over ${r.starts} starts; ` +

@@ -41,7 +41,16 @@ export interface KillCampaignResult {
   referenceSeconds: number;
 }
 
-const root = path.resolve(__dirname, '../../../..');
+/** The repository root: the nearest folder above this file (or its bundle in .bench/build) with the monorepo's package.json. */
+function findRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'busi-monorepo') return dir;
+    if (path.dirname(dir) === dir) throw new Error(`kill campaign: no busi-monorepo package.json above '${start}'`);
+  }
+}
+
+const root = findRoot(__dirname);
 
 /** The CLI from the sources, through the benchmark runner (esbuild bundles it on each start). */
 const CLI = [path.join(root, 'packages/node/bench/run.mjs'), path.join(root, 'packages/node/src/cli.ts')];
@@ -77,10 +86,19 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
     const ref = path.join(tmp, 'reference');
     const t0 = Date.now();
     const r = start(runArgs(ref, o.epochs));
+    // Start-up (bundling, backend, data) lasts until the run folder appears.
+    let startupMs = 0;
+    const watch = (async () => {
+      while (!fs.existsSync(path.join(ref, 'config.json'))) await sleep(20);
+      startupMs = Date.now() - t0;
+    })();
     if ((await r.done) !== 0) throw new Error(`the uninterrupted run failed: ${r.output()}`);
+    await watch;
     const referenceSeconds = (Date.now() - t0) / 1000;
+    // Each start trains for a random share of about two kills' worth of the run's training time.
+    const slice = Math.max(300, Math.round((2 * (referenceSeconds * 1000 - startupMs)) / (o.kills + 1)));
     const referenceHash = hashFile(path.join(ref, 'last-model', 'weights.bin'));
-    log(`uninterrupted run: ${referenceSeconds.toFixed(1)} s, last-model ${referenceHash.slice(0, 12)}`);
+    log(`uninterrupted run: ${referenceSeconds.toFixed(1)} s (${(startupMs / 1000).toFixed(1)} s start-up), last-model ${referenceHash.slice(0, 12)}`);
 
     const run = path.join(tmp, 'killed');
     const rng = new Rng(o.seed);
@@ -126,9 +144,9 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
         if (code !== 0) throw new Error(`the final resume failed (exit ${code}): ${p.output()}`);
         continue;
       }
-      // A random moment before a whole uninterrupted run could finish (start-up included), so each
-      // kill lands: in start-up, mid-epoch, or in a checkpoint save.
-      const wait = 200 + rng.nextInt(Math.max(300, Math.round(referenceSeconds * 700)));
+      // A random moment after the start-up, within two kills' share of the training time: the
+      // kill lands mid-epoch, in validation or in a checkpoint save, and the run progresses.
+      const wait = startupMs + rng.nextInt(slice);
       const exited = await Promise.race([p.done.then(() => true), sleep(wait).then(() => false)]);
       if (exited) {
         const code = await p.done;
