@@ -153,7 +153,7 @@ describe('efficientnet-b4 encoder', () => {
 
   test('rejects invalid options', () => {
     expect(() => createEncoder('efficientnet-b4', { depth: 6 })).toThrow(/depth/);
-    expect(() => createEncoder('efficientnet-b4', { outputStride: 8 as 16 })).toThrow(/outputStride/);
+    expect(() => createEncoder('efficientnet-b4', { outputStride: 4 as 16 })).toThrow(/outputStride must be 8, 16 or 32/);
     expect(() => createEncoder('efficientnet-b4', { dropConnectRate: 1 })).toThrow(/dropConnectRate/);
     expect(() => createEncoder('efficientnet-b9')).toThrow(/unknown encoder/);
   });

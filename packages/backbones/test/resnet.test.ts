@@ -124,7 +124,7 @@ describe('feature shapes', () => {
   it('rejects invalid options with clear errors', () => {
     expect(() => createEncoder('resnet18', { depth: 0 })).toThrow(/depth must be an integer in 1\.\.5/);
     expect(() => createEncoder('resnet18', { depth: 6 })).toThrow(/depth/);
-    expect(() => createEncoder('resnet18', { outputStride: 8 as 16 })).toThrow(/outputStride must be 16 or 32/);
+    expect(() => createEncoder('resnet18', { outputStride: 4 as 16 })).toThrow(/outputStride must be 8, 16 or 32/);
     expect(() => createEncoder('resnet18', { inChannels: 0 })).toThrow(/inChannels/);
   });
 });
