@@ -11,6 +11,9 @@ export interface NamedIOHandler extends tf.io.IOHandler {
 function resolveHandler(handlerOrUrl: tf.io.IOHandler | string): { handler: tf.io.IOHandler; source: string } {
   if (typeof handlerOrUrl !== 'string') return { handler: handlerOrUrl, source: (handlerOrUrl as NamedIOHandler).source ?? 'model' };
   const handlers = tf.io.getLoadHandlers(handlerOrUrl);
+  // In a browser a relative URL ('./model/model.json') matches no router; tfjs's own
+  // loadLayersModel fetches it over HTTP then, and so does this.
+  if (handlers.length === 0 && tf.env().getBool('IS_BROWSER')) return { handler: tf.io.browserHTTPRequest(handlerOrUrl), source: handlerOrUrl };
   if (handlers.length === 0) throw new Error(`cannot load a model from '${handlerOrUrl}': no IO handler accepts that URL`);
   return { handler: handlers[0], source: handlerOrUrl };
 }
