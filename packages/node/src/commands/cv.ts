@@ -6,7 +6,7 @@ import { CV_FILES, cvRun, type CvConfig } from '../runs/cv-run';
 import type { TtaMode } from '../runs/predictor';
 import { isNonEmptyDir, readJson } from '../runs/run-folder';
 import { runVersions } from '../version';
-import { RUN_OPTIONS, runConfigFromOptions } from './run-args';
+import { RUN_OPTIONS, runConfigFromOptions } from '../runs/run-options';
 
 export const cvCommand: Command = {
   name: 'cv',

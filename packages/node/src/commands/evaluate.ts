@@ -8,7 +8,8 @@ import { outputConflict, type NamedPath } from '../runs/output-guard';
 import { modelSettings, readModelDescription } from '../runs/model-settings';
 import { readRunSplit, reportPart, selectionPart } from '../runs/run-split';
 import type { TtaMode } from '../runs/predictor';
-import { dataSpec, parseSpacing, resolveModel } from './run-args';
+import { resolveModel } from '../runs/resolve-model';
+import { dataSpec } from '../runs/run-options';
 import { DEFAULT_LAMBDA } from '@busi/losses';
 
 export const evaluateCommand: Command = {
@@ -95,4 +96,14 @@ async function runEvaluate(v: OptionValues, positionals: string[], ctx: CliConte
     bootstrap: { seed: v['bootstrap-seed'] as number },
   });
   return 0;
+}
+
+/** `--spacing MM` (square pixels) or `--spacing SY,SX` (mm per pixel along rows and columns); undefined when absent. */
+function parseSpacing(value: string | undefined, cmd: string): number | [number, number] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(',').map((x) => Number(x.trim()));
+  if (!(parts.length === 1 || parts.length === 2) || parts.some((x) => !(Number.isFinite(x) && x > 0))) {
+    throw new UsageError(`busi ${cmd}: --spacing must be mm per pixel, one positive number or two (rows,columns) such as 0.1,0.12; got '${value}'`);
+  }
+  return parts.length === 1 ? parts[0] : [parts[0], parts[1]];
 }

@@ -7,7 +7,7 @@ import { UsageError, type CliContext, type Command, type OptionValues } from '..
 import { fileSystem } from '@busi/data';
 import { modelSettings } from '../runs/model-settings';
 import { writeFileAtomic } from '../runs/run-folder';
-import { resolveModel } from './run-args';
+import { resolveModel } from '../runs/resolve-model';
 
 /** `busi export`: a trained model as an ONNX file (`exportOnnx` of @busi/onnx, with the model card). */
 export const exportCommand: Command = {

@@ -7,7 +7,7 @@ import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } f
 import { trainRun } from '../runs/train-run';
 import { runVersions } from '../version';
 import { outputConflict } from '../runs/output-guard';
-import { RUN_OPTIONS, runConfigFromOptions, runInputs } from './run-args';
+import { RUN_OPTIONS, runConfigFromOptions, runInputs } from '../runs/run-options';
 
 /** One λ's row of the grid table. */
 export interface LambdaRow {

@@ -11,7 +11,7 @@ import { modelSettings } from '../runs/model-settings';
 import { outputConflict } from '../runs/output-guard';
 import { writeJsonAtomic } from '../runs/run-folder';
 import { ensemblePredictor, type TtaMode } from '../runs/predictor';
-import { resolveModel } from './run-args';
+import { resolveModel } from '../runs/resolve-model';
 
 /** One image's prediction, as printed and written to predictions.json. */
 export interface Prediction {

@@ -10,7 +10,7 @@ import { outputConflict } from '../runs/output-guard';
 import { readRunSplit } from '../runs/run-split';
 import { readRunConfig, trainRun, type RunConfig } from '../runs/train-run';
 import { runVersions } from '../version';
-import { RUN_OPTIONS, runConfigFromOptions, runInputs } from './run-args';
+import { RUN_OPTIONS, runConfigFromOptions, runInputs } from '../runs/run-options';
 
 export const trainCommand: Command = {
   name: 'train',

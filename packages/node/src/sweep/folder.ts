@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, type CliContext } from '../cli/args';
-import { runConfigFromOptions } from '../commands/run-args';
+import { runConfigFromOptions } from '../runs/run-options';
 import { readJson, writeJsonAtomic } from '../runs/run-folder';
 import type { RunConfig } from '../runs/train-run';
 import { writeFoldsFile } from './folds';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UsageError, parseOptionValue, type OptionValues } from '../cli/args';
-import { RUN_OPTIONS } from '../commands/run-args';
+import { RUN_OPTIONS } from '../runs/run-options';
 import { PAPER_MODELS, decoderRegistryName, encoderRegistryName } from '../models/factory';
 
 /** One model of a sweep: registry names of its decoder and encoder. */

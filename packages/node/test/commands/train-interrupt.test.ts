@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MultiTaskModel } from '@busi/core';
 import { initBackend } from '@busi/kernels';
 import { parseCommandArgs } from '../../src/cli/args';
-import { runConfigFromOptions } from '../../src/commands/run-args';
+import { runConfigFromOptions } from '../../src/runs/run-options';
 import { trainCommand } from '../../src/commands/train';
 import { fileSystem } from '@busi/data';
 import { parseHistoryCsv } from '../../src/runs/run-folder';

@@ -3,17 +3,15 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BUSI_CLASSES, decoders, encoders, listDecoders, listEncoders } from '@busi/core';
 import { resolveAugment } from '@busi/data';
+import { DEFAULT_LAMBDA } from '@busi/losses';
 import { UsageError, type CliContext, type OptionSpec, type OptionValues } from '../cli/args';
 import { registerSlimResNet } from '../demo/slim-resnet';
 import { decoderRegistryName, encoderRegistryName } from '../models/factory';
-import type { DataSpec } from '../runs/data';
-import { RUN_FILES } from '../runs/run-folder';
-import type { NamedPath } from '../runs/output-guard';
-import { DEFAULT_NORMALIZATION, monitorNames, readRunConfig, type RunConfig } from '../runs/train-run';
-import { DEFAULT_LAMBDA } from '@busi/losses';
-
-// The options that name a run, its data or a trained model, shared by several commands (so that
-// no command imports another).
+import type { DataSpec } from './data';
+import type { NamedPath } from './output-guard';
+import { DEFAULT_NORMALIZATION, monitorNames, type RunConfig } from './train-run';
+// The options that define a training run: the vocabulary of `busi train`, `busi cv`,
+// `busi grid-lambda` and the `train` block of sweep files, and their one translation into a RunConfig.
 
 /** The registered names of one kind for the help text, read from the registry (aliases in parentheses). */
 function registeredNames(kind: 'encoder' | 'decoder'): string {
@@ -156,40 +154,4 @@ export function dataSpec(v: OptionValues, ctx: CliContext, cmd: string): DataSpe
     throw new UsageError(`busi ${cmd}: --data folder '${dir}' ${what} (expected the BUSI folder holding benign/, malignant/, normal/)`);
   }
   return { kind: 'busi', dir };
-}
-
-/** A model to use: its folder, and the run folder and config it belongs to, if any. */
-export interface ResolvedModel {
-  modelDir: string;
-  runDir: string | null;
-  config: RunConfig | null;
-}
-
-/** Resolves `--model`: a run folder (→ best-model/ or last-model/) or a model folder. */
-export function resolveModel(arg: string, cwd: string, which: 'best' | 'last' = 'best'): ResolvedModel {
-  const dir = path.resolve(cwd, arg);
-  if (!fs.existsSync(dir)) throw new UsageError(`--model: '${dir}' not found (expected a run folder or a model folder with model.json)`);
-  if (fs.existsSync(path.join(dir, RUN_FILES.config))) {
-    const config = readRunConfig(dir);
-    const candidates = which === 'best' ? [RUN_FILES.best, RUN_FILES.last] : [RUN_FILES.last, `${RUN_FILES.checkpoint}/model`];
-    const found = candidates.map((c) => path.join(dir, c)).find((d) => fs.existsSync(path.join(d, 'model.json')));
-    if (!found) throw new UsageError(`--model: run folder '${dir}' has no ${candidates.join(' or ')} yet (has it trained an epoch?)`);
-    return { modelDir: found, runDir: dir, config };
-  }
-  if (fs.existsSync(path.join(dir, 'model.json'))) {
-    const parent = path.dirname(dir);
-    const isRun = fs.existsSync(path.join(parent, RUN_FILES.config));
-    return { modelDir: dir, runDir: isRun ? parent : null, config: isRun ? readRunConfig(parent) : null };
-  }
-  throw new UsageError(`--model: '${dir}' is neither a run folder (config.json) nor a model folder (model.json)`);
-}
-
-/** `--spacing MM` (square pixels) or `--spacing SY,SX` (mm per pixel along rows and columns); undefined when absent. */
-export function parseSpacing(value: string | undefined, cmd: string): number | [number, number] | undefined {
-  if (value === undefined) return undefined;
-  const parts = value.split(',').map((x) => Number(x.trim()));
-  if (!(parts.length === 1 || parts.length === 2) || parts.some((x) => !(Number.isFinite(x) && x > 0))) {
-    throw new UsageError(`busi ${cmd}: --spacing must be mm per pixel, one positive number or two (rows,columns) such as 0.1,0.12; got '${value}'`);
-  }
-  return parts.length === 1 ? parts[0] : [parts[0], parts[1]];
 }
