@@ -6,7 +6,7 @@
 // --if-possible: a missing compiler, header or BLAS is reported and the script exits 0, so a
 // quick start never fails on a machine without a toolchain (busi then runs on plain wasm).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,7 +43,8 @@ const extra = (process.env.BUSI_NATIVE_CFLAGS || '').split(/\s+/).filter(Boolean
 mkdirSync(path.dirname(out), { recursive: true });
 // Compile to a temporary name and rename: a failed build never replaces a working addon.
 const tmp = `${out.replace(/\.node$/, "")}.${process.pid}.tmp.node`;
-const cmd = ['-O3', '-march=native', '-fno-trapping-math', '-fPIC', '-shared', '-fopenmp', '-Wall', `-I${include}`, ...extra,
+const target = ['-march=native', ...extra];
+const cmd = ['-O3', '-fno-trapping-math', '-fPIC', '-shared', '-fopenmp', '-Wall', `-I${include}`, ...target,
   ...sources, ...blas, '-lm', '-o', tmp];
 try {
   execFileSync(cc, cmd, { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -57,5 +58,24 @@ if (check.status !== 0) {
   rmSync(tmp, { force: true });
   give(`the compiled addon does not load: ${(check.stderr || '').trim().split('\n')[0]}`);
 }
+// The instruction-set extensions the binary may use: the feature macros the compiler defines for
+// the target flags and not for its default target. The loader (src/native/cpu-features.ts) refuses
+// the addon on a CPU that lacks one, instead of dying on an illegal instruction.
+const macros = (flags) => {
+  const r = spawnSync(cc, [...flags, '-dM', '-E', '-x', 'c', '-'], { input: '', encoding: 'utf8' });
+  if (r.status !== 0) give(`cannot list the compiler's target macros: ${(r.stderr || '').trim().split('\n')[0]}`);
+  return new Set([...r.stdout.matchAll(/^#define (__[A-Za-z0-9_]+__) 1$/gm)].map((m) => m[1]));
+};
+const baseline = macros([]);
+const record = {
+  arch: process.arch,
+  platform: process.platform,
+  targetMacros: [...macros(target)].filter((m) => !baseline.has(m)).sort(),
+  targetFlags: target,
+};
+const recordFile = `${out.replace(/\.node$/, '')}.cpu.json`;
+writeFileSync(`${recordFile}.${process.pid}.tmp`, `${JSON.stringify(record, null, 1)}\n`);
+// Record first: a record newer than its addon describes this machine, which built both.
+renameSync(`${recordFile}.${process.pid}.tmp`, recordFile);
 renameSync(tmp, out);
 console.log(`busi native: built ${out}`);

@@ -155,7 +155,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const extra = backend === 'wasm' ? { ...(await describeWasm()), ...describeNative() } : {};
   const trainingKernels = backend !== 'wasm' || wasmTrainingKernelsRegistered();
   const nativeNote = backend === 'wasm'
-    ? (extra.nativeThreads != null ? `, native BLAS kernels on ${extra.nativeThreads} thread${extra.nativeThreads > 1 ? 's' : ''}` : ', native kernels off')
+    ? (extra.nativeThreads != null ? `, native BLAS kernels on ${extra.nativeThreads} thread${extra.nativeThreads > 1 ? 's' : ''}` : `, native kernels off${nativeRefusal(extra.nativeStatus)}`)
     : '';
   const simdNote = backend === 'wasm' ? `, SIMD ${extra.simd ? 'on' : 'off'}, threads ${extra.threads ? 'on' : 'off'}${nativeNote}` : '';
   const summary = `busi backend: ${backend} (${provider}${simdNote})` +
@@ -194,6 +194,11 @@ function applyNative(options: InitBackendOptions): void {
   const threads = nativeThreadsOption(options.nativeThreads);
   const ok = registerNativeKernels(threads != null ? { threads } : {});
   if (!ok && want === true) throw new Error(`initBackend: native kernels requested but the addon is ${nativeAddonStatus().reason}`);
+}
+
+/** ` (why)` when an addon exists but was refused or failed to load (a missing build is the normal case and is not repeated). */
+function nativeRefusal(status: string | undefined): string {
+  return status != null && /^(not loaded|failed to load)/.test(status) ? ` (${status})` : '';
 }
 
 function describeNative(): Pick<BackendDescription, 'nativeThreads' | 'nativeStatus'> {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { checkCpuFeatures, readBuildRecord, runningCpuFlags } from './cpu-features';
 
 /** The functions of the compiled busi native addon (C sources in `packages/kernels/native/src/`, Node-API surface in `addon.c`). */
 export interface NativeAddon {
@@ -93,6 +94,29 @@ export function loadNativeAddon(): NativeAddon | null {
     cached = { addon: null, reason: `not built (no ${file}; run \`npm run build:native\` or \`busi build-native\`)` };
     return null;
   }
+  // Checked before loading: code compiled for extensions this CPU lacks would stop the process on
+  // an illegal instruction (possibly while loading), which no try/catch can turn into a fallback.
+  let cpuNote: string;
+  try {
+    const record = readBuildRecord(file);
+    if (process.env.BUSI_NATIVE_CPU_CHECK === '0') {
+      cpuNote = 'CPU check skipped (BUSI_NATIVE_CPU_CHECK=0)';
+    } else if (record == null) {
+      cpuNote = 'CPU features not verified (no build record beside it; rebuild to record them)';
+    } else {
+      const check = checkCpuFeatures(record, runningCpuFlags());
+      if (!check.ok) {
+        const reason = `not loaded: ${file} ${check.note}; rebuild it on this machine (\`npm run build:native\` or \`busi build-native\`)`;
+        console.warn(`busi native: ${reason}. Using the wasm kernels.`);
+        cached = { addon: null, reason };
+        return null;
+      }
+      cpuNote = check.note;
+    }
+  } catch (e) {
+    cached = { addon: null, reason: `not loaded: ${(e as Error).message}` };
+    return null;
+  }
   // libgomp reads this once, when the addon loads it. Its default (spinning) keeps idle OpenMP
   // threads busy after every patch loop, starving the BLAS threads on the same cores: passive
   // waiting measured 1.5-2x faster convolutions on 2 cores.
@@ -102,7 +126,7 @@ export function loadNativeAddon(): NativeAddon | null {
     for (const fn of ['conv', 'matmul', 'concatLast', 'unary', 'binary', 'reduceMiddle', 'bnInference', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats', 'setDirectMinPixels'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${file} has no function ${fn}; rebuild it`);
     }
-    cached = { addon, reason: `loaded from ${file}` };
+    cached = { addon, reason: `loaded from ${file} (${cpuNote})` };
   } catch (e) {
     cached = { addon: null, reason: `failed to load ${file}: ${(e as Error).message}` };
   }
