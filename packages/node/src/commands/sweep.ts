@@ -9,7 +9,7 @@ import { arraySlot, taskSlice, type SweepTask } from '../sweep/plan';
 import { checkQueueUrl, enqueueSweep } from '../sweep/queue';
 import { runTask, type TaskOutcome } from '../sweep/run-task';
 import { taskState } from '../sweep/task-state';
-import { stopSignal } from '../sweep/stop';
+import { stopSignal } from '../runs/stop-signal';
 
 const ACTIONS = ['plan', 'run', 'enqueue', 'collect'] as const;
 

@@ -1,16 +1,8 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, type BackendChoice } from '@busi/kernels';
+import type { BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
-import { evaluateFinishedRun } from '../runs/evaluate-run';
-import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } from '../runs/run-folder';
-import { loadData } from '../runs/data';
-import { acquireRunLock, type RunLock } from '../runs/run-lock';
-import { outputConflict } from '../runs/output-guard';
-import { readRunSplit } from '../runs/run-split';
-import { readRunConfig, trainRun, type RunConfig } from '../runs/train-run';
-import { runVersions } from '../version';
-import { RUN_OPTIONS, runConfigFromOptions, runInputs } from '../runs/run-options';
+import { RUN_OPTIONS, runConfigFromOptions } from '../runs/run-options';
+import { openTrainJob, runTrainJob } from '../runs/train-job';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -45,97 +37,24 @@ export const trainCommand: Command = {
 async function runTrain(v: OptionValues, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length) throw new UsageError(`busi train: unexpected argument '${positionals[0]}' (options only; see --help)`);
   if (!v.out) throw new UsageError('busi train: --out <run folder> is required');
-  const dir = path.resolve(ctx.cwd, v.out as string);
-  let config: RunConfig;
-  let lock: RunLock | undefined;
-  if (v.resume) {
-    if (v.force) throw new UsageError('busi train: give --resume or --force, not both');
-    if (!fs.existsSync(path.join(dir, RUN_FILES.config))) {
-      throw new UsageError(`busi train --resume: '${dir}' is not a run folder (no ${RUN_FILES.config}); start it without --resume`);
-    }
-    config = readRunConfig(dir);
-    lock = acquireRunLock(dir);
-  } else {
-    if (isNonEmptyDir(dir) && !v.force) {
-      throw new UsageError(`busi train: run folder '${dir}' exists and is not empty; pass --force to replace it or --resume to continue it`);
-    }
-    config = runConfigFromOptions(v, ctx, 'train');
-    const conflict = outputConflict({ option: '--out', path: dir }, runInputs(config));
-    if (conflict) throw new UsageError(`busi train: ${conflict}`);
-  }
-  try {
-    return await trainCommandLocked(v, ctx, dir, config, lock);
-  } finally {
-    lock?.release();
-  }
-}
-
-async function trainCommandLocked(v: OptionValues, ctx: CliContext, dir: string, config: RunConfig, lock: RunLock | undefined): Promise<number> {
-  if (v.resume) {
-    const st = fs.existsSync(path.join(dir, RUN_FILES.status)) ? readJson<RunStatus>(path.join(dir, RUN_FILES.status)) : null;
-    const asked = v.epochs as number;
-    if (asked !== RUN_OPTIONS.epochs.default && asked !== config.epochs) {
-      ctx.stdout.write(`extending the run from ${config.epochs} to ${asked} epochs\n`);
-      config = { ...config, epochs: asked };
-      writeJsonAtomic(path.join(dir, RUN_FILES.config), config);
-    } else if (st?.status === 'complete') {
-      const wantsReport = v.report && !v['no-report'];
-      if (wantsReport && !fs.existsSync(path.join(dir, 'evaluation', 'report.html')) && fs.existsSync(path.join(dir, RUN_FILES.best))) {
-        // Killed during the final evaluation: training is done, the report is not.
-        ctx.stdout.write(`run '${dir}' is complete (${st.epochsDone} epochs) but has no evaluation/report.html; evaluating it now\n`);
-        await initBackend({ backend: v.backend as BackendChoice, log: false });
-        await finalReport(dir, config);
-        return 0;
-      }
-      ctx.stdout.write(`run '${dir}' is complete (${st.epochsDone} epochs); pass --epochs N to train further\n`);
-      return 0;
-    }
-    ctx.stdout.write(`resuming run '${dir}' with its config.json (other run options on the command line are ignored)\n`);
-  }
-  const backend = await initBackend({ backend: v.backend as BackendChoice, log: false });
-  ctx.stdout.write(`${backend.summary}\n`);
-  if (!v.resume) {
-    config.backend = backend.backend;
-    config.versions = await runVersions();
-  }
-  // First Ctrl-C: finish the batch, checkpoint mid-epoch and exit resumable; a second one quits at once.
-  const abort = new AbortController();
-  const onSigint = () => {
-    if (abort.signal.aborted) process.exit(130);
-    ctx.stderr.write('\nstopping after this batch and saving a checkpoint (Ctrl-C again quits without saving)\n');
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
-  let result: Awaited<ReturnType<typeof trainRun>>;
-  try {
-    result = await trainRun(
-      config,
-      dir,
-      {
-        resume: !!v.resume,
-        force: !!v.force,
-        maxEpochsThisRun: v['max-epochs-this-run'] as number | undefined,
-        quiet: !!v.quiet,
-        backend: backend.backend,
-        signal: abort.signal,
-        lock,
-        keepLock: true,
-      },
-      ctx,
-    );
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-  try {
-    if (abort.signal.aborted) return 130;
-    if (result.status.status === 'complete' && v.report && !v['no-report']) await evaluateFinishedRun(dir, config, result, ctx);
-    return 0;
-  } finally {
-    result.lock?.release();
-  }
-
-  async function finalReport(runDir: string, c: RunConfig): Promise<void> {
-    const data = loadData(c.data, c.size);
-    await evaluateFinishedRun(runDir, c, { data, split: readRunSplit(runDir, data) }, ctx);
-  }
+  const job = openTrainJob({
+    dir: path.resolve(ctx.cwd, v.out as string),
+    resume: !!v.resume,
+    force: !!v.force,
+    newConfig: () => runConfigFromOptions(v, ctx, 'train'),
+  });
+  const result = await runTrainJob(
+    job,
+    {
+      // parseArgs fills in the default, so only another number asks to extend a resumed run.
+      epochs: v.epochs === RUN_OPTIONS.epochs.default ? undefined : (v.epochs as number),
+      maxEpochsThisRun: v['max-epochs-this-run'] as number | undefined,
+      report: !!v.report && !v['no-report'],
+      quiet: !!v.quiet,
+      backend: v.backend as BackendChoice,
+      stopOnSigint: true,
+    },
+    ctx,
+  );
+  return result.interrupted ? 130 : 0;
 }

@@ -3,7 +3,7 @@ import { UsageError, type CliContext, type Command, type OptionValues } from '..
 import { getBusiScript } from '../sweep/child';
 import { openSweep } from '../sweep/folder';
 import { checkQueueUrl, runWorker } from '../sweep/queue';
-import { stopSignal } from '../sweep/stop';
+import { stopSignal } from '../runs/stop-signal';
 
 export const workerCommand: Command = {
   name: 'worker',
