@@ -13,6 +13,8 @@ export { loadData, type DataSpec, type LoadedData } from './runs/data';
 export { RUN_FILES, parseHistoryCsv, findCheckpoint, loadCheckpoint, type RunStatus, type CheckpointSearch } from './runs/run-folder';
 export { acquireRunLock, lockHolder, RunLockedError, LOCK_FILE, type RunLock, type LockHolder } from './runs/run-lock';
 export type { EvaluationSummary, GalleryItem, PerImageRow } from './report/html';
+// The line chart of the reports, public so a notebook or script can plot a training history.
+export { lineChartSvg, type PlotSeries, type LineChartOptions } from './report/plot';
 export { ensemblePredictor, loadPredictor, type Predictor, type TtaMode } from './runs/predictor';
 export { scorePredictor, type ScoreOptions, type Scores } from './runs/image-scores';
 export { cvRun, CV_FILES, type CvConfig, type CvSummary, type CvSplitRecord, type CvSessionOptions } from './runs/cv-run';

@@ -56,7 +56,7 @@ test('every entry point exports exactly the pinned names (public-api.json)', () 
 test('@busi/node keeps its internals internal', () => {
   const node = new Set(exportsNow()['@busi/node']);
   // Command implementations, option parsing, run-folder writers and report renderers.
-  for (const internal of ['trainCommand', 'runConfigFromOptions', 'RUN_OPTIONS', 'parseCommandArgs', 'writeJsonAtomic', 'saveCheckpoint', 'ProgressBar', 'lineChartSvg', 'evaluationHtml']) {
+  for (const internal of ['trainCommand', 'runConfigFromOptions', 'RUN_OPTIONS', 'parseCommandArgs', 'writeJsonAtomic', 'saveCheckpoint', 'ProgressBar', 'writeChart', 'evaluationHtml']) {
     expect(node.has(internal)).toBe(false);
   }
   for (const internal of ['contour', 'groupUnits', 'naturalCompare']) expect(new Set(exportsNow()['@busi/data']).has(internal)).toBe(false);
