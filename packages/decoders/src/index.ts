@@ -9,4 +9,5 @@ export * from './linknet';
 export * from './pspnet';
 export * from './deeplabv3';
 export * from './pan';
+export * from './upernet';
 export * from './conformance';

@@ -1,5 +1,5 @@
 /**
- * MAnet, Linknet, PSPNet, DeepLabV3 and PAN built alone on the paper encoders' channel lists:
+ * MAnet, Linknet, PSPNet, DeepLabV3, PAN (smp v0.3.3) and UPerNet (smp 0.4.0) built alone on the paper encoders' channel lists:
  * parameter counts equal to the registry's reference facts, those facts equal to the PyTorch
  * fixtures' counts, exactly the fixtures' state-dict names, and the options' errors.
  */
@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createDecoder, decoders } from '@busi/core';
-import { DeepLabV3Decoder, LinknetDecoder, MAnetDecoder, PANDecoder, PSPNetDecoder } from '../src';
+import { DeepLabV3Decoder, LinknetDecoder, MAnetDecoder, PANDecoder, PSPNetDecoder, UPerNetDecoder } from '../src';
 import { EFFICIENTNET_B4_CHANNELS, RESNET_CHANNELS, decoderStats, fixtureDecoderNames } from './helpers/tiny-encoder';
 
 beforeAll(async () => {
@@ -23,6 +23,7 @@ const FIXTURE_SETS: Record<string, { dir: string; encoders: string[] }> = {
   deeplabv3: { dir: 'parity-zoo/decoders', encoders: ['resnet50', 'efficientnet-b4'] },
   pspnet: { dir: 'parity', encoders: ['tu-wide_resnet50_2'] },
   pan: { dir: 'parity', encoders: ['resnet50'] },
+  upernet: { dir: 'parity', encoders: ['resnet50', 'efficientnet-b4'] },
 };
 const CHANNELS: Record<string, number[]> = {
   resnet50: RESNET_CHANNELS,
@@ -72,6 +73,18 @@ test('encoder needs and head settings follow smp', () => {
   expect(facts('pspnet')).toEqual([32, 3, 8, 3]);
   expect(facts('deeplabv3')).toEqual([8, 5, 8, 1]);
   expect(facts('pan')).toEqual([16, 5, 4, 3]);
+  expect(facts('upernet')).toEqual([32, 5, 4, 1]);
+});
+
+test('UPerNet is smp 0.4.0’s (v0.3.3 has none) and holds the lateral conv smp builds on the input feature but never runs', () => {
+  expect(decoders.has('UPerNet')).toBe(true);
+  expect(decoders.info('upernet').reference).toMatchObject({ library: 'smp', version: '0.4.0', name: 'UPerNet' });
+  const json = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'parity', 'UPerNet__resnet50.json'), 'utf8')) as { unused: string[]; counts: { unused: number } };
+  expect(json.unused.filter((n) => n.startsWith('decoder.'))).toEqual(expect.arrayContaining(['decoder.fpn_stages.4.skip_conv.0.weight']));
+  const stats = decoderStats((f) => createDecoder('upernet', { encoderChannels: RESNET_CHANNELS }).apply(f), RESNET_CHANNELS);
+  expect(stats.names).toEqual(expect.arrayContaining(['decoder.fpn_stages.4.skip_conv.0.weight', 'decoder.fpn_stages.4.skip_conv.1.running_var']));
+  // 3 -> 256 1x1 conv and its BatchNorm: the reference's unused count.
+  expect(json.counts.unused).toBe(3 * 256 + 2 * 256);
 });
 
 test('bad options fail with messages naming the option', () => {
@@ -82,4 +95,7 @@ test('bad options fail with messages naming the option', () => {
   expect(() => new PSPNetDecoder({ encoderChannels: ch, dropout: 1 })).toThrow(/dropout must be in \[0, 1\)/);
   expect(() => new DeepLabV3Decoder({ encoderChannels: ch, atrousRates: [1, 2] as unknown as [number, number, number] })).toThrow(/atrousRates/);
   expect(() => new PANDecoder({ encoderChannels: [3, 8, 16] })).toThrow(/depth >= 4/);
+  expect(() => new UPerNetDecoder({ encoderChannels: [3, 8, 16] })).toThrow(/depth >= 3/);
+  expect(() => new UPerNetDecoder({ encoderChannels: ch, pyramidChannels: 0 })).toThrow(/pyramidChannels must be a positive integer/);
+  expect(() => new UPerNetDecoder({ encoderChannels: ch, segmentationChannels: 1.5 })).toThrow(/segmentationChannels/);
 });

@@ -69,6 +69,8 @@ export interface EncoderInfo extends EntryInfo {
 export interface DecoderReference {
   /** The library: 'smp' (segmentation_models.pytorch v0.3.3, or a later release where stated). */
   library: string;
+  /** The library's release when it is not v0.3.3 ('0.4.0' for UPerNet, which v0.3.3 lacks). */
+  version?: string;
   /** Its class name there, e.g. 'UnetPlusPlus' (also the decoder part of a parity fixture's name). */
   name: string;
   /** The reference's decoder parameter count, keyed by canonical encoder name (3 input channels). */

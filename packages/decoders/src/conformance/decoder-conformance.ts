@@ -8,6 +8,7 @@ import {
   sameJson,
   Conv2d,
   MultiTaskModel,
+  UnusedWeights,
   createDecoder,
   decoders,
   type Decoder,
@@ -256,9 +257,12 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
           return tf.add(tf.losses.sigmoidCrossEntropy(target, mask), tf.losses.softmaxCrossEntropy(labels, logits)) as tf.Scalar;
         };
         try {
+          // Weights the reference keeps but never runs (BusiUnusedWeights, e.g. UPerNet's input-level lateral conv) get no gradient by design.
+          const unused = new Set(m.model.layers.filter((l) => l.getClassName() === UnusedWeights.className).map((l) => l.name));
           const decoderVars = new Set(
             m.torchParams()
               .filter((p) => p.variable.trainable && !/^(encoder|segmentation_head|classification_head)\./.test(p.name))
+              .filter((p) => !unused.has(p.name.slice(0, p.name.lastIndexOf('.'))))
               .map((p) => (p.variable.read() as tf.Variable).name),
           );
           checkTrainingSteps({ name, lossFn, vars, optimizer, steps: options.trainSteps, mustHaveGradient: (v) => decoderVars.has(v.name) });

@@ -116,7 +116,7 @@ export function catalogueMarkdown(): string {
     const ref = info.reference;
     const counts = paperEncoders.map((e) => (ref?.params[e] == null ? '' : int(ref.params[e])));
     lines.push(
-      `| \`${name}\` | ${list(info.aliases)} | ${ref ? ref.name : 'busi only'} | ${info.encoderOutputStride ?? 32} | ${counts.join(' | ')} | ${ref ? int(ref.segmentationHeadParams) : ''} |`,
+      `| \`${name}\` | ${list(info.aliases)} | ${ref ? `${ref.name}${ref.version ? ` (smp ${ref.version})` : ''}` : 'busi only'} | ${info.encoderOutputStride ?? 32} | ${counts.join(' | ')} | ${ref ? int(ref.segmentationHeadParams) : ''} |`,
     );
   }
   return lines.join('\n');
