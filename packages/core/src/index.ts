@@ -38,6 +38,7 @@ export type { ParityFillRule, ParityArray, ParityInputs } from './parity/fill';
 export * from './parity/check';
 export * from './training/data';
 export * from './training/callbacks';
+export { ProgressLogger, type ProgressLoggerArgs, type ProgressOutput, type Verbosity } from './training/progress';
 export * from './training/trainer';
 export * from './metrics/index';
 export * from './conformance/training-steps';

@@ -15,6 +15,8 @@ describe('initBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(d.trainingKernels).toBe(true);
     expect(d.skipped.map((s) => s.backend)).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+    // The reason a user reads, not the loader's own words ("Dynamic require of … is not supported").
+    expect(d.skipped.map((s) => s.reason)).toEqual(['not installed', 'not installed']);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     expect(describeBackend()).toBe(d);
   });

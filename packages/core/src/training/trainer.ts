@@ -6,6 +6,7 @@ import { History, type Logs, type TrainingCallback, type TrainingControl } from 
 import { Rng, mixSeed } from '../random/rng';
 import { batchIndices, type TrainingBatch, type TrainingDataset } from './data';
 import { Adam, type NamedTensor } from './optimizers';
+import { ProgressLogger, defaultProgressOutput, resolveVerbosity, type Verbosity } from './progress';
 import { checkWeightSpecs } from '../io/model-artifacts';
 import { previewJson } from '../io/safetensors';
 
@@ -84,6 +85,12 @@ export interface TrainerOptions {
    * norm before clipping is logged per batch as `grad_norm`; a non-finite norm stops training.
    */
   clipGradNorm?: number;
+  /**
+   * Progress printed by {@link Trainer.fit}, as Keras's `verbose`: 0 silent, 1 a bar per epoch
+   * closed by a line of losses, metrics and time, 2 one such line per epoch. Default `'auto'`: 1
+   * when standard output is a terminal, else 0 (see {@link Verbosity}).
+   */
+  verbose?: Verbosity;
 }
 
 /**
@@ -197,7 +204,7 @@ export class Trainer implements TrainingControl {
   /** Optimizer steps taken. */
   globalStep = 0;
   private readonly opts: Required<
-    Omit<TrainerOptions, 'optimizer' | 'loss' | 'validationData' | 'callbacks' | 'learningRateSchedule' | 'signal' | 'metrics' | 'clipGradNorm'>
+    Omit<TrainerOptions, 'optimizer' | 'loss' | 'validationData' | 'callbacks' | 'learningRateSchedule' | 'signal' | 'metrics' | 'clipGradNorm' | 'verbose'>
   >;
   private readonly options: TrainerOptions;
   private readonly metrics: ValidationMetric[];
@@ -228,6 +235,7 @@ export class Trainer implements TrainingControl {
         throw new Error(`Trainer: ${key} must be a ${key === 'epochs' ? 'non-negative' : 'positive'} integer, got ${v}`);
       }
     }
+    resolveVerbosity(options.verbose, { write: () => {}, interactive: false }); // rejects a bad value now, not at fit
     if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) {
       throw new Error(`Trainer: clipGradNorm must be > 0, got ${options.clipGradNorm}`);
     }
@@ -289,14 +297,18 @@ export class Trainer implements TrainingControl {
     this.resumedBatching = null;
     this.trainSize = train.size;
     this.stopRequested = false;
-    for (const cb of this.callbacks) await cb.onTrainBegin?.(this);
+    // The progress printer is no user callback: it has no state to save and is made per fit.
+    const output = defaultProgressOutput();
+    const verbose = resolveVerbosity(this.options.verbose, output);
+    const hooks: TrainingCallback[] = verbose === 0 ? this.callbacks : [new ProgressLogger({ verbose, epochs, batchesPerEpoch, output }), ...this.callbacks];
+    for (const cb of hooks) await cb.onTrainBegin?.(this);
 
     while (this.epoch < epochs && !this.shouldStop) {
       const epoch = this.epoch;
       if (this.batchInEpoch === 0) {
         const schedule = this.options.learningRateSchedule;
         if (schedule) this.setLearningRate(schedule(epoch, this.learningRate ?? NaN));
-        for (const cb of this.callbacks) await cb.onEpochBegin?.(epoch, this);
+        for (const cb of hooks) await cb.onEpochBegin?.(epoch, this);
       }
       const rng = new Rng(this.rngState);
       const order = shuffle ? rng.permutation(train.size) : Array.from({ length: train.size }, (_, i) => i);
@@ -312,7 +324,7 @@ export class Trainer implements TrainingControl {
         s.segmentation += logs.segmentation_loss * logs.size;
         s.classification += logs.classification_loss * logs.size;
         s.samples += logs.size;
-        for (const cb of this.callbacks) await cb.onBatchEnd?.(b, logs, this);
+        for (const cb of hooks) await cb.onBatchEnd?.(b, logs, this);
         // Awaited promises alone never reach the event loop: without this, a Ctrl-C (or any timer
         // or I/O callback) would wait for the end of the epoch instead of the end of the batch.
         await yieldToEventLoop();
@@ -337,9 +349,9 @@ export class Trainer implements TrainingControl {
       this.batchInEpoch = 0;
       this.rngState = rng.state;
       this.epochSums = zeroSums();
-      for (const cb of this.callbacks) await cb.onEpochEnd?.(epoch, logs, this);
+      for (const cb of hooks) await cb.onEpochEnd?.(epoch, logs, this);
     }
-    for (const cb of this.callbacks) await cb.onTrainEnd?.(this.history, this);
+    for (const cb of hooks) await cb.onTrainEnd?.(this.history, this);
     return this.history;
   }
 

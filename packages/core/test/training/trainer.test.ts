@@ -553,3 +553,72 @@ test('resume from a mid-epoch state (through encode/decode) continues the uninte
   tf.dispose([s2.optimizerWeights.map((w) => w.tensor), init, weights]);
   for (const m of [reference, second, noBn]) m.dispose();
 });
+
+describe('verbose: progress printed by fit, as Keras', () => {
+  let written: string[];
+  let tty: PropertyDescriptor | undefined;
+  const setTTY = (value: boolean) => Object.defineProperty(process.stdout, 'isTTY', { value, configurable: true });
+  beforeEach(() => {
+    written = [];
+    tty = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
+    jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (written.push(String(s)), true));
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+    if (tty) Object.defineProperty(process.stdout, 'isTTY', tty);
+    else delete (process.stdout as { isTTY?: boolean }).isTTY;
+  });
+  const fit = async (verbose?: 0 | 1 | 2 | 'auto') => {
+    const model = toyModel(true);
+    const history = await train(model, data8, { epochs: 2, batchSize: 2, seed: 1, validationData: data8, verbose });
+    model.dispose();
+    return history;
+  };
+
+  test('2 prints one line per epoch with time, every logged loss and metric, as in the history', async () => {
+    setTTY(false);
+    const history = await fit(2);
+    const lines = written.join('').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toHaveLength(2);
+    lines.forEach((line, i) => {
+      expect(line).toMatch(new RegExp(`^Epoch ${i + 1}/2 - \\d+\\.\\ds \\d+ms/step - loss: `));
+      for (const key of ['loss', 'segmentation_loss', 'classification_loss', 'lr', 'val_loss', 'val_accuracy', 'val_dice']) {
+        const shown = Number(new RegExp(`(?:^| - )${key}: ([^ ]+)`).exec(line)?.[1]);
+        expect(shown).toBeCloseTo(history.history[key][i], 3);
+      }
+    });
+  });
+
+  test('1 in a terminal redraws a bar after the batches and closes each epoch with a full bar and the figures', async () => {
+    setTTY(true);
+    await fit(1);
+    const text = written.join('');
+    expect(text.startsWith('Epoch 1/2\n')).toBe(true);
+    expect(text).toContain('\r1/4 [');
+    expect(text).toMatch(/\r\x1b\[K4\/4 \[={30}\] - \d+\.\ds \d+ms\/step - loss: [^\n]+ - val_loss: [^\n]+\nEpoch 2\/2\n/);
+    expect(text.split('\n').filter((l) => l.includes('ms/step'))).toHaveLength(2);
+  });
+
+  test('1 outside a terminal prints the header and closing line, no carriage returns', async () => {
+    setTTY(false);
+    await fit(1);
+    const text = written.join('');
+    expect(text).not.toContain('\r');
+    expect(text).toMatch(/^Epoch 1\/2\n4\/4 \[={30}\] - [^\n]+\nEpoch 2\/2\n4\/4 \[={30}\] - [^\n]+\n$/);
+  });
+
+  test("the default 'auto' is 1 in a terminal and silent otherwise; 0 is always silent; a bad value is an error", async () => {
+    setTTY(false);
+    await fit();
+    expect(written).toEqual([]);
+    setTTY(true);
+    await fit(0);
+    expect(written).toEqual([]);
+    await fit();
+    expect(written.join('')).toContain('Epoch 2/2\n');
+    const model = toyModel(true);
+    expect(() => new Trainer(model, { verbose: 3 as 1 })).toThrow("verbose must be 0, 1, 2 or 'auto', got 3");
+    model.dispose();
+  });
+});

@@ -117,6 +117,7 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
       validationData: tensorDataset({ images: test.images, masks: test.masks, labels: test.labels }),
       metrics: [metrics],
       callbacks: [progressCallback(ctx, epochs, Math.ceil(split.train.length / batchSize), !!v.quiet)],
+      verbose: 0, // progressCallback prints the demo's own lines
     });
     const trainStart = Date.now();
     await trainer.fit(tensorDataset({ images: train.images, masks: train.masks, labels: train.labels }));

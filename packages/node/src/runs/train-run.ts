@@ -242,6 +242,7 @@ async function trainLocked(config: RunConfig, dir: string, session: TrainSession
     metrics: [new MultiTaskMetrics({ classNames: [...data.classNames] })],
     callbacks,
     signal: session.signal,
+    verbose: 0, // the run folder's status and history files are its progress
   });
   let final: RunStatus;
   try {

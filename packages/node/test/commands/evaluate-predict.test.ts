@@ -145,6 +145,7 @@ describe('busi predict', () => {
     }
     const text = await cli(['predict', files[0], '--model', run, '-o', out], tmp);
     expect(text.out).toMatch(/img0\.png: (benign|malignant|normal) \(benign \d+\.\d%, malignant \d+\.\d%, normal \d+\.\d%\); lesion/);
+    expect(text.out).toContain(`wrote 1 mask and overlay and predictions.json to ${out}`); // singular for one image
     // A folder stands for its images (mask files excluded).
     const folder = path.join(tmp, 'folder');
     fs.mkdirSync(folder);

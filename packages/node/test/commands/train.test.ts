@@ -113,6 +113,7 @@ describe('busi train', () => {
     const dir = path.join(tmp, 'fold1');
     const r = await cli(['train', '-o', dir, ...SMALL_RUN, '--epochs', '1', '--split-file', file, '--fold', '1', '--no-report'], tmp);
     expect(r.err).toBe('');
+    expect(r.out).toMatch(/trained 1 epoch; best /); // singular for one epoch
     const stored = readJson(path.join(dir, 'split.json'));
     expect(stored.folds).toEqual([readJson(file).folds[1]]);
     expect(readJson(path.join(dir, 'config.json'))).toMatchObject({ splitFile: file, fold: 1 });
