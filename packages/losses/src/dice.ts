@@ -49,11 +49,29 @@ export interface DiceLossArgs {
  * ```
  */
 export class DiceLoss implements Loss {
+  /** Name under which the class is registered for (de)serialisation (`lossFromConfig`). */
   static readonly className = 'DiceLoss';
+  /** The registered name, on the instance too, so a serialised loss says what it is. */
   readonly className = DiceLoss.className;
+  /**
+   * 'paper' (Eq. 2: foreground and background Dice averaged, default) or 'smp' (foreground only, zero on an
+   * empty batch).
+   */
   readonly variant: DiceVariant;
+  /**
+   * 'image' (one Dice per image, averaged; default) or 'batch' (sums pooled over the batch); 'smp' always
+   * pools.
+   */
   readonly averaging: DiceAveraging;
+  /**
+   * Added to numerator and denominator: 1 for 'paper' and 0 for 'smp' unless given; keeps empty masks scoring
+   * 1, not 0.
+   */
   readonly smooth: number;
+  /**
+   * Lower bound of the denominator (1e-7 unless given), so an all-zero prediction and truth do not divide by
+   * 0.
+   */
   readonly eps: number;
 
   constructor(args: DiceLossArgs = {}) {

@@ -53,11 +53,17 @@ const TINY = 1e-30;
  * ```
  */
 export class FocalLoss implements Loss {
+  /** Name under which the class is registered for (de)serialisation (`lossFromConfig`). */
   static readonly className = 'FocalLoss';
+  /** The registered name, on the instance too, so a serialised loss says what it is. */
   readonly className = FocalLoss.className;
+  /** Class weight α as given (an array is copied), or null for none; see FocalLossArgs.alpha. */
   readonly alpha: number | number[] | null;
+  /** Focusing parameter γ ≥ 0 (2 unless given); 0 turns the loss into (weighted) cross-entropy. */
   readonly gamma: number;
+  /** How per-sample losses are combined: 'mean' (default), 'sum' or 'none'. */
   readonly reduction: Reduction;
+  /** 'softmax' (the paper's Eq. 1, default) or 'smp' (per-class sigmoid terms, as smp 0.3.3). */
   readonly variant: FocalVariant;
 
   constructor(args: FocalLossArgs = {}) {

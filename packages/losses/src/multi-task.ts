@@ -43,10 +43,15 @@ function isLossConfig(x: Loss | LossConfig): x is LossConfig {
  * ```
  */
 export class MultiTaskLoss {
+  /** Name under which the class is registered for (de)serialisation. */
   static readonly className = 'MultiTaskLoss';
+  /** The registered name, on the instance too, so a serialised loss says what it is. */
   readonly className = MultiTaskLoss.className;
+  /** Segmentation weight λ ∈ [0, 1] (0.7, the paper's, unless given); classification gets 1-λ. */
   readonly lambda: number;
+  /** The mask loss, applied to mask logits (`DiceLoss` unless given); must reduce to a scalar. */
   readonly segmentation: Loss;
+  /** The class loss, applied to class logits (`FocalLoss` unless given); must reduce to a scalar. */
   readonly classification: Loss;
 
   constructor(args: MultiTaskLossArgs = {}) {
@@ -82,6 +87,10 @@ export class MultiTaskLoss {
     return tf.tidy(() => this.compute(maskLogits, maskTarget, classLogits, classTarget).total);
   }
 
+  /**
+   * λ and both sub-losses in serialised form (`{ className, config }`), enough to rebuild this loss with `new
+   * MultiTaskLoss(config)`.
+   */
   getConfig(): Record<string, unknown> {
     return {
       lambda: this.lambda,
