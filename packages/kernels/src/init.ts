@@ -42,7 +42,12 @@ export interface BackendDescription {
   /** On wasm: where the native addon was loaded from, or why it is not in use. */
   nativeStatus?: string;
   /** Candidates tried before this one, with the reason each was skipped. */
-  skipped: Array<{ backend: string; reason: string }>;
+  skipped: Array<{
+    /** Package or backend name, e.g. `@tensorflow/tfjs-node`. */
+    backend: string;
+    /** Why it was passed over, for the user: 'not installed', 'not loadable (…)', 'failed to initialise'. */
+    reason: string;
+  }>;
   /** One-line human-readable summary. */
   summary: string;
 }

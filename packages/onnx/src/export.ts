@@ -12,7 +12,14 @@ export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 
 /** Names of the exported graph's input and outputs. */
-export const ONNX_NAMES = { image: 'image', mask: 'mask_logits', logits: 'class_logits' } as const;
+export const ONNX_NAMES = {
+  /** The float input `[N, 3, H, W]` (or NHWC with `layout: 'NHWC'`), normalised as the model card says. */
+  image: 'image',
+  /** The mask output: per-pixel logits (sigmoid gives the tumour probability), same layout as the input. */
+  mask: 'mask_logits',
+  /** The classification output `[N, classes]`: logits (softmax gives the class probabilities). */
+  logits: 'class_logits',
+} as const;
 
 /** Options of {@link exportOnnx}. */
 export interface OnnxExportOptions {

@@ -6,7 +6,24 @@ import { toFloat16Bits } from './float16';
 export type OnnxPrecision = 'float32' | 'float16';
 
 /** One attribute value of an ONNX node, typed as ONNX wants it (see {@link attr}). */
-export type AttributeValue = string | { int: number } | { ints: readonly number[] } | { float: number } | { floats: readonly number[] };
+export type AttributeValue =
+  | string
+  | {
+      /** An INT attribute (an axis, a kernel size). */
+      int: number;
+    }
+  | {
+      /** An INTS attribute (pads, strides, a permutation). */
+      ints: readonly number[];
+    }
+  | {
+      /** A FLOAT attribute (epsilon, alpha). */
+      float: number;
+    }
+  | {
+      /** A FLOATS attribute (resize scales). */
+      floats: readonly number[];
+    };
 
 /** Typed attribute values: ONNX tells INT from FLOAT, JavaScript numbers do not. */
 export const attr = {
@@ -22,8 +39,11 @@ export const attr = {
 
 /** The ONNX element type codes busi writes. */
 export const ELEMENT_TYPE = {
+  /** FLOAT (1): the graph's inputs and outputs always, and weights and activations of a float32 export. */
   float32: onnxProto.TensorProto.DataType.FLOAT,
+  /** FLOAT16 (10): weights and activations inside a `precision: 'float16'` graph (Casts at its boundary). */
   float16: onnxProto.TensorProto.DataType.FLOAT16,
+  /** INT64 (7): shapes and axes (Reshape, Resize sizes), which ONNX requires as int64. */
   int64: onnxProto.TensorProto.DataType.INT64,
 } as const;
 

@@ -5,7 +5,9 @@ import { isTorchMappable, readTorchValue } from '@busi/core';
 export interface TorchWeight {
   /** PyTorch state-dict name, e.g. `encoder.conv1.weight`; the initializer is named after it. */
   name: string;
+  /** Shape in PyTorch order. */
   dims: number[];
+  /** The values, row-major in `dims` order (float32 even for a float16 export, which converts on writing). */
   values: Float32Array;
 }
 

@@ -4,7 +4,9 @@ import { checkTrainingSteps, conformanceFail, countTrainableParams, createEncode
 
 /** One named check of a conformance suite; `run` throws an Error describing the first violation. */
 export interface ConformanceCheck {
+  /** What the check asserts, e.g. 'output shapes at several input sizes'; names the check in reports and test titles. */
   name: string;
+  /** Runs the check; resolves when it holds, throws an error saying what differed otherwise. */
   run: () => Promise<void>;
 }
 
@@ -12,8 +14,19 @@ export interface ConformanceCheck {
 export interface ConformanceReport {
   /** The component checked. */
   name: string;
+  /** Whether every check passed. */
   pass: boolean;
-  results: { check: string; pass: boolean; error?: string; seconds: number }[];
+  /** One entry per check, in suite order. */
+  results: {
+    /** The check's name. */
+    check: string;
+    /** Whether it passed. */
+    pass: boolean;
+    /** The error message when it failed. */
+    error?: string;
+    /** Wall time of the check, in seconds. */
+    seconds: number;
+  }[];
 }
 
 /** Options of {@link encoderConformanceChecks}. */

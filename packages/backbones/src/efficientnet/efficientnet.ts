@@ -32,7 +32,12 @@ export interface EfficientNetEncoderArgs extends EncoderArgs {
 }
 
 /** Defaults of the EfficientNet-specific options (also the registry entries' `defaults`). */
-export const EFFICIENTNET_DEFAULTS = { dropConnectRate: 0.2, keepHead: true } as const;
+export const EFFICIENTNET_DEFAULTS = {
+  /** efficientnet-pytorch's `drop_connect_rate` for every variant (the last block drops 20 % of its samples). */
+  dropConnectRate: 0.2,
+  /** smp's encoder keeps the head conv it never runs; keeping it matches smp's parameter count and state dict. */
+  keepHead: true,
+} as const;
 
 // efficientnet-pytorch: batch_norm_momentum 0.99 (TF convention) is PyTorch momentum 0.01.
 const BN = { eps: 1e-3, momentum: 0.01 };
@@ -45,10 +50,20 @@ const BN = { eps: 1e-3, momentum: 0.01 };
  * module paths (`encoder._blocks.3._depthwise_conv`).
  */
 export class EfficientNetEncoder extends EncoderBase {
+  /** Width/depth/resolution coefficients of the variant (b0…b7), as efficientnet-pytorch lists them. */
   readonly variant: EfficientNetVariant;
+  /**
+   * Every MBConv block resolved from the variant (filters, kernel, stride, padding), and the stage
+   * boundaries.
+   */
   readonly arch: EfficientNetArch;
+  /** Maximum drop-connect rate in [0, 1); block i of n drops samples with rate · i / n in training. */
   readonly dropConnectRate: number;
+  /** Whether the unused `_conv_head` / `_bn1` weights are held (smp's parameter count and state dict). */
   readonly keepHead: boolean;
+  /**
+   * Seed of the drop-connect masks, or undefined for unseeded masks (a seeded model or trainer passes one).
+   */
   readonly seed?: number;
   /** EfficientNet-PyTorch runs no initialiser of its own: every module keeps PyTorch's default. */
   readonly initialization: InitSpec = TORCH_DEFAULT_INIT;
@@ -68,6 +83,10 @@ export class EfficientNetEncoder extends EncoderBase {
     }
   }
 
+  /**
+   * Builds the stem and the MBConv blocks on `input`; returns the input and the five feature maps (strides 2
+   * to 32).
+   */
   apply(input: SymbolicTensor): SymbolicTensor[] {
     this.builtLayers = [];
     const p = this.prefix;

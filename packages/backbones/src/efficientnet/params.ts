@@ -68,13 +68,17 @@ export function roundRepeats(repeats: number, depth: number): number {
 export interface MBConvSpec {
   /** Index in `_blocks`. */
   index: number;
+  /** Channels of the block input (the stage's scaled width; the previous block's output after the first). */
   inFilters: number;
+  /** Channels of the block output (after the projection conv). */
   outFilters: number;
   /** Channels after the expansion conv (`inFilters · expand`). */
   expanded: number;
   /** Whether an `_expand_conv` exists (expand ratio ≠ 1). */
   hasExpand: boolean;
+  /** Side of the depthwise kernel (3 or 5). */
   kernel: number;
+  /** Stride of the depthwise conv: 2 on the first block of a downsampling stage, else 1. */
   stride: number;
   /** Squeeze-excitation width: max(1, int(inFilters · 0.25)) (on the block input, as lukemelas does). */
   squeezed: number;
@@ -86,8 +90,11 @@ export interface MBConvSpec {
 
 /** The resolved architecture of a variant. */
 export interface EfficientNetArch {
+  /** Channels of the stem conv (32 scaled by the width coefficient), the stride-2 feature. */
   stemFilters: number;
+  /** Channels of the `_conv_head` (1280 scaled), held but not run by the encoder. */
   headFilters: number;
+  /** Every MBConv block in `_blocks` order, repeats expanded. */
   blocks: MBConvSpec[];
   /** End index (exclusive) of the blocks of feature levels 2..5 (smp's `stage_idxs`). */
   stageEnds: [number, number, number, number];

@@ -47,6 +47,9 @@ const STAGE_PLANES = [64, 128, 256, 512] as const;
  * absent. Every layer is named by its PyTorch module path so state dicts map one to one.
  */
 export class ResNetEncoder extends EncoderBase {
+  /**
+   * Which ResNet: block type and counts, groups and width (ResNeXt, wide), and torchvision or timm naming.
+   */
   readonly spec: ResNetSpec;
 
   constructor(args: ResNetEncoderArgs) {
@@ -66,6 +69,10 @@ export class ResNetEncoder extends EncoderBase {
     return this.spec.style === 'timm' ? `${this.prefix}.model` : this.prefix;
   }
 
+  /**
+   * Builds the stem and the four stages on `input`; returns the input and the five feature maps (strides 2 to
+   * 32).
+   */
   apply(input: SymbolicTensor): SymbolicTensor[] {
     const root = this.root;
     const features: SymbolicTensor[] = [input];

@@ -134,7 +134,12 @@ export function loadNativeAddon(): NativeAddon | null {
 }
 
 /** Whether the addon is loaded, and where from or why not. */
-export function nativeAddonStatus(): { loaded: boolean; reason: string } {
+export function nativeAddonStatus(): {
+  /** Whether the compiled addon is loaded in this process. */
+  loaded: boolean;
+  /** What happened, for the user: where it was loaded from, or why not (not built, other CPU, load error). */
+  reason: string;
+} {
   loadNativeAddon();
   return { loaded: cached!.addon != null, reason: cached!.reason };
 }

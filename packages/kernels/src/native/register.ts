@@ -58,7 +58,14 @@ export function unregisterNativeKernels(): void {
 }
 
 /** Whether the native kernels are registered, with the addon's thread count and load status. */
-export function nativeKernelsInfo(): { registered: boolean; threads: number | null; status: string } {
+export function nativeKernelsInfo(): {
+  /** Whether the native kernels are registered on the wasm backend (they then run its convolutions). */
+  registered: boolean;
+  /** BLAS threads the addon uses, or null without the addon. */
+  threads: number | null;
+  /** The addon's load status message (see `nativeAddonStatus`). */
+  status: string;
+} {
   const addon = loadNativeAddon();
   return { registered: installed.length > 0, threads: addon ? addon.getThreads() : null, status: nativeAddonStatus().reason };
 }
