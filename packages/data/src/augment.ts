@@ -103,12 +103,23 @@ function gaussian(rng: Rng): number {
 
 /** Where {@link SampleDataset} gets samples from: intensities in [0, 1] before normalisation. */
 export interface SampleSource {
+  /** Number of samples. */
   readonly size: number;
+  /** Height of every sample, in pixels. */
   readonly height: number;
+  /** Width of every sample, in pixels. */
   readonly width: number;
+  /** Image channels (1 or 3). */
   readonly channels: number;
   /** Sample `i`: image `h*w*c` in [0, 1] (a fresh array it may modify), mask `h*w` in {0, 1}, label. */
-  get(i: number): Promise<{ image: Float32Array; mask: Float32Array; label: number }>;
+  get(i: number): Promise<{
+    /** `h·w·c` values in [0, 1], HWC; the caller may modify it. */
+    image: Float32Array;
+    /** `h·w` values, 1 on the lesion. */
+    mask: Float32Array;
+    /** Class index. */
+    label: number;
+  }>;
 }
 
 /** Options of {@link SampleDataset}. */
@@ -127,6 +138,7 @@ export interface SampleDatasetOptions {
  */
 export class SampleDataset implements TrainingDataset {
   constructor(
+    /** Where the unaugmented samples come from, in [0, 1] before normalisation. */
     readonly source: SampleSource,
     private readonly options: SampleDatasetOptions,
     /** Indices into the source (a split part); default all. */

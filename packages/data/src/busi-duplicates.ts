@@ -8,6 +8,7 @@ import { detectNearDuplicates, NEAR_DUPLICATE_DEFAULTS, type NearDuplicateOption
 export interface NearDuplicateLink {
   /** Entry ids. */
   a: string;
+  /** The other entry's id (the one aligned onto `a`). */
   b: string;
   /** Aligned detail correlation of the images. */
   similarity: number;
@@ -46,7 +47,10 @@ export interface NearDuplicateReport {
   /** Links whose masks disagree (Dice below `maskDiceBelow`). */
   maskDisagreements: NearDuplicateLink[];
   /** The thresholds used. */
-  settings: Required<NearDuplicateOptions> & { maskDiceBelow: number };
+  settings: Required<NearDuplicateOptions> & {
+    /** Mask Dice below which a link counted as disagreeing. */
+    maskDiceBelow: number;
+  };
 }
 
 /** Options of {@link findNearDuplicates}. */

@@ -19,7 +19,12 @@ export interface SplitBusiOptions extends Omit<SplitSamplesOptions, keyof Sample
 export async function busiSampleGroups(
   index: BusiIndex,
   options: Pick<SplitBusiOptions, 'duplicates' | 'excludeCrossClass' | 'onProgress'> = {},
-): Promise<{ groups: SampleGroups; report: NearDuplicateReport | DuplicateReport }> {
+): Promise<{
+  /** Group key per sample and the excluded samples, as `splitSamples` takes them. */
+  groups: SampleGroups;
+  /** The duplicate search the groups came from (near or exact), for the user's review. */
+  report: NearDuplicateReport | DuplicateReport;
+}> {
   const kind = options.duplicates ?? 'near';
   const report = kind === 'near' ? await findNearDuplicates(index, { onProgress: options.onProgress }) : await findDuplicates(index, options.onProgress);
   const groupOf = 'groupOf' in report ? report.groupOf : report.hashes;
@@ -41,7 +46,14 @@ export async function busiSampleGroups(
 export async function splitBusi(
   index: BusiIndex,
   options: SplitBusiOptions = {},
-): Promise<{ parts: SplitIndices[]; file: SplitFile; duplicates: NearDuplicateReport | DuplicateReport | null }> {
+): Promise<{
+  /** Each fold's parts as indices into `index.entries`. */
+  parts: SplitIndices[];
+  /** The same split by sample id, ready for `writeSplitFile`. */
+  file: SplitFile;
+  /** The duplicate search behind the groups, or null with `groupDuplicates: false`. */
+  duplicates: NearDuplicateReport | DuplicateReport | null;
+}> {
   const group = options.groupDuplicates ?? true;
   if (options.excludeCrossClass && !group) throw new Error('splitBusi: excludeCrossClass needs groupDuplicates');
   const found = group ? await busiSampleGroups(index, options) : null;

@@ -101,9 +101,11 @@ export function readBusiFolder(dir: string, options: ReadBusiOptions = {}): Busi
 
 /** A decoded BUSI sample: 8-bit image and a 0/1 mask of the same size. */
 export interface DecodedSample {
+  /** The decoded (and resized, if asked) image, 8-bit HWC with its size and channel count. */
   image: RawImage;
   /** `height * width` values, 1 = lesion. */
   mask: Uint8Array;
+  /** Class index into the index's `classNames`. */
   label: number;
 }
 
@@ -163,6 +165,7 @@ export async function hashImage(file: string): Promise<string> {
 
 /** A set of pixel-identical images. */
 export interface DuplicateGroup {
+  /** Hex SHA-1 of the decoded RGB pixels and their size, shared by the copies. */
   hash: string;
   /** Entry ids, in index order. */
   ids: string[];

@@ -29,12 +29,20 @@ export interface BusiDatasetOptions {
    * cache shared across runs (keyed by file paths, sizes, times and the resize options; not also held in memory).
    * Default 'memory'.
    */
-  cache?: 'none' | 'memory' | { dir: string };
+  cache?:
+    | 'none'
+    | 'memory'
+    | {
+        /** Folder of the on-disk cache (created if missing); one file per resized sample. */
+        dir: string;
+      };
 }
 
 /** One sample after decoding and resizing, as the cache holds it (8-bit). */
 export interface Resized {
+  /** Pixels `H·W·C`, row-major HWC, 0–255, resized bilinearly to the dataset size. */
   image: Uint8Array;
+  /** Mask `H·W`: 1 on the lesion, 0 elsewhere (resized by nearest neighbour, the union of a sample's masks). */
   mask: Uint8Array;
 }
 
@@ -51,11 +59,17 @@ export interface Resized {
  * ```
  */
 export class BusiDataset implements TrainingDataset {
+  /** The samples of this view, in order: sample i is `entries[i]` (image and mask files, label, id). */
   readonly entries: readonly BusiEntry[];
+  /** Class names indexed by label, e.g. ['benign', 'malignant', 'normal']. */
   readonly classNames: readonly string[];
+  /** Height in pixels every sample is resized to. */
   readonly height: number;
+  /** Width in pixels every sample is resized to. */
   readonly width: number;
+  /** Image channels: 3 (RGB, gray images replicated) or 1 (luma). */
   readonly channels: 1 | 3;
+  /** Per-channel mean and std applied by `sample` and `getBatch` (ImageNet's unless given). */
   readonly normalization: Normalization;
   private readonly cacheMode: 'none' | 'memory' | 'disk';
   private readonly cacheDir: string | null;
@@ -81,7 +95,12 @@ export class BusiDataset implements TrainingDataset {
 
   private readonly options: BusiDatasetOptions;
   /** Counters for this view: files decoded, and samples served from a cache. */
-  readonly stats = { decoded: 0, cacheHits: 0 };
+  readonly stats = {
+    /** Samples decoded from their files (cache misses). */
+    decoded: 0,
+    /** Samples served from the memory or disk cache. */
+    cacheHits: 0,
+  };
 
   /** Lists a BUSI folder (see `readBusiFolder`) and wraps it. */
   static fromFolder(dir: string, options: BusiDatasetOptions & ReadBusiOptions = {}): BusiDataset {
@@ -114,7 +133,14 @@ export class BusiDataset implements TrainingDataset {
   }
 
   /** The resized 8-bit image (HWC) and 0/1 mask of sample `i`. */
-  async raw(i: number): Promise<Resized & { label: number; entry: BusiEntry }> {
+  async raw(i: number): Promise<
+    Resized & {
+      /** Class index into `classNames`. */
+      label: number;
+      /** The sample's files and id. */
+      entry: BusiEntry;
+    }
+  > {
     const entry = this.entries[i];
     if (!entry) throw new Error(`BusiDataset: index ${i} out of range [0, ${this.entries.length})`);
     const key = this.cacheKey(entry);
@@ -132,7 +158,14 @@ export class BusiDataset implements TrainingDataset {
   }
 
   /** Sample `i` normalised: image `H*W*C` floats, mask `H*W` 0/1 floats, label. */
-  async sample(i: number): Promise<{ image: Float32Array; mask: Float32Array; label: number }> {
+  async sample(i: number): Promise<{
+    /** `H·W·C` floats, HWC, normalised with `normalization`. */
+    image: Float32Array;
+    /** `H·W` floats, 1 on the lesion, 0 elsewhere. */
+    mask: Float32Array;
+    /** Class index into `classNames`. */
+    label: number;
+  }> {
     const r = await this.raw(i);
     return { image: normalizePixels(r.image, this.normalization), mask: Float32Array.from(r.mask), label: r.label };
   }

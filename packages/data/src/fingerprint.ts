@@ -20,8 +20,9 @@ export interface Fingerprint {
   thumb: Float32Array;
   /** Its detail layer ({@link detailLayer}): correlated once aligned, it tells copies from look-alikes. */
   detail: Float32Array;
-  /** Size of the source image. */
+  /** Height of the source image, in pixels. */
   height: number;
+  /** Width of the source image, in pixels (with `height`: aspect checks before alignment). */
   width: number;
 }
 
@@ -157,9 +158,13 @@ export function hammingDistance(a: [number, number], b: [number, number]): numbe
  * A's point is `offset + scale · b`. Identity: offsets 0, scales 1; B a crop of A: scales below 1.
  */
 export interface Alignment {
+  /** Row of A (as a fraction of its height) where B's top edge lands. */
   offsetY: number;
+  /** B's height as a fraction of A's (1: same extent; below 1: B is a crop). */
   scaleY: number;
+  /** Column of A (as a fraction of its width) where B's left edge lands. */
   offsetX: number;
+  /** B's width as a fraction of A's. */
   scaleX: number;
 }
 

@@ -30,7 +30,9 @@ export interface SplitSamplesOptions extends SampleGroups {
 
 /** Index parts (into the full sample list) and the {@link SplitFile} recording them with their groups. */
 export interface SampleSplit {
+  /** Each fold's parts as sample indices. */
   parts: SplitIndices[];
+  /** The same split by sample id, with the grouping recorded, ready to write. */
   file: SplitFile;
 }
 

@@ -15,6 +15,7 @@ export const NEAR_DUPLICATE_DEFAULTS: Required<NearDuplicateOptions> = { maxHash
 export interface DuplicatePair {
   /** Indices into the fingerprint list, a < b. */
   a: number;
+  /** The other fingerprint's index (greater than `a`). */
   b: number;
   /** Hash distance in bits. */
   hashDistance: number;

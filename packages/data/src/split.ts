@@ -5,9 +5,11 @@ import { groupUnits, shuffledByClass } from './split-units';
 
 /** Index lists of one partition: train and test, and validation in a three-way split. */
 export interface SplitIndices {
+  /** Indices of the samples to train on. */
   train: number[];
   /** Model selection; absent in a two-way split (where `test` is used for it). */
   validation?: number[];
+  /** Indices held out for the final score (and for model selection when there is no `validation`). */
   test: number[];
 }
 
@@ -49,6 +51,7 @@ export function stratifiedSplit(labels: readonly number[], options: SplitOptions
 
 /** One fold of a {@link SplitFile}, by sample id. */
 export interface SplitFold {
+  /** Ids of the samples to train on. */
   train: string[];
   /** Model selection (best epoch, early stopping); absent in two-way splits, where `test` plays that part. */
   validation?: string[];
@@ -58,10 +61,13 @@ export interface SplitFold {
 
 /** A split as stored on disk, by sample id (file stem), so it survives re-listing the folder. */
 export interface SplitFile {
+  /** Marks the file as a busi split; readers refuse anything else. */
   format: 'busi-split';
+  /** Format version, bumped on an incompatible change. */
   version: 1;
   /** 'holdout': one partition; 'kfold': one entry per fold; 'cv': one fold of a cross-validation (see `fold`). */
   kind: 'holdout' | 'kfold' | 'cv';
+  /** Shuffle seed the split was drawn with (the same seed and data give the same split). */
   seed: number;
   /** Whether duplicates were kept together. */
   groupDuplicates: boolean;
@@ -73,6 +79,7 @@ export interface SplitFile {
   excluded?: string[];
   /** For kind 'cv': the 0-based fold validated on, and the number of folds. */
   fold?: number;
+  /** For kind 'cv': how many folds the cross-validation has. */
   foldCount?: number;
   /** Holdout: one entry; k-fold: one entry per fold. */
   folds: SplitFold[];
@@ -80,15 +87,21 @@ export interface SplitFile {
 
 /** What {@link toSplitFile} records besides the parts. */
 export interface SplitMeta {
+  /** 'holdout', 'kfold' or 'cv' (see SplitFile.kind). */
   kind: SplitFile['kind'];
+  /** Shuffle seed the split was drawn with. */
   seed: number;
+  /** Whether duplicates were kept in one part. */
   groupDuplicates: boolean;
+  /** How duplicates were found: 'near' or 'exact'. */
   duplicates?: SplitFile['duplicates'];
   /** Group key per sample (parallel to the ids); only groups of two or more are written. */
   groupOf?: readonly string[];
   /** Indices left out. */
   excluded?: readonly number[];
+  /** For kind 'cv': the 0-based fold validated on. */
   fold?: number;
+  /** For kind 'cv': how many folds there are. */
   foldCount?: number;
 }
 
@@ -124,7 +137,15 @@ export function writeSplitFile(file: string, split: SplitFile): void {
  * Reads a split file and maps its ids back to indices into `ids`. Throws, naming the file, on a
  * wrong format, an unknown id, or an id in two parts (train, validation, test) of one fold.
  */
-export function readSplitFile(file: string, ids: readonly string[]): { split: SplitFile; parts: SplitIndices[] } {
+export function readSplitFile(
+  file: string,
+  ids: readonly string[],
+): {
+  /** The file's content as stored (ids). */
+  split: SplitFile;
+  /** Each fold's parts as indices into `ids`. */
+  parts: SplitIndices[];
+} {
   let split: SplitFile;
   try {
     split = JSON.parse(fs.readFileSync(file, 'utf8')) as SplitFile;
