@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-cpu';
+// Registers the 'webgpu' backend only where the browser has navigator.gpu.
+import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
   MultiTaskModel,
@@ -21,6 +23,9 @@ import {
 } from '@busi/core';
 import { readOnnxModelInfo } from '@busi/onnx';
 import * as ort from 'onnxruntime-web';
+// busi's WGSL grouped/dilated conv kernels and the software-adapter test: plain tfjs, no Node imports.
+import { registerWebGpuKernels } from '../../packages/kernels/src/webgpu/register';
+import { isSoftwareAdapter, type GpuAdapterLike } from '../../packages/kernels/src/webgpu/software-adapter';
 
 /** What the page shows after a run; also exposed as `window.busiDemo.last` for tests. */
 export interface DemoResult {
@@ -65,7 +70,7 @@ function tfjsRunner(m: MultiTaskModel): Runner {
     name: m.config.name,
     card: m.card,
     assumedCard: () => assumedModelCard(m.config),
-    backend: tf.getBackend(),
+    backend: backendLabel ?? tf.getBackend(),
     async run(x) {
       const { mask, logits } = m.predict(x);
       const [l, k] = await Promise.all([logits.data(), mask.data()]);
@@ -121,17 +126,37 @@ function setState(state: 'loading' | 'ready' | 'running' | 'done' | 'error', mes
   if (state === 'error') demo.error = message;
 }
 
-/** webgl, then wasm, then cpu (or from `?backend=`): the first that initialises wins. */
+/** What {@link chooseBackend} chose, as shown (webgpu with its adapter). */
+let backendLabel: string | null = null;
+
+/** The browser's WebGPU adapter as `vendor/architecture`, with whether it is a software one; null without WebGPU. */
+async function webGpuAdapter(): Promise<{ label: string; software: boolean } | null> {
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(o?: object): Promise<GpuAdapterLike | null> } }).gpu;
+  const adapter = await gpu?.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (adapter == null) return null;
+  const info = adapter.info ?? {};
+  return { label: [info.vendor || 'unknown vendor', info.architecture || info.description].filter(Boolean).join('/'), software: isSoftwareAdapter(adapter) };
+}
+
+/**
+ * webgpu on a hardware adapter, then webgl, wasm and cpu (or `?backend=` first, where webgpu may
+ * also be a software one): the first that initialises wins. Shown as the name, with the adapter for webgpu.
+ */
 async function chooseBackend(): Promise<string> {
   // The wasm binaries (plain, SIMD, threaded SIMD) lie beside index.html.
   setWasmPaths(new URL('./', location.href).href);
+  registerWebGpuKernels();
   const wanted = params.get('backend');
-  const order = wanted ? [wanted, ...['webgl', 'wasm', 'cpu'].filter((b) => b !== wanted)] : ['webgl', 'wasm', 'cpu'];
+  const adapter = await webGpuAdapter();
+  const automatic = [...(adapter != null && !adapter.software ? ['webgpu'] : []), 'webgl', 'wasm', 'cpu'];
+  const order = wanted ? [wanted, ...automatic.filter((b) => b !== wanted)] : automatic;
   for (const name of order) {
     try {
+      if (name === 'webgpu' && adapter == null) continue;
       if (await tf.setBackend(name)) {
         await tf.ready();
-        return name;
+        backendLabel = name === 'webgpu' ? `webgpu (${adapter!.label}${adapter!.software ? ', software' : ''})` : name;
+        return backendLabel;
       }
     } catch {
       // e.g. no WebGL context on this machine: try the next one.

@@ -1,7 +1,9 @@
 // @busi/kernels: the tfjs backend busi trains on. initBackend picks it; the wasm training kernels
 // and the optional native (C + BLAS) kernels are registered through it. Kernel internals
-// (wasm/, native/*-kernels) are not exported.
-export { initBackend, describeBackend, type BackendChoice, type BackendDescription, type InitBackendOptions } from './init';
+// (wasm/, native/*-kernels, webgpu/*-kernels) are not exported.
+export { initBackend, describeBackend, BACKEND_CHOICES, type BackendChoice, type BackendDescription, type InitBackendOptions } from './init';
 export { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered, wasmTrainingKernelConfigs } from './training-kernels';
 export { loadNativeAddon, nativeAddonPath, kernelsPackageRoot, nativeAddonStatus, resetNativeAddonCache, NATIVE_ADDON_FILE, type NativeAddon } from './native/addon';
 export { registerNativeKernels, unregisterNativeKernels, nativeKernelsInfo, type NativeKernelOptions } from './native/register';
+export { registerWebGpuKernels, unregisterWebGpuKernels } from './webgpu/register';
+export { findSwiftShaderIcd, testWebGpuIcd, type WebGpuAdapterDescription } from './webgpu/adapter';

@@ -4,9 +4,14 @@ import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, wasmTrainingKernelsRegistered } from './training-kernels';
 import { nativeAddonStatus } from './native/addon';
 import { nativeKernelsInfo, registerNativeKernels, unregisterNativeKernels } from './native/register';
+import { probeWebGpuAdapter, resolveWebGpuIcd, type WebGpuAdapterDescription } from './webgpu/adapter';
+import { registerWebGpuKernels } from './webgpu/register';
 
-/** A backend choice: 'tensorflow' means libtensorflow through tfjs-node-gpu or tfjs-node. */
-export type BackendChoice = 'tensorflow' | 'wasm' | 'cpu' | 'auto';
+/**
+ * A backend choice: 'tensorflow' means libtensorflow through tfjs-node-gpu or tfjs-node; 'webgpu'
+ * means tfjs-backend-webgpu on the host's navigator.gpu or, in Node, the `webgpu` package (Dawn).
+ */
+export type BackendChoice = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu' | 'auto';
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
@@ -23,6 +28,12 @@ export interface InitBackendOptions {
   native?: boolean | 'auto';
   /** Threads for the native kernels; default every core (`BUSI_NATIVE_THREADS` if set). */
   nativeThreads?: number;
+  /**
+   * In Node, the Vulkan driver Dawn uses for webgpu: a path to a Vulkan ICD .json, or
+   * 'swiftshader' to find Chromium's SwiftShader (a software adapter: for tests, not training).
+   * Defaults to the `BUSI_WEBGPU_ICD` environment variable; unset, the system's drivers.
+   */
+  webgpuIcd?: string;
 }
 
 /** What {@link initBackend} chose and why. */
@@ -41,6 +52,8 @@ export interface BackendDescription {
   nativeThreads?: number | null;
   /** On wasm: where the native addon was loaded from, or why it is not in use. */
   nativeStatus?: string;
+  /** On webgpu: the adapter in use. */
+  adapter?: WebGpuAdapterDescription;
   /** Candidates tried before this one, with the reason each was skipped. */
   skipped: Array<{
     /** Package or backend name, e.g. `@tensorflow/tfjs-node`. */
@@ -52,14 +65,15 @@ export interface BackendDescription {
   summary: string;
 }
 
-const CHOICES: BackendChoice[] = ['tensorflow', 'wasm', 'cpu', 'auto'];
+/** Every value {@link InitBackendOptions.backend} (and the CLI's `--backend`) accepts. */
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 let last: BackendDescription | null = null;
 
 function requestedChoice(opt?: BackendChoice): BackendChoice {
   const raw = opt ?? (process.env.BUSI_BACKEND as BackendChoice | undefined) ?? 'auto';
   const choice = raw.trim().toLowerCase() as BackendChoice;
-  if (!CHOICES.includes(choice)) {
-    throw new Error(`initBackend: unknown backend '${raw}' (expected one of ${CHOICES.join(', ')})`);
+  if (!BACKEND_CHOICES.includes(choice)) {
+    throw new Error(`initBackend: unknown backend '${raw}' (expected one of ${BACKEND_CHOICES.join(', ')})`);
   }
   return choice;
 }
@@ -79,8 +93,20 @@ async function importOptional(name: string): Promise<unknown> {
   }
 }
 
-async function tryTensorflow(skipped: BackendDescription['skipped']): Promise<string | null> {
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+/** Why an optional package could not be loaded, in a few words. */
+function loadFailure(e: unknown): string {
+  const message = String((e as Error).message ?? e).split('\n')[0];
+  // A missing package reads "Cannot find module" (or, inside a bundle, "Dynamic require of … is not supported").
+  const missing = /Cannot find (module|package)|Dynamic require of|MODULE_NOT_FOUND/.test(message);
+  return missing ? 'not installed' : `not loadable (${message})`;
+}
+
+const TFJS_NODE_GPU = '@tensorflow/tfjs-node-gpu';
+const TFJS_NODE = '@tensorflow/tfjs-node';
+const TFJS_WEBGPU = '@tensorflow/tfjs-backend-webgpu';
+
+async function tryTensorflow(skipped: BackendDescription['skipped'], packages: string[]): Promise<string | null> {
+  for (const pkg of packages) {
     try {
       await importOptional(pkg);
       if (tf.findBackend('tensorflow') == null && tf.findBackendFactory('tensorflow') == null) {
@@ -90,13 +116,63 @@ async function tryTensorflow(skipped: BackendDescription['skipped']): Promise<st
       if (await tf.setBackend('tensorflow')) return pkg;
       skipped.push({ backend: pkg, reason: 'tensorflow backend failed to initialise' });
     } catch (e) {
-      const message = String((e as Error).message ?? e).split('\n')[0];
-      // A missing package reads "Cannot find module" (or, inside a bundle, "Dynamic require of … is not supported").
-      const missing = /Cannot find module|Dynamic require of|MODULE_NOT_FOUND/.test(message);
-      skipped.push({ backend: pkg, reason: missing ? 'not installed' : `not loadable (${message})` });
+      skipped.push({ backend: pkg, reason: loadFailure(e) });
     }
   }
   return null;
+}
+
+/**
+ * Starts tfjs-backend-webgpu when an adapter exists (on auto, only a hardware one: a software
+ * rasteriser is slower than wasm) and registers busi's WGSL kernels on it. Returns the adapter,
+ * or null with the reason pushed to `skipped`.
+ */
+async function tryWebGpu(skipped: BackendDescription['skipped'], options: InitBackendOptions, forced: boolean): Promise<WebGpuAdapterDescription | null> {
+  const icd = resolveWebGpuIcd(options.webgpuIcd ?? process.env.BUSI_WEBGPU_ICD);
+  let adapter: WebGpuAdapterDescription | null;
+  try {
+    adapter = await probeWebGpuAdapter(icd);
+  } catch (e) {
+    skipped.push({ backend: 'webgpu', reason: `webgpu package ${loadFailure(e)}` });
+    return null;
+  }
+  if (adapter == null) {
+    skipped.push({ backend: 'webgpu', reason: `no WebGPU adapter${icd ? ` on the Vulkan ICD ${icd}` : ''} (Dawn needs Vulkan, Metal or D3D12; see docs/gpu.md)` });
+    return null;
+  }
+  if (adapter.software && !forced) {
+    skipped.push({ backend: 'webgpu', reason: `only a software adapter (${adapterLabel(adapter)}); force it with backend 'webgpu'` });
+    return null;
+  }
+  try {
+    await importOptional(TFJS_WEBGPU);
+  } catch (e) {
+    skipped.push({ backend: TFJS_WEBGPU, reason: loadFailure(e) });
+    return null;
+  }
+  if (tf.findBackendFactory('webgpu') == null && tf.findBackend('webgpu') == null) {
+    skipped.push({ backend: TFJS_WEBGPU, reason: 'loaded but registered no webgpu backend (imported before navigator.gpu existed, or a different tfjs-core instance?)' });
+    return null;
+  }
+  registerWebGpuKernels();
+  let ok = false;
+  try {
+    ok = await tf.setBackend('webgpu');
+  } catch (e) {
+    skipped.push({ backend: 'webgpu', reason: `failed to initialise (${String((e as Error).message ?? e).split('\n')[0]})` });
+    return null;
+  }
+  if (!ok) {
+    skipped.push({ backend: 'webgpu', reason: 'failed to initialise' });
+    return null;
+  }
+  return adapter;
+}
+
+/** `vendor/architecture` (or the description), with "software" where it is one. */
+function adapterLabel(a: WebGpuAdapterDescription): string {
+  const name = [a.vendor, a.architecture || a.description].filter(Boolean).join('/');
+  return a.software ? `${name}, software` : name;
 }
 
 async function describeWasm(): Promise<Pick<BackendDescription, 'simd' | 'threads'>> {
@@ -107,14 +183,16 @@ async function describeWasm(): Promise<Pick<BackendDescription, 'simd' | 'thread
 }
 
 /**
- * Selects the fastest available tfjs backend for training and inference: libtensorflow
- * (tfjs-node-gpu, then tfjs-node, both optional peers), else wasm with the busi training
- * kernels, else the pure-JS cpu backend. `options.backend` or `BUSI_BACKEND` forces one; a
- * forced backend that cannot start is an error rather than a silent fallback.
+ * Selects the fastest available tfjs backend for training and inference: libtensorflow with
+ * CUDA (tfjs-node-gpu), else WebGPU on a hardware adapter (tfjs-backend-webgpu and, in Node, the
+ * `webgpu` package: optional peers), else libtensorflow on the CPU (tfjs-node), else wasm with
+ * the busi training kernels, else the pure-JS cpu backend. `options.backend` or `BUSI_BACKEND`
+ * forces one (a forced 'webgpu' also accepts a software adapter); a forced backend that cannot
+ * start is an error rather than a silent fallback.
  * @example
  * ```ts
  * import { initBackend } from '@busi/node';
- * const chosen = await initBackend(); // tfjs-node-gpu → tfjs-node → wasm + busi kernels → cpu
+ * const chosen = await initBackend(); // tfjs-node-gpu → webgpu (hardware) → tfjs-node → wasm + busi kernels → cpu
  * console.log(chosen.backend); // e.g. "wasm"
  * await initBackend({ backend: 'wasm' }); // or BUSI_BACKEND=wasm
  * ```
@@ -125,12 +203,26 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   let provider: string | null = null;
   let backend = '';
 
+  let adapter: WebGpuAdapterDescription | null = null;
+  const unavailable = (name: string): Error =>
+    new Error(`initBackend: backend '${name}' requested but unavailable: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`);
+
+  // A CUDA build of libtensorflow first, then a hardware WebGPU adapter, then libtensorflow on the CPU.
   if (choice === 'tensorflow' || choice === 'auto') {
-    provider = await tryTensorflow(skipped);
+    provider = await tryTensorflow(skipped, choice === 'auto' ? [TFJS_NODE_GPU] : [TFJS_NODE_GPU, TFJS_NODE]);
     if (provider != null) backend = 'tensorflow';
-    else if (choice === 'tensorflow') {
-      throw new Error(`initBackend: backend 'tensorflow' requested but unavailable: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}`);
-    }
+    else if (choice === 'tensorflow') throw unavailable('tensorflow');
+  }
+  if (provider == null && (choice === 'webgpu' || choice === 'auto')) {
+    adapter = await tryWebGpu(skipped, options, choice === 'webgpu');
+    if (adapter != null) {
+      provider = TFJS_WEBGPU;
+      backend = 'webgpu';
+    } else if (choice === 'webgpu') throw unavailable('webgpu');
+  }
+  if (provider == null && choice === 'auto') {
+    provider = await tryTensorflow(skipped, [TFJS_NODE]);
+    if (provider != null) backend = 'tensorflow';
   }
   if (provider == null && (choice === 'wasm' || choice === 'auto')) {
     registerWasmTrainingKernels();
@@ -163,10 +255,12 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     ? (extra.nativeThreads != null ? `, native BLAS kernels on ${extra.nativeThreads} thread${extra.nativeThreads > 1 ? 's' : ''}` : `, native kernels off${nativeRefusal(extra.nativeStatus)}`)
     : '';
   const simdNote = backend === 'wasm' ? `, SIMD ${extra.simd ? 'on' : 'off'}, threads ${extra.threads ? 'on' : 'off'}${nativeNote}` : '';
-  const summary = `busi backend: ${backend} (${provider}${simdNote})` +
+  const adapterNote = adapter != null ? `, adapter ${adapterLabel(adapter)}` : '';
+  const summary = `busi backend: ${backend} (${provider}${simdNote}${adapterNote})` +
     (choice !== 'auto' ? ` [forced: ${choice}]` : '') +
-    (backend === 'cpu' ? ' — pure JS, slow; install @tensorflow/tfjs-node for real training' : '');
-  last = { backend, provider, trainingKernels, ...extra, skipped, summary };
+    (backend === 'cpu' ? ' — pure JS, slow; install @tensorflow/tfjs-node for real training' : '') +
+    (adapter?.software ? ' — a software rasteriser: correct but far slower than wasm, for tests only' : '');
+  last = { backend, provider, trainingKernels, ...extra, ...(adapter != null ? { adapter } : {}), skipped, summary };
   if (options.log ?? true) console.info(summary);
   return last;
 }
@@ -218,7 +312,7 @@ function describeNative(): Pick<BackendDescription, 'nativeThreads' | 'nativeSta
 export function describeBackend(): BackendDescription {
   const current = tf.getBackend();
   if (last != null && last.backend === current) return last;
-  const provider = current === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : current === 'cpu' ? '@tensorflow/tfjs-backend-cpu' : 'unknown';
+  const provider = current === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : current === 'cpu' ? '@tensorflow/tfjs-backend-cpu' : current === 'webgpu' ? TFJS_WEBGPU : 'unknown';
   return {
     backend: current,
     provider,

@@ -8,15 +8,17 @@ describe('initBackend', () => {
     else process.env.BUSI_BACKEND = saved;
   });
 
-  test('auto skips the absent tfjs-node packages and picks wasm with training kernels', async () => {
+  test('auto skips the absent tfjs-node packages and a missing or software WebGPU adapter, and picks wasm with training kernels', async () => {
     delete process.env.BUSI_BACKEND;
     const d = await initBackend({ log: false });
     expect(d.backend).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(d.trainingKernels).toBe(true);
-    expect(d.skipped.map((s) => s.backend)).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+    // CUDA libtensorflow, then a hardware WebGPU adapter (this machine has none), then libtensorflow on the CPU.
+    expect(d.skipped.map((s) => s.backend)).toEqual(['@tensorflow/tfjs-node-gpu', 'webgpu', '@tensorflow/tfjs-node']);
     // The reason a user reads, not the loader's own words ("Dynamic require of … is not supported").
-    expect(d.skipped.map((s) => s.reason)).toEqual(['not installed', 'not installed']);
+    expect([d.skipped[0].reason, d.skipped[2].reason]).toEqual(['not installed', 'not installed']);
+    expect(d.skipped[1].reason).toMatch(/no WebGPU adapter|only a software adapter/);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     expect(describeBackend()).toBe(d);
   });
@@ -33,8 +35,8 @@ describe('initBackend', () => {
 
   test('forcing an unavailable or unknown backend is an error, not a silent fallback', async () => {
     await expect(initBackend({ backend: 'tensorflow', log: false })).rejects.toThrow(/tfjs-node/);
-    process.env.BUSI_BACKEND = 'webgpu';
-    await expect(initBackend({ log: false })).rejects.toThrow(/unknown backend 'webgpu'/);
+    process.env.BUSI_BACKEND = 'webgl';
+    await expect(initBackend({ log: false })).rejects.toThrow(/unknown backend 'webgl' \(expected one of auto, tensorflow, webgpu, wasm, cpu\)/);
   });
 
   test('logs the chosen backend by default', async () => {

@@ -17,7 +17,7 @@ import {
 } from '@busi/core';
 import '@busi/backbones';
 import '@busi/decoders';
-import { initBackend, type BackendChoice } from '@busi/kernels';
+import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type Command, type CliContext, type OptionValues } from '../cli/args';
 import { stratifiedSplit } from '@busi/data';
 import { registerSlimResNet } from '../demo/slim-resnet';
@@ -60,7 +60,7 @@ export const demoCommand: Command = {
     },
     seed: { type: 'int', default: 0, description: 'Seed of the data, split, shuffling, weight initialisation and dropout' },
     overlays: { type: 'int', default: 8, min: 0, description: 'Number of prediction overlay PNGs to write' },
-    backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
+    backend: { type: 'string', default: 'auto', choices: [...BACKEND_CHOICES], description: 'tfjs backend' },
     quiet: { type: 'boolean', short: 'q', description: 'No progress bars' },
   },
   run: runDemo,

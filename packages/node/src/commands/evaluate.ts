@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { initBackend, type BackendChoice } from '@busi/kernels';
+import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { loadData, type DataSpec } from '../runs/data';
 import { EVALUATION_FILES, evaluateRun } from '../runs/evaluate-run';
@@ -37,7 +37,7 @@ export const evaluateCommand: Command = {
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'Output folder (default: <run>/evaluation, else ./busi-evaluation)' },
     gallery: { type: 'int', default: 8, min: 0, description: 'Images in the gallery (spread over the classes)' },
     'batch-size': { type: 'int', short: 'b', default: 8, min: 1, description: 'Images per forward pass' },
-    backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
+    backend: { type: 'string', default: 'auto', choices: [...BACKEND_CHOICES], description: 'tfjs backend' },
   },
   run: runEvaluate,
 };

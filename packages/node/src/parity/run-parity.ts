@@ -197,7 +197,7 @@ export async function runParityFixture(
 /** Usage text of the parity CLI. */
 export const PARITY_USAGE = `usage: parity [dir=fixtures/parity] [--only A,B] [--no-gradients] [--no-train] [--no-encoder]
               [--strict-noise] [--tolerances FILE=fixtures/parity-tolerances.json|none]
-              [--backend auto|wasm|cpu|tensorflow] [--json report.json] [--verbose]
+              [--backend auto|tensorflow|webgpu|wasm|cpu] [--json report.json] [--verbose]
 dir: any folder of <Decoder>__<encoder> fixtures (fixtures/parity, fixtures/parity-zoo/encoders,
 ../shared/parity-zoo/decoders, ...); models whose decoder or encoder is not registered are skipped.`;
 

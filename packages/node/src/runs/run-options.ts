@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BUSI_CLASSES, decoders, encoders, listDecoders, listEncoders } from '@busi/core';
 import { resolveAugment } from '@busi/data';
+import { BACKEND_CHOICES } from '@busi/kernels';
 import { DEFAULT_LAMBDA } from '@busi/losses';
 import { UsageError, type CliContext, type OptionSpec, type OptionValues } from '../cli/args';
 import { registerSlimResNet } from '../demo/slim-resnet';
@@ -51,7 +52,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   augment: { type: 'boolean', default: true, description: 'Seeded training augmentation: flip, small affine, brightness/contrast, speckle' },
   'no-augment': { type: 'boolean', description: 'No augmentation' },
   cache: { type: 'string', default: 'memory', choices: ['memory', 'disk', 'none'], description: 'Keep resized images in memory, in <out>/../.busi-cache, or not at all' },
-  backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], description: 'tfjs backend' },
+  backend: { type: 'string', default: 'auto', choices: [...BACKEND_CHOICES], description: 'tfjs backend' },
   quiet: { type: 'boolean', short: 'q', description: 'No progress bars' },
 };
 
