@@ -149,6 +149,16 @@ describe('efficientnet-b4 encoder', () => {
     });
     const shallow = build('efficientnet-b4', { depth: 3 }, [96, 128]);
     expect(shallow.features.map((f) => f.shape[3])).toEqual([3, 48, 32, 56]);
+    // smp's encoder keeps every block at depth 3 (it stops running them): held, so the state dict and
+    // count are the depth-5 ones; the blocks past level 3 (index 10 on, B4) never run.
+    const full = build('efficientnet-b4');
+    const names = (m: tfl.LayersModel) => torchParamsOf(m).map((p) => `${p.name} ${torchShape(p.variable.shape as number[], p.layout).join('x')}`).sort();
+    expect(names(shallow.model)).toEqual(names(full.model));
+    expect(shallow.enc.countParams()).toBe(full.enc.countParams());
+    expect(shallow.model.layers.some((l) => l.name === 'encoder._blocks.10._depthwise_conv' && l.getClassName() === 'BusiUnusedWeights')).toBe(true);
+    expect(shallow.model.layers.some((l) => l.name === 'encoder._blocks.9._depthwise_conv' && l.getClassName() === 'BusiConv2d')).toBe(true);
+    full.model.dispose();
+    shallow.model.dispose();
   });
 
   test('rejects invalid options', () => {

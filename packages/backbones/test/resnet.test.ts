@@ -88,15 +88,32 @@ describe('feature shapes', () => {
     model.dispose();
   });
 
-  it.each([1, 2, 3, 4])('depth %i keeps only the first stages', (depth) => {
+  it.each([1, 2, 3, 4])('depth %i runs only the first stages and holds the others unused, as smp does', (depth) => {
     const enc = createEncoder('resnet50', { depth });
     expect(enc.outChannels).toEqual([3, 64, 256, 512, 1024].slice(0, depth + 1));
     expect(enc.outputStride).toBe(2 ** depth);
-    const { model, features, params } = build(enc, [64, 64]);
+    const { model, features, params, count } = build(enc, [64, 64]);
     expect(features.map((f) => f.shape)).toEqual(enc.outChannels.map((c, i) => [null, 64 / 2 ** i, 64 / 2 ** i, c]));
-    // depth d ends with layer(d-1): smp's stage d is maxpool+layer1 for d = 2.
-    expect(params.some((p) => p.name.startsWith(`encoder.layer${depth - 1}.`))).toBe(depth > 1);
-    expect(params.some((p) => p.name.startsWith(`encoder.layer${depth}.`))).toBe(false);
+    // depth d runs up to layer(d-1) (smp's stage d is maxpool+layer1 for d = 2); layer d.. are held, never run.
+    const run = (n: number) => model.layers.some((l) => l.getClassName() === 'BusiConv2d' && l.name.startsWith(`encoder.layer${n}.`));
+    if (depth > 1) expect(run(depth - 1)).toBe(true);
+    expect(run(depth)).toBe(false);
+    expect(model.layers.filter((l) => l.getClassName() === 'BusiUnusedWeights').map((l) => l.name)).toEqual(
+      [1, 2, 3, 4].filter((n) => n >= depth).map((n) => `encoder.layer${n}`),
+    );
+    // smp's torchvision encoder keeps every stage: the same state dict and count as at depth 5.
+    const names = new Map(params.map((p) => [p.name, torchShape(p.variable.shape as number[], p.layout)]));
+    const ref = fixtureEncoderEntries('Unet__resnet50');
+    expect([...names.keys()].sort()).toEqual([...ref.keys()].sort());
+    for (const [k, shape] of ref) expect({ k, shape: names.get(k) }).toEqual({ k, shape });
+    expect(count).toBe(encoders.info('resnet50').params);
+    model.dispose();
+  });
+
+  it('a timm-style encoder at depth 3 holds nothing past its stages (timm prunes them, in smp too)', () => {
+    const { model, params } = build(createEncoder('tu-wide_resnet50_2', { depth: 3 }), [64, 64]);
+    expect(params.some((p) => p.name.startsWith('encoder.model.layer3.'))).toBe(false);
+    expect(model.layers.some((l) => l.getClassName() === 'BusiUnusedWeights')).toBe(false);
     model.dispose();
   });
 

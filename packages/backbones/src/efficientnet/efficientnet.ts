@@ -6,11 +6,14 @@ import {
   DropConnect,
   EncoderBase,
   UnusedWeights,
+  heldBatchNorm2d,
+  heldConv2d,
   isTorchMappable,
   type EncoderArgs,
   type Padding4,
   TORCH_DEFAULT_INIT,
   type InitSpec,
+  type UnusedWeightSpec,
 } from '@busi/core';
 import { efficientNetArch, staticSamePadding, type EfficientNetArch, type EfficientNetVariant, type MBConvSpec } from './params';
 
@@ -23,8 +26,9 @@ export interface EfficientNetEncoderArgs extends EncoderArgs {
   /** Maximum drop-connect rate; block i of n drops with rate · i / n in training. 0 turns it off. Default 0.2. */
   dropConnectRate?: number;
   /**
-   * Keep the unused `_conv_head` / `_bn1` weights that smp's encoder holds but never runs, so the
-   * parameter count and state dict match the reference (17,548,616 for B4). Default true.
+   * Keep the unused `_conv_head` / `_bn1` weights that smp's encoder holds but never runs (and, at
+   * depth < 5, the blocks past the last level), so the parameter count and state dict match the
+   * reference (17,548,616 for B4). Default true.
    */
   keepHead?: boolean;
   /** Seed of the drop-connect masks (reproducible training). Default: unseeded. */
@@ -109,7 +113,7 @@ export class EfficientNetEncoder extends EncoderBase {
       start = end;
       features.push(x);
     }
-    if (this.keepHead) features[features.length - 1] = this.attachHead(features[features.length - 1]);
+    if (this.keepHead) features[features.length - 1] = this.attachHead(this.holdUnbuiltBlocks(features[features.length - 1], start));
     return features;
   }
 
@@ -181,27 +185,36 @@ export class EfficientNetEncoder extends EncoderBase {
     return this.add(tfl.layers.add({ name: `${n}._residual` }), [x, input]);
   }
 
+  // At depth < 5 smp's encoder still holds every block (it only stops running them): held as unused weights.
+  private holdUnbuiltBlocks(x: SymbolicTensor, from: number): SymbolicTensor {
+    for (const b of this.arch.blocks.slice(from)) {
+      // One holder per module: tfjs weight names may not start with '_', as `_expand_conv.weight` would.
+      const modules: Array<[string, UnusedWeightSpec[]]> = [
+        ...(b.hasExpand
+          ? ([
+              ['_expand_conv', heldConv2d('', { kernelSize: 1, inChannels: b.inFilters, filters: b.expanded })],
+              ['_bn0', heldBatchNorm2d('', b.expanded)],
+            ] as Array<[string, UnusedWeightSpec[]]>)
+          : []),
+        ['_depthwise_conv', heldConv2d('', { kernelSize: b.kernel, inChannels: b.expanded, filters: b.expanded, groups: b.expanded })],
+        ['_bn1', heldBatchNorm2d('', b.expanded)],
+        ['_se_reduce', heldConv2d('', { kernelSize: 1, inChannels: b.expanded, filters: b.squeezed, bias: true })],
+        ['_se_expand', heldConv2d('', { kernelSize: 1, inChannels: b.squeezed, filters: b.expanded, bias: true })],
+        ['_project_conv', heldConv2d('', { kernelSize: 1, inChannels: b.expanded, filters: b.outFilters })],
+        ['_bn2', heldBatchNorm2d('', b.outFilters)],
+      ];
+      for (const [module, held] of modules) x = this.add(new UnusedWeights({ name: `${this.prefix}._blocks.${b.index}.${module}`, held }), x);
+    }
+    return x;
+  }
+
   // smp deletes only `_fc`: `_conv_head` and `_bn1` stay (never run) and count in the reference total.
   private attachHead(x: SymbolicTensor): SymbolicTensor {
     const p = this.prefix;
     const last = this.arch.blocks[this.arch.blocks.length - 1].outFilters;
     const c = this.arch.headFilters;
-    x = this.add(
-      new UnusedWeights({ name: `${p}._conv_head`, held: [{ suffix: 'weight', shape: [1, 1, last, c], layout: 'conv2d', init: 'kaiming' }] }),
-      x,
-    );
-    return this.add(
-      new UnusedWeights({
-        name: `${p}._bn1`,
-        held: [
-          { suffix: 'weight', shape: [c], init: 'ones' },
-          { suffix: 'bias', shape: [c] },
-          { suffix: 'running_mean', shape: [c], trainable: false },
-          { suffix: 'running_var', shape: [c], trainable: false, init: 'ones' },
-        ],
-      }),
-      x,
-    );
+    x = this.add(new UnusedWeights({ name: `${p}._conv_head`, held: heldConv2d('', { kernelSize: 1, inChannels: last, filters: c }) }), x);
+    return this.add(new UnusedWeights({ name: `${p}._bn1`, held: heldBatchNorm2d('', c) }), x);
   }
 }
 

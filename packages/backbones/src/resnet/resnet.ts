@@ -7,7 +7,11 @@ import {
   TIMM_BASIC_RESNET_INIT,
   TIMM_BOTTLENECK_RESNET_INIT,
   TORCHVISION_RESNET_INIT,
+  UnusedWeights,
+  heldBatchNorm2d,
+  heldConv2d,
   type EncoderArgs,
+  type UnusedWeightSpec,
   type InitSpec,
 } from '@busi/core';
 
@@ -80,7 +84,7 @@ export class ResNetEncoder extends EncoderBase {
     x = bn(`${root}.bn1`).apply(x) as SymbolicTensor;
     x = relu(`${root}.${this.spec.style === 'timm' ? 'act1' : 'relu'}`).apply(x) as SymbolicTensor;
     features.push(x);
-    if (this.depth === 1) return features;
+    if (this.depth === 1) return this.holdUnbuiltStages(features);
     x = new MaxPool2d({ name: `${root}.maxpool`, poolSize: 3, strides: 2, padding: 1 }).apply(x) as SymbolicTensor;
 
     let inplanes = 64;
@@ -106,7 +110,49 @@ export class ResNetEncoder extends EncoderBase {
       }
       features.push(x);
     }
-    return features;
+    return this.holdUnbuiltStages(features);
+  }
+
+  /**
+   * smp's torchvision encoders keep every stage at depth < 5 (only timm's `features_only` prunes), so
+   * the stages past the last level are held as unused weights, one holder per stage, on the last feature.
+   */
+  private holdUnbuiltStages(features: SymbolicTensor[]): SymbolicTensor[] {
+    if (this.spec.style !== 'torchvision' || this.depth >= 5) return features;
+    const { groups, widthPerGroup, block } = this.spec;
+    const expansion = block === 'bottleneck' ? 4 : 1;
+    let x = features[features.length - 1];
+    for (let stage = this.depth - 1; stage < 4; stage++) {
+      const planes = STAGE_PLANES[stage];
+      const out = planes * expansion;
+      let cin = stage === 0 ? 64 : STAGE_PLANES[stage - 1] * expansion;
+      const held: UnusedWeightSpec[] = [];
+      for (let b = 0; b < this.spec.layers[stage]; b++) {
+        const conv = (m: string, k: number, i: number, f: number, g = 1) => held.push(...heldConv2d(`${b}.${m}`, { kernelSize: k, inChannels: i, filters: f, groups: g }));
+        const norm = (m: string, c: number) => held.push(...heldBatchNorm2d(`${b}.${m}`, c));
+        if (block === 'basic') {
+          conv('conv1', 3, cin, planes);
+          norm('bn1', planes);
+          conv('conv2', 3, planes, planes);
+          norm('bn2', planes);
+        } else {
+          const width = Math.floor(planes * (widthPerGroup / 64)) * groups;
+          conv('conv1', 1, cin, width);
+          norm('bn1', width);
+          conv('conv2', 3, width, width, groups);
+          norm('bn2', width);
+          conv('conv3', 1, width, out);
+          norm('bn3', out);
+        }
+        if (b === 0 && (stage > 0 || cin !== out)) {
+          conv('downsample.0', 1, cin, out);
+          norm('downsample.1', out);
+        }
+        cin = out;
+      }
+      x = new UnusedWeights({ name: `${this.root}.layer${stage + 1}`, held }).apply(x) as SymbolicTensor;
+    }
+    return [...features.slice(0, -1), x];
   }
 
   private block(

@@ -99,7 +99,7 @@ export function initializeLikeReference(target: StateDictTarget, spec: ModelInit
   for (const p of params) {
     const shape = torchShape(p.variable.shape as number[], p.layout);
     const n = shape.reduce((a, b) => a * b, 1);
-    const part = partOf(p.name, spec);
+    const part = p.init === 'module-default' ? TORCH_DEFAULT_INIT : partOf(p.name, spec);
     const draw = drawFor(seed, p.name);
     let values: Float32Array | null = null;
     if (p.layout === 'conv2d') values = weightValues(part.conv, shape, draw);

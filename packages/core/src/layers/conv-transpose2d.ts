@@ -91,8 +91,8 @@ export class ConvTranspose2d extends layers.Layer implements TorchMappable {
   }
 
   torchParams(): TorchParam[] {
-    const out: TorchParam[] = [{ name: `${this.name}.weight`, variable: this.kernel!, layout: 'conv2d' }];
-    if (this.bias) out.push({ name: `${this.name}.bias`, variable: this.bias, layout: 'identity' });
+    const out: TorchParam[] = [{ name: `${this.name}.weight`, variable: this.kernel!, layout: 'conv2d', init: 'module-default' }];
+    if (this.bias) out.push({ name: `${this.name}.bias`, variable: this.bias, layout: 'identity', init: 'module-default' });
     return out;
   }
 

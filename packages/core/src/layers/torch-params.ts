@@ -16,6 +16,12 @@ export interface TorchParam {
   variable: LayerVariable;
   /** Layout conversion between the two frameworks. */
   layout: TorchLayout;
+  /**
+   * Set when the PyTorch module is one the reference's initialisers pass over, so it keeps PyTorch's
+   * per-module default whatever its part's spec says: 'module-default' for `nn.ConvTranspose2d`
+   * (smp's `initialize_decoder` matches `nn.Conv2d`, which ConvTranspose2d is not). Default: the part's spec.
+   */
+  init?: 'module-default';
 }
 
 /** A layer that can list its weights under PyTorch names (all busi layers with weights do). */

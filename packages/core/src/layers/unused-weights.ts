@@ -84,3 +84,37 @@ export class UnusedWeights extends layers.Layer implements TorchMappable, Seeded
   }
 }
 tf.serialization.registerClass(UnusedWeights);
+
+/** Options of {@link heldConv2d}. */
+export interface HeldConv2dOptions {
+  /** Square kernel size. */
+  kernelSize: number;
+  /** Input channels. */
+  inChannels: number;
+  /** Output channels. */
+  filters: number;
+  /** Channel groups (the kernel holds `inChannels / groups` inputs per filter). Default 1. */
+  groups?: number;
+  /** Whether the conv has a bias. Default false. */
+  bias?: boolean;
+}
+
+const under = (module: string, suffix: string) => (module ? `${module}.${suffix}` : suffix);
+
+/** The weights of a PyTorch `nn.Conv2d` at `module` (relative to the holder; '' for the holder itself), for {@link UnusedWeights}. */
+export function heldConv2d(module: string, o: HeldConv2dOptions): UnusedWeightSpec[] {
+  const shape = [o.kernelSize, o.kernelSize, o.inChannels / (o.groups ?? 1), o.filters];
+  const specs: UnusedWeightSpec[] = [{ suffix: under(module, 'weight'), shape, layout: 'conv2d', init: 'kaiming' }];
+  if (o.bias) specs.push({ suffix: under(module, 'bias'), shape: [o.filters] });
+  return specs;
+}
+
+/** The scale, shift and running statistics of a PyTorch `nn.BatchNorm2d` at `module` (as {@link heldConv2d}), for {@link UnusedWeights}. */
+export function heldBatchNorm2d(module: string, channels: number): UnusedWeightSpec[] {
+  return [
+    { suffix: under(module, 'weight'), shape: [channels], init: 'ones' },
+    { suffix: under(module, 'bias'), shape: [channels] },
+    { suffix: under(module, 'running_mean'), shape: [channels], trainable: false },
+    { suffix: under(module, 'running_var'), shape: [channels], trainable: false, init: 'ones' },
+  ];
+}

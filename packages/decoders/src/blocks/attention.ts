@@ -1,5 +1,5 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { Conv2d, UnusedWeights } from '@busi/core';
+import { Conv2d, UnusedWeights, heldConv2d } from '@busi/core';
 
 /** Attention inside a Unet/Unet++ decoder block (smp's `decoder_attention_type`): none, or concurrent spatial and channel squeeze-excitation. */
 export type AttentionType = 'scse' | null;
@@ -78,10 +78,7 @@ export function unusedAttention(x: SymbolicTensor, name: string, type: Attention
   for (const [module, cin, cout] of convs) {
     y = new UnusedWeights({
       name: `${name}.attention.${module}`,
-      held: [
-        { suffix: 'weight', shape: [1, 1, cin, cout], layout: 'conv2d', init: 'kaiming' },
-        { suffix: 'bias', shape: [cout] },
-      ],
+      held: heldConv2d('', { kernelSize: 1, inChannels: cin, filters: cout, bias: true }),
     }).apply(y) as SymbolicTensor;
   }
   return y;

@@ -1,5 +1,5 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
+import { TORCH_DEFAULT_DECODER_AND_HEADS_INIT, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
 import { aspp, checkRate, conv2dReLU } from '../blocks';
 
 /** Options of {@link DeepLabV3Decoder} (smp `DeepLabV3` defaults). */
@@ -27,6 +27,8 @@ export class DeepLabV3Decoder implements Decoder {
   readonly outChannels: number;
   readonly outputStride: number;
   readonly headKernelSize = 1;
+  /** smp v0.3.3's DeepLabV3, like DeepLabV3Plus, never calls `initialize()`: decoder and heads keep PyTorch's defaults (measured: fixtures/init-stats). */
+  readonly initialization = TORCH_DEFAULT_DECODER_AND_HEADS_INIT;
   readonly encoderChannels: readonly number[];
   readonly atrousRates: readonly [number, number, number];
   readonly dropout: number;

@@ -1,5 +1,5 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { AdaptiveAvgPool2d, Resize, UnusedWeights, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
+import { AdaptiveAvgPool2d, Resize, UnusedWeights, heldBatchNorm2d, heldConv2d, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
 import { conv2dReLU } from '../blocks';
 
 /** The pyramid pooling module's bin counts per side (smp fixes them). */
@@ -93,16 +93,8 @@ export class UPerNetDecoder implements Decoder {
     const cin = this.encoderChannels[0];
     if (cin === 0) return x;
     const c = this.pyramidChannels;
-    const conv = new UnusedWeights({ name: `${name}.skip_conv.0`, held: [{ suffix: 'weight', shape: [1, 1, cin, c], layout: 'conv2d', init: 'kaiming' }] });
-    const bn = new UnusedWeights({
-      name: `${name}.skip_conv.1`,
-      held: [
-        { suffix: 'weight', shape: [c], init: 'ones' },
-        { suffix: 'bias', shape: [c] },
-        { suffix: 'running_mean', shape: [c], trainable: false },
-        { suffix: 'running_var', shape: [c], trainable: false, init: 'ones' },
-      ],
-    });
+    const conv = new UnusedWeights({ name: `${name}.skip_conv.0`, held: heldConv2d('', { kernelSize: 1, inChannels: cin, filters: c }) });
+    const bn = new UnusedWeights({ name: `${name}.skip_conv.1`, held: heldBatchNorm2d('', c) });
     return bn.apply(conv.apply(x)) as SymbolicTensor;
   }
 

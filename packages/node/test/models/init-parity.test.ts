@@ -1,13 +1,14 @@
 /**
  * Initialisation parity: every weight of a freshly built busi model starts with the distribution the
- * PyTorch reference (smp v0.3.3, torchvision, timm, EfficientNet-PyTorch) gives it. The reference side
+ * PyTorch reference (smp v0.3.3 and, for UPerNet, smp 0.4.0's decoder; torchvision, timm,
+ * EfficientNet-PyTorch) gives it. The reference side
  * is fixtures/init-stats (per state-dict entry: numel, mean, std, min, max of freshly built smp models,
  * averaged over torch seeds 0-2; ../shared/reference-tools/generate_init_stats.py).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { readTorchValue, type MultiTaskModel } from '@busi/core';
+import { decoders, listDecoders, readTorchValue, type MultiTaskModel } from '@busi/core';
 import { initBackend } from '@busi/kernels';
 import { createModel } from '../../src/models/factory';
 
@@ -21,15 +22,32 @@ interface EntryStats {
 }
 
 const DIR = path.resolve(__dirname, '../../../../fixtures/init-stats');
+/** The paper's other decoders, checked on one encoder of each family's init (torchvision ResNet, EfficientNet). */
+const PAPER_DECODERS = ['UnetPlusPlus', 'FPN', 'DeepLabV3Plus'];
 /**
- * Every Unet file (one per encoder: all 17 reference encoders), and the other decoders with one
- * encoder of each family's init (torchvision ResNet, EfficientNet): a decoder's and the heads'
- * initialisation does not depend on the encoder, and the remaining combinations would triple the cost.
+ * Every Unet file (one per encoder: all 17 reference encoders); the paper's other decoders on
+ * resnet50 and efficientnet-b4; every other decoder on efficientnet-b4, and PSPNet on resnet50 too
+ * (its depth-3 torchvision encoder holds the stages it does not run). A decoder's and the heads'
+ * initialisation does not depend on the encoder, and the remaining combinations would multiply the
+ * cost (MAnet on resnet50 alone builds 124 M decoder weights); their files are in the folder all the same.
  */
 const FILES = fs
   .readdirSync(DIR)
-  .filter((f) => f.endsWith('.json') && (f.startsWith('Unet__') || /__(resnet50|efficientnet-b4)\.json$/.test(f)))
+  .filter((f) => {
+    const m = /^([^_]+)__(.+)\.json$/.exec(f);
+    if (!m) return false;
+    const [, decoder, encoder] = m;
+    if (decoder === 'Unet') return true;
+    if (PAPER_DECODERS.includes(decoder) || decoder === 'PSPNet') return encoder === 'resnet50' || encoder === 'efficientnet-b4';
+    return encoder === 'efficientnet-b4';
+  })
   .sort();
+
+test('every registered decoder has init statistics of its reference that this test runs', () => {
+  const covered = new Set(FILES.map((f) => f.split('__')[0]));
+  const missing = listDecoders().filter((d) => !covered.has(decoders.info(d).reference?.name ?? d));
+  expect(missing).toEqual([]);
+});
 
 /** Tensors this large have a sample std within ~2 % of the population's (std error ≈ 1/√(2n) ≈ 2.2 % at n = 1,000). */
 const LARGE = 1000;
