@@ -19,15 +19,19 @@ export interface TrainingControl {
  * A callback with state that should survive a resume implements `getState` / `setState`.
  */
 export interface TrainingCallback {
+  /** Once at the start of each `fit`, before the first epoch (also on a resumed fit). */
   onTrainBegin?(control: TrainingControl): void | Promise<void>;
+  /** At the start of each epoch, after the learning-rate schedule has set that epoch's rate. */
   onEpochBegin?(epoch: number, control: TrainingControl): void | Promise<void>;
   /** After each optimizer step; `logs` holds that batch's `loss`, `segmentation_loss`, `classification_loss`, `size`. */
   onBatchEnd?(batch: number, logs: Logs, control: TrainingControl): void | Promise<void>;
   /** After each epoch (and its validation); `logs` holds the epoch means and validation results. */
   onEpochEnd?(epoch: number, logs: Logs, control: TrainingControl): void | Promise<void>;
+  /** Once when `fit` returns (all epochs done, or stopped); `history` covers every epoch trained so far. */
   onTrainEnd?(history: History, control: TrainingControl): void | Promise<void>;
   /** JSON-serialisable state saved with the trainer state. */
   getState?(): unknown;
+  /** Restores what `getState` returned (after a JSON round trip: ±Infinity reads back as null). */
   setState?(state: unknown): void;
 }
 
@@ -38,6 +42,7 @@ export class History {
   /** Each logged quantity, one value per recorded epoch (NaN where an epoch lacked it). */
   history: Record<string, number[]> = {};
 
+  /** Appends one epoch's logs; a quantity new in this epoch is back-filled with NaN for earlier ones. */
   record(epoch: number, logs: Logs): void {
     const n = this.epoch.length;
     this.epoch.push(epoch);
@@ -52,10 +57,17 @@ export class History {
     return Object.fromEntries(Object.entries(this.history).map(([k, v]) => [k, v[i]]));
   }
 
-  toJSON(): { epoch: number[]; history: Record<string, number[]> } {
+  /** A deep copy as plain JSON data, stored in the trainer state and the run folder. */
+  toJSON(): {
+    /** Epoch numbers (0-based). */
+    epoch: number[];
+    /** Each quantity's values, one per epoch (NaN where missing; JSON writes it as null). */
+    history: Record<string, number[]>;
+  } {
     return { epoch: [...this.epoch], history: structuredClone(this.history) };
   }
 
+  /** Rebuilds a history from `toJSON`'s output (nulls, JSON's NaN, read back as NaN). */
   static fromJSON(json: { epoch: number[]; history: Record<string, number[]> }): History {
     const h = new History();
     h.epoch = [...json.epoch];
@@ -104,10 +116,15 @@ export interface EarlyStoppingArgs {
  * epoch that improves by more than `minDelta` resets the count).
  */
 export class EarlyStopping implements TrainingCallback {
+  /** Epoch-log quantity watched, e.g. 'val_loss'. */
   readonly monitor: string;
+  /** Epochs without improvement tolerated before stopping. */
   readonly patience: number;
+  /** Whether lower ('min') or higher ('max') is better, resolved from 'auto' by the quantity's name. */
   readonly mode: 'min' | 'max';
+  /** Smallest change (absolute) that counts as an improvement. */
   readonly minDelta: number;
+  /** Whether stopping puts back the best epoch's weights (kept as an in-memory copy meanwhile). */
   readonly restoreBestWeights: boolean;
   /** Best value seen so far. */
   best: number;
@@ -155,6 +172,7 @@ export class EarlyStopping implements TrainingCallback {
     }
   }
 
+  /** Releases the in-memory copy of the best weights. */
   onTrainEnd(): void {
     this.releaseBest();
   }
@@ -168,6 +186,7 @@ export class EarlyStopping implements TrainingCallback {
     return { best: this.best, bestEpoch: this.bestEpoch, wait: this.wait, stoppedEpoch: this.stoppedEpoch };
   }
 
+  /** Restores best value, best epoch, wait count and stop epoch from `getState`. */
   setState(state: unknown): void {
     const s = state as { best: number | null; bestEpoch: number; wait: number; stoppedEpoch: number };
     // JSON turns ±Infinity into null.
@@ -192,8 +211,11 @@ export interface ModelCheckpointArgs {
 
 /** Saves the model at the end of every epoch, or only when the monitored quantity improves. */
 export class ModelCheckpoint implements TrainingCallback {
+  /** Epoch-log quantity that decides what the best epoch is. */
   readonly monitor: string;
+  /** Save only on an improvement of `monitor` (else after every epoch). */
   readonly saveBestOnly: boolean;
+  /** Whether lower or higher `monitor` is better, resolved from 'auto'. */
   readonly mode: 'min' | 'max';
   /** Best monitored value seen so far. */
   best: number;
@@ -224,6 +246,7 @@ export class ModelCheckpoint implements TrainingCallback {
     return { best: this.best };
   }
 
+  /** Restores the best value from `getState`, so a resumed run does not save a worse epoch as best. */
   setState(state: unknown): void {
     const s = state as { best: number | null };
     this.best = s.best ?? (this.mode === 'min' ? Infinity : -Infinity);
@@ -254,15 +277,25 @@ export interface ReduceLROnPlateauArgs {
  * `learningRateSchedule`, which would overwrite the reduced rate at the next epoch.
  */
 export class ReduceLROnPlateau implements TrainingCallback {
+  /** Epoch-log quantity watched, e.g. 'val_loss'. */
   readonly monitor: string;
+  /** Multiplier in (0, 1) applied to the learning rate on a plateau. */
   readonly factor: number;
+  /** Epochs without improvement before a reduction. */
   readonly patience: number;
+  /** Whether lower or higher is better, resolved from 'auto'. */
   readonly mode: 'min' | 'max';
+  /** Smallest change (absolute) that counts as an improvement. */
   readonly minDelta: number;
+  /** Epochs after a reduction during which no new plateau is counted. */
   readonly cooldown: number;
+  /** Floor of the learning rate: reductions never go below it. */
   readonly minLearningRate: number;
+  /** Best monitored value so far (±Infinity before the first epoch). */
   best: number;
+  /** Epochs since the last improvement. */
   wait = 0;
+  /** Epochs of cooldown still to run. */
   cooldownLeft = 0;
 
   constructor(args: ReduceLROnPlateauArgs = {}) {
@@ -306,6 +339,7 @@ export class ReduceLROnPlateau implements TrainingCallback {
     return { best: this.best, wait: this.wait, cooldownLeft: this.cooldownLeft };
   }
 
+  /** Restores best value, wait count and cooldown from `getState`. */
   setState(state: unknown): void {
     const s = state as { best: number | null; wait: number; cooldownLeft: number };
     this.best = s.best ?? (this.mode === 'min' ? Infinity : -Infinity);

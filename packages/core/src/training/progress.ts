@@ -76,6 +76,7 @@ export class ProgressLogger implements TrainingCallback {
     this.output = args.output ?? defaultProgressOutput();
   }
 
+  /** Starts the epoch's clock and counters; with verbose 1 prints the `Epoch i/n` header. */
   onEpochBegin(epoch: number): void {
     this.epochStart = Date.now();
     this.lastDraw = 0;

@@ -22,6 +22,9 @@ export interface LossParts {
 
 /** A multi-task loss; `MultiTaskLoss` from @busi/losses is one. */
 export interface TrainingLoss {
+  /**
+   * The loss of one batch: mask logits `[N,H,W,1]` against masks, class logits `[N,C]` against labels `[N]`.
+   */
   compute(maskLogits: tf.Tensor, maskTruth: tf.Tensor, classLogits: tf.Tensor, labels: tf.Tensor): LossParts;
 }
 
@@ -30,7 +33,9 @@ export interface TrainingLoss {
  * it must keep whatever it accumulates as plain numbers (or `tf.keep` it and release it in `reset`).
  */
 export interface ValidationMetric {
+  /** Forgets everything accumulated, before each validation pass. */
   reset(): void;
+  /** Accumulates one validation batch (the model's output and the batch it came from). */
   update(output: MultiTaskOutput, batch: TrainingBatch): void;
   /** Named results, logged with a `val_` prefix. */
   result(): Logs;
@@ -99,9 +104,15 @@ export interface TrainerOptions {
  */
 export class NonFiniteLossError extends Error {
   constructor(
+    /** 0-based epoch of the failing batch. */
     readonly epoch: number,
+    /** 0-based batch within the epoch. */
     readonly batch: number,
+    /**
+     * 1-based micro-batch that failed, or 0 without gradient accumulation (or for a gradient-norm failure).
+     */
     readonly microBatch: number,
+    /** The non-finite figures: `loss` and its parts, and `grad_norm` when clipping found it. */
     readonly logs: Logs,
   ) {
     super(
@@ -117,7 +128,9 @@ export class NonFiniteLossError extends Error {
 
 /** The JSON part of a {@link TrainerState}. */
 export interface TrainerStateMeta {
+  /** Marks the JSON as a trainer state; `decodeTrainerState` refuses anything else. */
   format: 'busi-trainer-state';
+  /** Format version, bumped on an incompatible change. */
   version: 1;
   /** Epoch in progress (or next to start). */
   epoch: number;
@@ -130,11 +143,23 @@ export interface TrainerStateMeta {
   /** Sample-weighted loss sums of the batches of `epoch` done so far. */
   epochSums: EpochSums;
   /** Per-epoch logs so far. */
-  history: { epoch: number[]; history: Record<string, number[]> };
+  history: {
+    /** Epoch numbers (0-based). */
+    epoch: number[];
+    /** Each quantity's per-epoch values. */
+    history: Record<string, number[]>;
+  };
   /** Each callback's `getState()` (null where it has none), in option order. */
   callbacks: unknown[];
   /** Optimizer class, configuration and iteration count. */
-  optimizer: { className: string; config: tf.serialization.ConfigDict; iterations: number };
+  optimizer: {
+    /** tfjs class name, e.g. 'Adam'; a state only restores into the same class. */
+    className: string;
+    /** The optimizer's `getConfig()` (learning rate, betas, weight decay…). */
+    config: tf.serialization.ConfigDict;
+    /** Steps the optimizer has taken (Adam's bias correction needs it). */
+    iterations: number;
+  };
   /** How the epoch was cut into batches; a mid-epoch resume must cut it the same way. */
   batching?: Batching;
 }
@@ -158,6 +183,7 @@ export interface Batching {
  * (layer path + '/' + weight), not by per-process variable names.
  */
 export interface TrainerState {
+  /** Counters, shuffling state, history, callback states and optimizer settings (JSON). */
   meta: TrainerStateMeta;
   /** Optimizer slots; owned by the state (dispose them when done). */
   optimizerWeights: NamedTensor[];
@@ -194,8 +220,11 @@ const zeroSums = (): EpochSums => ({ loss: 0, segmentation: 0, classification: 0
 export class Trainer implements TrainingControl {
   readonly model: MultiTaskModel;
   readonly optimizer: tf.Optimizer;
+  /** The training loss (`MultiTaskLoss` with λ unless given). */
   readonly loss: TrainingLoss;
+  /** User callbacks, in the order their hooks run (the progress printer is not among them). */
   readonly callbacks: TrainingCallback[];
+  /** Logs of every epoch this trainer has trained (restored by `setState`). */
   readonly history = new History();
   /** Epoch in progress, or the next one to start. */
   epoch = 0;
@@ -400,7 +429,12 @@ export class Trainer implements TrainingControl {
     data: TrainingDataset,
     indices: number[],
     where: { epoch: number; batch: number; microBatch?: number } = { epoch: this.epoch, batch: this.batchInEpoch },
-  ): Promise<{ grads: tf.NamedTensorMap; logs: Logs }> {
+  ): Promise<{
+    /** Gradient per trainable variable name; the caller disposes them. */
+    grads: tf.NamedTensorMap;
+    /** The batch's `loss`, `segmentation_loss`, `classification_loss` and `size`. */
+    logs: Logs;
+  }> {
     if (indices.length === 0) throw new Error('Trainer: a batch needs at least one sample');
     const vars = this.model.trainableVariables();
     if (vars.length === 0) throw new Error('Trainer: the model has no trainable weights');
@@ -632,7 +666,15 @@ export async function train(model: MultiTaskModel, data: TrainingDataset, option
  * Serialises a {@link TrainerState} to a JSON object and one binary buffer (tfjs weight
  * encoding), for writing to disk (@busi/node) or elsewhere.
  */
-export async function encodeTrainerState(state: TrainerState): Promise<{ json: TrainerStateMeta & { weightSpecs: tf.io.WeightsManifestEntry[] }; data: ArrayBuffer }> {
+export async function encodeTrainerState(state: TrainerState): Promise<{
+  /** The state's JSON part plus the layout of `data`. */
+  json: TrainerStateMeta & {
+    /** Name, shape and dtype of each optimizer slot in `data`, in order. */
+    weightSpecs: tf.io.WeightsManifestEntry[];
+  };
+  /** The optimizer slots' values, concatenated (tfjs weight encoding). */
+  data: ArrayBuffer;
+}> {
   const { data, specs } = await tf.io.encodeWeights(state.optimizerWeights);
   return { json: { ...structuredClone(state.meta), weightSpecs: specs }, data };
 }
