@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkTopology, checkWeightSpecs, checkWeightsMatchLayers } from './model-artifacts';
+import { explainBuildFailure, tfjsReason } from './topology-diagnosis';
 
 /** An IO handler may name what it reads (a path, a URL) for error messages. */
 export interface NamedIOHandler extends tf.io.IOHandler {
@@ -45,15 +46,15 @@ export async function loadLayersModelChecked(handlerOrUrl: tf.io.IOHandler | str
     model = await tfl.loadLayersModel({ load: async () => checked });
     return model;
   } catch (e) {
-    const reason = (e as Error)?.message ?? String(e);
     let detail: string | null;
     try {
       detail = await firstMismatch(artifacts, specs);
     } catch (built) {
       // The topology alone cannot be built: a layer's configuration is broken.
-      throw new Error(`${source}: modelTopology cannot be built into layers (an edited or damaged layer config?): ${(built as Error)?.message ?? String(built)}`);
+      throw new Error(`${source}: modelTopology cannot be built into layers: ${await explainBuildFailure(artifacts.modelTopology, built)}`);
     }
-    throw new Error(`${source}: the weights do not fit the topology${detail ? ` (${detail})` : ''}: ${reason}`);
+    const reason = tfjsReason(e);
+    throw new Error(`${source}: the weights do not fit the topology${detail ? ` (${detail})` : ''}${reason ? `: ${reason}` : ''}`);
   } finally {
     // The decoded weight tensors are temporaries; the model's variables are not scoped.
     tf.engine().endScope();
@@ -74,6 +75,7 @@ async function firstMismatch(artifacts: tf.io.ModelArtifacts, specs: readonly tf
       if (s.shape.length !== w.shape.length || s.shape.some((d, i) => d !== w.shape[i])) {
         return `weight '${w.originalName}': the manifest says shape [${s.shape.join(', ')}], the layer needs [${w.shape.join(', ')}]`;
       }
+      if (s.dtype !== w.dtype) return `weight '${w.originalName}': the manifest says dtype ${s.dtype}, the layer needs ${w.dtype}`;
       bySpec.delete(w.originalName);
     }
     const extra = bySpec.keys().next();

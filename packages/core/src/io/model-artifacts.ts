@@ -116,6 +116,7 @@ export function checkTopology(topology: unknown, source: string): string[] {
   const names: string[] = [];
   // Nodes per layer: an InputLayer has one node and no inbound nodes.
   const nodes = new Map<string, number>();
+  const classes = new Map<string, string>();
   for (const [i, raw] of layers.entries()) {
     const layer = raw as LayerJson & { config?: unknown };
     if (layer === null || typeof layer !== 'object' || typeof layer.name !== 'string' || typeof layer.class_name !== 'string') {
@@ -126,16 +127,20 @@ export function checkTopology(topology: unknown, source: string): string[] {
     }
     if (nodes.has(layer.name)) throw new Error(`${source}: layer name '${layer.name}' appears twice in modelTopology`);
     const inbound = layer.inbound_nodes;
-    if (layer.class_name !== 'InputLayer' && !(Array.isArray(inbound) && inbound.length > 0)) {
+    if (!Array.isArray(inbound)) throw new Error(`${source}: layer '${layer.name}' (${layer.class_name}) has inbound_nodes ${previewJson(inbound)}, expected a list (empty for an InputLayer)`);
+    if (layer.class_name !== 'InputLayer' && inbound.length === 0) {
       throw new Error(`${source}: layer '${layer.name}' (${layer.class_name}) has inbound_nodes ${previewJson(inbound)}; every layer but an InputLayer takes an input`);
     }
-    nodes.set(layer.name, Math.max(1, Array.isArray(inbound) ? inbound.length : 0));
+    nodes.set(layer.name, Math.max(1, inbound.length));
+    classes.set(layer.name, layer.class_name);
     names.push(layer.name);
   }
   const check = (ref: TensorRef, where: string) => {
     const count = nodes.get(ref.layer);
     if (count === undefined) throw new Error(`${source}: ${where} takes its input from layer '${ref.layer}', which is not in modelTopology (deleted or renamed?)`);
     if (ref.node >= count) throw new Error(`${source}: ${where} refers to node ${ref.node} of layer '${ref.layer}', which has ${count}`);
+    // Every layer busi saves has one output tensor; tfjs fails on a missing one with an internals message.
+    if (ref.tensor !== 0) throw new Error(`${source}: ${where} refers to output tensor ${ref.tensor} of layer '${ref.layer}', expected 0 (its only output)`);
   };
   for (const raw of layers) {
     const layer = raw as LayerJson & { name: string };
@@ -148,6 +153,9 @@ export function checkTopology(topology: unknown, source: string): string[] {
       const r = tensorRef(ref, `modelTopology ${key}`, source);
       if (!nodes.has(r.layer)) throw new Error(`${source}: modelTopology ${key} names layer '${r.layer}', which is not in the layer list`);
       check(r, `modelTopology ${key}`);
+      if (key === 'input_layers' && classes.get(r.layer) !== 'InputLayer') {
+        throw new Error(`${source}: modelTopology input_layers names layer '${r.layer}' (${classes.get(r.layer)}), expected an InputLayer`);
+      }
     }
   }
   return names;

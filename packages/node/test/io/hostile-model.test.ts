@@ -118,6 +118,59 @@ describe('a hostile model folder cannot make the loader read outside it', () => 
     await refuses(dir, /model\.json: layer '.+' takes its input from layer '.+', which is not in modelTopology/);
   });
 
+  test('a damaged layer config names the layer and the field, not a tfjs internals message', async () => {
+    // The shapes of the seed-1 fuzz cases that ended in "Cannot read properties of undefined".
+    const layerOf = (j: any, cls: string) => j.modelTopology.config.layers.find((l: any) => l.class_name === cls && l.config.kernel_size);
+    const renamed = await refuses(
+      variant((j) => {
+        const l = layerOf(j, 'BusiConv2d');
+        l.config.kernel_sBze = l.config.kernel_size;
+        delete l.config.kernel_size;
+      }),
+      /model\.json: modelTopology cannot be built into layers: layer 'encoder\.conv1' \(BusiConv2d\) cannot be built from its config: unlike the other \d+ BusiConv2d layers of the file, it lacks 'kernel_size'; it has 'kernel_sBze'/,
+    );
+    expect(renamed).not.toMatch(/Cannot read|undefined/);
+    await refuses(
+      variant((j) => {
+        layerOf(j, 'BusiConv2d').config.kernel_size = 'abc';
+      }),
+      /layer 'encoder\.conv1' \(BusiConv2d\) cannot be built from its config: unlike the other \d+ BusiConv2d layers of the file, its 'kernel_size' is "abc", not a list \(tfjs: kernelSize: expected a number or \[h, w\], got "abc"\)/,
+    );
+    await refuses(
+      variant((j) => {
+        delete j.modelTopology.config.layers[0].inbound_nodes;
+      }),
+      /model\.json: layer 'image' \(InputLayer\) has inbound_nodes \(missing\), expected a list \(empty for an InputLayer\)/,
+    );
+    await refuses(
+      variant((j) => {
+        j.modelTopology.config.input_layers[0][2] = 2 ** 31;
+      }),
+      /model\.json: modelTopology input_layers refers to output tensor 2147483648 of layer 'image', expected 0 \(its only output\)/,
+    );
+    await refuses(
+      variant((j) => {
+        j.modelTopology.config.layers[1].inbound_nodes[0][0][2] = 1;
+      }),
+      /model\.json: layer 'encoder\.conv1' refers to output tensor 1 of layer 'image', expected 0/,
+    );
+    await refuses(
+      variant((j) => {
+        j.modelTopology.config.input_layers[0][0] = j.modelTopology.config.layers[1].name;
+      }),
+      /model\.json: modelTopology input_layers names layer 'encoder\.conv1' \(BusiConv2d\), expected an InputLayer/,
+    );
+  });
+
+  test('an edited dtype of the same byte size names the weight and both dtypes', async () => {
+    await refuses(
+      variant((j) => {
+        j.weightsManifest[0].weights[0].dtype = 'int32';
+      }),
+      /model\.json: the weights do not fit the topology \(weight 'encoder\.conv1\/weight': the manifest says dtype int32, the layer needs float32\)/,
+    );
+  });
+
   test('no weightsManifest is an error, not a model with random weights', async () => {
     await refuses(
       variant((j) => {

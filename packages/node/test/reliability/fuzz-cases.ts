@@ -69,7 +69,7 @@ async function record<T>(c: FuzzCounts, label: string, run: () => Promise<T> | T
   }
   if (crash) {
     c.crashes++;
-    if (c.examples.length < 5) c.examples.push(`${label}: ${crash}`);
+    if (c.examples.length < 20) c.examples.push(`${label}: ${crash}`);
   }
   if (Date.now() - t0 > HANG_MS) c.hangs++;
   if (protoSnapshot() !== proto || ({} as Record<string, unknown>).polluted !== undefined) {
@@ -255,8 +255,17 @@ export async function fuzzStateDict(cases: number, seed: number): Promise<FuzzCo
   return c;
 }
 
+/** Options of the model folder fuzzer. */
+export interface ModelFuzzOptions {
+  /** Load only these case numbers (the others are generated, to keep the sequence, but not loaded). */
+  only?: readonly number[];
+  /** Copy the model.json and weights.bin of every crashing case into `<keep>/case-<i>/`. */
+  keep?: string;
+}
+
 /** Fuzzes MultiTaskModel.load(fileSystem(dir)) with mutated model.json and weights files. */
-export async function fuzzModelFolder(cases: number, seed: number): Promise<FuzzCounts> {
+export async function fuzzModelFolder(cases: number, seed: number, options: ModelFuzzOptions = {}): Promise<FuzzCounts> {
+  const only = options.only ? new Set(options.only) : null;
   const c = counts('model folder loader');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-fuzz-model-'));
   try {
@@ -272,8 +281,6 @@ export async function fuzzModelFolder(cases: number, seed: number): Promise<Fuzz
     const rng = new Rng(seed);
     const PATHS = ['../secret.bin', '/dev/zero', path.join(tmp, 'secret.bin'), './', '.', 'weights.bin/..', 'nope.bin', '..\\secret.bin', 'a/../../secret.bin'];
     for (let i = 0; i < cases; i++) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.mkdirSync(dir);
       let text = json;
       let bin: Uint8Array = weights;
       const kind = rng.nextInt(10);
@@ -295,8 +302,12 @@ export async function fuzzModelFolder(cases: number, seed: number): Promise<Fuzz
         for (let k = 1 + rng.nextInt(4); k > 0; k--) b[rng.nextInt(b.length)] = 32 + rng.nextInt(90);
         text = b.toString();
       }
+      if (only && !only.has(i)) continue;
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir);
       fs.writeFileSync(path.join(dir, 'model.json'), text);
       fs.writeFileSync(path.join(dir, 'weights.bin'), bin);
+      const crashes = c.crashes;
       await record(
         c,
         `case ${i} (kind ${kind})`,
@@ -309,6 +320,7 @@ export async function fuzzModelFolder(cases: number, seed: number): Promise<Fuzz
           if (!same && bin === weights) throw new Error('loaded weights differ from weights.bin');
         },
       );
+      if (options.keep && c.crashes > crashes) fs.cpSync(dir, path.join(options.keep, `case-${i}`), { recursive: true });
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
