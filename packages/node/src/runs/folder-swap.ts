@@ -51,24 +51,35 @@ export function markComplete(dir: string, extra: Record<string, unknown> = {}): 
   fs.renameSync(tmp, marker);
 }
 
-/** The marker of `dir` when the folder is complete (every listed file present with its size), else null. */
-export function readComplete(dir: string): (Record<string, unknown> & { files: Record<string, number> }) | null {
+/**
+ * What makes `dir` incomplete, for an error message (the marker missing, a listed file missing or
+ * of another size than the marker lists), or null when it is complete.
+ */
+export function incompleteReason(dir: string): string | null {
   let marker: { files?: unknown };
   try {
     marker = JSON.parse(fs.readFileSync(path.join(dir, COMPLETE_MARKER), 'utf8'));
-  } catch {
-    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${COMPLETE_MARKER} (the save did not finish)` : `${COMPLETE_MARKER} is unreadable`;
   }
   const files = marker?.files;
-  if (files === null || typeof files !== 'object') return null;
+  if (files === null || typeof files !== 'object') return `${COMPLETE_MARKER} lists no files`;
   for (const [rel, size] of Object.entries(files as Record<string, unknown>)) {
+    let actual: number;
     try {
-      if (fs.statSync(path.join(dir, rel)).size !== size) return null;
+      actual = fs.statSync(path.join(dir, rel)).size;
     } catch {
-      return null;
+      return `'${rel}' is missing`;
     }
+    if (actual !== size) return `'${rel}' is ${actual} bytes, ${COMPLETE_MARKER} lists ${String(size)} (truncated or replaced?)`;
   }
-  return marker as Record<string, unknown> & { files: Record<string, number> };
+  return null;
+}
+
+/** The marker of `dir` when the folder is complete (every listed file present with its size), else null. */
+export function readComplete(dir: string): (Record<string, unknown> & { files: Record<string, number> }) | null {
+  if (incompleteReason(dir) !== null) return null;
+  return JSON.parse(fs.readFileSync(path.join(dir, COMPLETE_MARKER), 'utf8'));
 }
 
 /** Deletes a folder so that no intermediate state looks complete: marker first, then the rest. */

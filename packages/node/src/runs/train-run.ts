@@ -24,6 +24,7 @@ import { loadData, type LoadedData } from './data';
 import { loadEncoderWeights } from './encoder-weights';
 import { makeRunSplit, readRunSplit, selectionPart } from './run-split';
 import { acquireRunLock, type RunLock } from './run-lock';
+import { incompleteReason } from './folder-swap';
 import { cardWithMetrics, runModelCard } from './model-card';
 import type { RunConfig } from './run-config';
 import {
@@ -338,7 +339,7 @@ function readStatus(dir: string): RunStatus | null {
 
 function missingCheckpointFiles(dir: string): string {
   const missing = ['model/model.json', 'trainer-state.json', 'trainer-state.bin', 'extra.json'].filter((f) => !fs.existsSync(path.join(dir, f)));
-  return missing.length ? `missing ${missing.join(', ')}` : 'files do not match .complete.json';
+  return missing.length ? `missing ${missing.join(', ')}` : (incompleteReason(dir) ?? 'incomplete');
 }
 
 function fmt(v: number | undefined): string {
