@@ -60,11 +60,16 @@ export function fileSystem(dir: string, options: FileSystemOptions = {}): tf.io.
       const parent = path.dirname(target);
       await fs.promises.mkdir(parent, { recursive: true });
       const tmp = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.tmp-`));
+      // A failed write() (ENOSPC, EROFS, EIO) names no file; say which model and which file.
+      const write = (name: string, data: string | Uint8Array) =>
+        fs.promises.writeFile(path.join(tmp, name), data).catch((e: Error) => {
+          throw new Error(`fileSystem: cannot save the model to '${target}' (writing ${name}): ${e.message}`);
+        });
       try {
-        await fs.promises.writeFile(path.join(tmp, weightsFileName), weights);
-        await fs.promises.writeFile(path.join(tmp, MODEL_JSON), JSON.stringify(modelJson));
+        await write(weightsFileName, weights);
+        await write(MODEL_JSON, JSON.stringify(modelJson));
         const card = cardMarkdown(artifacts);
-        if (card) await fs.promises.writeFile(path.join(tmp, MODEL_CARD_FILE), card);
+        if (card) await write(MODEL_CARD_FILE, card);
         await replaceDir(tmp, target, !!options.force);
       } catch (e) {
         await fs.promises.rm(tmp, { recursive: true, force: true });
@@ -96,7 +101,11 @@ function readModelJson(jsonPath: string): tf.io.ModelJSON {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(jsonPath);
-  } catch {
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // ENOTDIR: the "folder" is a file (often model.json itself); that file exists, so not "not found".
+    if (code === 'ENOTDIR') throw new Error(`fileSystem: '${path.dirname(jsonPath)}' is a file, expected a model folder holding model.json and its weights`);
+    if (code !== 'ENOENT') throw new Error(`fileSystem: cannot read '${jsonPath}': ${(e as Error).message}`);
     throw new Error(`fileSystem: '${jsonPath}' not found (expected a model folder holding model.json and its weights)`);
   }
   if (!stat.isFile()) throw new Error(`fileSystem: '${jsonPath}' is not a regular file`);

@@ -23,8 +23,11 @@ export function loadEncoderWeights(model: MultiTaskModel, file: string): Encoder
   let bytes: Uint8Array;
   try {
     bytes = fs.readFileSync(file);
-  } catch {
-    throw new Error(`--encoder-weights: file '${file}' not found`);
+  } catch (e) {
+    // Only a missing file is "not found"; a folder or an unreadable file says so.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`--encoder-weights: file '${file}' not found`);
+    throw new Error(`--encoder-weights: cannot read '${file}': ${code === 'EISDIR' ? 'it is a folder, expected a .safetensors file' : (e as Error).message}`);
   }
   let sd;
   try {

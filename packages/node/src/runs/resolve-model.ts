@@ -13,7 +13,9 @@ export interface ResolvedModel {
 
 /** Resolves `--model`: a run folder (→ best-model/ or last-model/) or a model folder. */
 export function resolveModel(arg: string, cwd: string, which: 'best' | 'last' = 'best'): ResolvedModel {
-  const dir = path.resolve(cwd, arg);
+  let dir = path.resolve(cwd, arg);
+  // model.json itself names its folder (tfjs users often give the file).
+  if (path.basename(dir) === 'model.json' && fs.existsSync(dir) && fs.statSync(dir).isFile()) dir = path.dirname(dir);
   if (!fs.existsSync(dir)) throw new UsageError(`--model: '${dir}' not found (expected a run folder or a model folder with model.json)`);
   if (fs.existsSync(path.join(dir, RUN_FILES.config))) {
     const config = readRunConfig(dir);

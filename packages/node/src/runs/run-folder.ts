@@ -148,9 +148,17 @@ export async function saveCheckpoint(runDir: string, trainer: Trainer, extra: un
   try {
     await trainer.model.save(fileSystem(path.join(tmp, 'model')));
     const encoded = await encodeTrainerState(state);
-    fs.writeFileSync(path.join(tmp, 'trainer-state.bin'), new Uint8Array(encoded.data));
-    fs.writeFileSync(path.join(tmp, 'trainer-state.json'), JSON.stringify(encoded.json));
-    fs.writeFileSync(path.join(tmp, 'extra.json'), JSON.stringify(extra));
+    // A failed write() (ENOSPC, EROFS, EIO) names no file; say which checkpoint and which file.
+    const write = (name: string, data: string | Uint8Array) => {
+      try {
+        fs.writeFileSync(path.join(tmp, name), data);
+      } catch (e) {
+        throw new Error(`cannot save the checkpoint '${target}' (writing ${name}): ${(e as Error).message}`);
+      }
+    };
+    write('trainer-state.bin', new Uint8Array(encoded.data));
+    write('trainer-state.json', JSON.stringify(encoded.json));
+    write('extra.json', JSON.stringify(extra));
     markComplete(tmp, { globalStep: state.meta.globalStep, epoch: state.meta.epoch, batchInEpoch: state.meta.batchInEpoch });
     replaceFolder(tmp, target);
   } catch (e) {

@@ -86,9 +86,9 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
   const micro = (v['micro-batch'] as number | undefined) ?? batchSize;
   if (micro > batchSize) throw new UsageError(`busi ${cmd}: --micro-batch ${micro} is larger than --batch-size ${batchSize}`);
   const splitFile = v['split-file'] === undefined ? null : path.resolve(ctx.cwd, v['split-file'] as string);
-  if (splitFile && !fs.existsSync(splitFile)) throw new UsageError(`busi ${cmd}: --split-file '${splitFile}' not found`);
+  if (splitFile) requireFile(`busi ${cmd}: --split-file`, splitFile, 'a split file (.json)');
   const encoderWeights = v['encoder-weights'] === undefined ? null : path.resolve(ctx.cwd, v['encoder-weights'] as string);
-  if (encoderWeights && !fs.existsSync(encoderWeights)) throw new UsageError(`busi ${cmd}: --encoder-weights file '${encoderWeights}' not found`);
+  if (encoderWeights) requireFile(`busi ${cmd}: --encoder-weights file`, encoderWeights, 'a .safetensors file');
   const valFraction = v['val-fraction'] as number;
   const testFraction = (v['test-fraction'] as number | undefined) ?? 0;
   if (valFraction + testFraction >= 0.95) {
@@ -142,6 +142,12 @@ export function runInputs(config: RunConfig): NamedPath[] {
   if (config.splitFile) inputs.push({ option: '--split-file', path: config.splitFile });
   if (config.encoderWeights) inputs.push({ option: '--encoder-weights', path: config.encoderWeights });
   return inputs;
+}
+
+/** Throws a usage error unless `file` is an existing file, not a folder; `what` says what was expected. */
+function requireFile(option: string, file: string, what: string): void {
+  if (!fs.existsSync(file)) throw new UsageError(`${option} '${file}' not found`);
+  if (fs.statSync(file).isDirectory()) throw new UsageError(`${option} '${file}' is a folder, expected ${what}`);
 }
 
 /** `--data DIR` or `--synthetic N` (exactly one). */

@@ -49,7 +49,8 @@ const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCas
 
 /** Reads a sweep file (`.json`, `.yaml` or `.yml`) and checks it; errors name the file and the key. */
 export function readSweepFile(file: string): SweepSpec {
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UsageError(`busi sweep: --config file '${file}' not found`);
+  if (!fs.existsSync(file)) throw new UsageError(`busi sweep: --config file '${file}' not found`);
+  if (!fs.statSync(file).isFile()) throw new UsageError(`busi sweep: --config '${file}' is a folder, expected a sweep file (.json, .yaml or .yml)`);
   const text = fs.readFileSync(file, 'utf8');
   const ext = path.extname(file).toLowerCase();
   let raw: unknown;

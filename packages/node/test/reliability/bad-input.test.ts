@@ -6,6 +6,7 @@ import {
   MultiTaskModel,
   Trainer,
   checkTopology,
+  checkWeightSpecs,
   decodeTrainerState,
   loadStateDictSafetensors,
   readSafetensors,
@@ -63,12 +64,48 @@ beforeAll(async () => {
   hostile('m-nomanifest', (j) => delete j.weightsManifest);
   hostile('m-nolayer', (j) => j.modelTopology.config.layers.splice(4, 1));
   hostile('m-shape', (j) => (j.weightsManifest[0].weights[0].shape = [7, 7, 7, 7]));
+  hostile('m-transposed', (j) => (j.weightsManifest[0].weights[0].shape = [...j.weightsManifest[0].weights[0].shape].reverse()));
+  hostile('m-dtype', (j) => (j.weightsManifest[0].weights[0].dtype = 'int32'));
+  hostile('m-tostring', (j) => (j.weightsManifest[0].weights[0].dtype = 'toString'));
+  hostile('m-renamed', (j) => {
+    const c = j.modelTopology.config.layers.find((l: any) => l.config.kernel_size).config;
+    c.kernel_sBze = c.kernel_size;
+    delete c.kernel_size;
+  });
+  fs.mkdirSync(at('images-mixed'));
+  fs.copyFileSync(at('images', 'scan.png'), at('images-mixed', 'scan.png'));
+  fs.copyFileSync(at('images', 'broken.png'), at('images-mixed', 'broken.png'));
   // Runs whose checkpoint was damaged.
   fs.cpSync(at('run'), at('run-truncated'), { recursive: true });
   const bin = at('run-truncated', 'checkpoint', 'trainer-state.bin');
   fs.writeFileSync(bin, fs.readFileSync(bin).subarray(0, 100));
+  // Truncated, with .complete.json rewritten to match (as a hand-copied checkpoint could be).
+  fs.cpSync(at('run-truncated'), at('run-truncated-marked'), { recursive: true });
+  const marker = at('run-truncated-marked', 'checkpoint', '.complete.json');
+  const m = JSON.parse(fs.readFileSync(marker, 'utf8'));
+  m.files['trainer-state.bin'] = 100;
+  fs.writeFileSync(marker, JSON.stringify(m));
   fs.cpSync(at('run'), at('run-locked'), { recursive: true });
 });
+
+/** Makes writes of files named `name` fail with the errno `code` (as a full or read-only disk does); returns the undo. */
+function failWrites(name: string, code: 'ENOSPC' | 'EROFS'): () => void {
+  const fail = () => Object.assign(new Error(`${code}: ${code === 'ENOSPC' ? 'no space left on device' : 'read-only file system'}, write`), { code, syscall: 'write' });
+  // The module object itself: the `import * as` namespace's properties cannot be redefined.
+  const nodeFs: typeof fs = require('node:fs');
+  const sync = nodeFs.writeFileSync;
+  const spies = [
+    jest.spyOn(nodeFs, 'writeFileSync').mockImplementation((file, ...rest) => {
+      if (String(file).endsWith(name)) throw fail();
+      return sync(file, ...rest);
+    }),
+    jest.spyOn(nodeFs.promises, 'writeFile').mockImplementation(async (file, ...rest) => {
+      if (String(file).endsWith(name)) throw fail();
+      return sync(file as string, ...(rest as [string]));
+    }),
+  ];
+  return () => spies.forEach((x) => x.mockRestore());
+}
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 interface CliCase {
@@ -76,6 +113,10 @@ interface CliCase {
   argv: () => string[];
   code: number;
   err: RegExp;
+  /** Set-up before the command; returns its undo. */
+  setup?: () => () => void;
+  /** Further checks after the command. */
+  after?: () => void;
 }
 
 const S = SMALL_RUN;
@@ -132,7 +173,12 @@ const cliCases: CliCase[] = [
   { name: 'corrupt images', argv: () => ['train', '-o', at('new'), '--data', at('busi'), '--size', '32', '--encoder', 'slim-resnet', '--backend', 'wasm', '--quiet'], code: 1, err: /corrupt or truncated image '.*busi\/benign\/benign \(1\)\.png'/ },
   { name: 'encoder weights not safetensors', argv: () => T(...S, '--encoder', 'resnet18', '--encoder-weights', at('weights.safetensors')), code: 1, err: /safetensors: header length .* exceeds file size|safetensors: .*weights\.safetensors|weights\.safetensors.*safetensors/ },
   // busi train --resume: damaged or busy runs
-  { name: 'resume truncated trainer state', argv: () => ['train', '-o', at('run-truncated'), '--resume', '--backend', 'wasm', '--quiet'], code: 1, err: /cannot resume '.*run-truncated': its checkpoint '.*checkpoint' is incomplete \(files do not match \.complete\.json\)/ },
+  { name: 'resume truncated trainer state', argv: () => ['train', '-o', at('run-truncated'), '--resume', '--backend', 'wasm', '--quiet'], code: 1, err: /cannot resume '.*run-truncated': its checkpoint '.*checkpoint' is incomplete \('trainer-state\.bin' is 100 bytes, \.complete\.json lists \d+ \(truncated or replaced\?\)\)/ },
+  { name: 'resume truncated trainer state, marker matching', argv: () => ['train', '-o', at('run-truncated-marked'), '--resume', '--backend', 'wasm', '--quiet'], code: 1, err: /checkpoint state '.*trainer-state\.json' with '.*trainer-state\.bin' \(optimizer slots\): the weights manifest describes \d+ bytes but the weights data has 100/ },
+  { name: 'train on a full disk (weights)', argv: () => T(...S, '--epochs', '1', '--no-report'), setup: () => failWrites('weights.bin', 'ENOSPC'), code: 1, err: /cannot save the model to '.*new\/(best|last)-model' \(writing weights\.bin\): ENOSPC: no space left on device/ },
+  { name: 'train on a read-only disk (checkpoint)', argv: () => T(...S, '--epochs', '1', '--no-report'), setup: () => failWrites('trainer-state.bin', 'EROFS'), code: 1, err: /cannot save the checkpoint '.*new\/checkpoint' \(writing trainer-state\.bin\): EROFS: read-only file system/ },
+  { name: 'encoder weights a folder', argv: () => T(...S, '--encoder-weights', at('empty')), code: 2, err: /--encoder-weights file '.*empty' is a folder, expected a \.safetensors file/ },
+  { name: 'split file a folder', argv: () => T(...S, '--split-file', at('empty')), code: 2, err: /--split-file '.*empty' is a folder, expected a split file/ },
   { name: 'resume a locked run', argv: () => ['train', '-o', at('run-locked'), '--resume', '--backend', 'wasm', '--quiet'], code: 1, err: /run folder '.*run-locked' is in use by process \d+/ },
   { name: 'force over a locked run', argv: () => ['train', '-o', at('run-locked'), '--force', ...S], code: 1, err: /run folder '.*run-locked' is in use by process \d+/ },
   // busi grid-lambda
@@ -169,6 +215,19 @@ const cliCases: CliCase[] = [
   { name: 'predict threshold 2', argv: () => ['predict', at('images', 'scan.png'), '--model', at('run'), '--threshold', '2'], code: 2, err: /--threshold must be .*got 2/ },
   { name: 'predict size text', argv: () => ['predict', at('images', 'scan.png'), '--model', at('run'), '--size', 'big'], code: 2, err: /--size must be an integer; got 'big'/ },
   { name: 'predict bmp', argv: () => ['predict', at('images', 'old.bmp'), '--model', at('run'), '--out', at('p1'), '--backend', 'wasm'], code: 1, err: /image '.*old\.bmp': unsupported image type '\.bmp'; expected \.png, \.jpg/ },
+  { name: 'predict edited dtype', argv: () => ['predict', at('images', 'scan.png'), '--model', at('m-dtype'), '--out', at('p6'), '--backend', 'wasm'], code: 1, err: /m-dtype\/model\.json: the weights do not fit the topology \(weight '.*': the manifest says dtype int32, the layer needs float32\)/ },
+  { name: 'predict transposed shape', argv: () => ['predict', at('images', 'scan.png'), '--model', at('m-transposed'), '--out', at('p7'), '--backend', 'wasm'], code: 1, err: /m-transposed\/model\.json: the weights do not fit the topology \(weight '.*': the manifest says shape \[.*\], the layer needs \[.*\]\)/ },
+  { name: 'predict dtype toString', argv: () => ['predict', at('images', 'scan.png'), '--model', at('m-tostring'), '--out', at('p8'), '--backend', 'wasm'], code: 1, err: /m-tostring\/model\.json'?: weight '.*' has dtype "toString", expected one of float32/ },
+  { name: 'predict renamed config field', argv: () => ['predict', at('images', 'scan.png'), '--model', at('m-renamed'), '--out', at('p9'), '--backend', 'wasm'], code: 1, err: /m-renamed\/model\.json: modelTopology cannot be built into layers: layer '.*' \(BusiConv2d\) cannot be built from its config: unlike the other \d+ BusiConv2d layers of the file, it lacks 'kernel_size'; it has 'kernel_sBze'/ },
+  { name: 'predict model given as its model.json', argv: () => ['predict', at('images', 'scan.png'), '--model', at('m-nomanifest', 'model.json'), '--out', at('p10'), '--backend', 'wasm'], code: 1, err: /m-nomanifest\/model\.json' has no weightsManifest/ },
+  {
+    name: 'predict a folder with one corrupt image',
+    argv: () => ['predict', at('images-mixed'), '--model', at('run'), '--out', at('p11'), '--backend', 'wasm'],
+    code: 1,
+    err: /corrupt or truncated image '.*images-mixed\/broken\.png'/,
+    // The good image is still predicted.
+    after: () => expect(fs.existsSync(at('p11', 'scan_mask.png'))).toBe(true),
+  },
   { name: 'predict corrupt png', argv: () => ['predict', at('images', 'broken.png'), '--model', at('run'), '--out', at('p2'), '--backend', 'wasm'], code: 1, err: /corrupt or truncated image '.*broken\.png'/ },
   { name: 'predict no manifest', argv: () => ['predict', at('images', 'scan.png'), '--model', at('m-nomanifest'), '--out', at('p3'), '--backend', 'wasm'], code: 1, err: /m-nomanifest\/model\.json' has no weightsManifest; without one the model would load with random weights/ },
   { name: 'predict deleted layer', argv: () => ['predict', at('images', 'scan.png'), '--model', at('m-nolayer'), '--out', at('p4'), '--backend', 'wasm'], code: 1, err: /m-nolayer\/model\.json: layer '.*' takes its input from layer '.*', which is not in modelTopology/ },
@@ -185,7 +244,7 @@ interface ApiCase {
 }
 
 const st = (h: unknown) => {
-  const json = new TextEncoder().encode(JSON.stringify(h));
+  const json = new TextEncoder().encode(typeof h === 'string' ? h : JSON.stringify(h));
   const out = new Uint8Array(8 + json.length + 12);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
@@ -197,6 +256,23 @@ const trainerState = { format: 'busi-trainer-state', version: 1, epoch: 1, batch
 const apiCases: ApiCase[] = [
   { name: 'safetensors too short', run: () => readSafetensors(new Uint8Array(3)), err: /safetensors: file is 3 bytes, too short/ },
   { name: 'safetensors dtype constructor', run: () => readSafetensors(st({ a: { dtype: 'constructor', shape: [3], data_offsets: [0, 12] } })), err: /tensor 'a': unsupported dtype "constructor" \(expected one of/ },
+  { name: 'safetensors dtype toString', run: () => readSafetensors(st({ a: { dtype: 'toString', shape: [3], data_offsets: [0, 12] } })), err: /tensor 'a': unsupported dtype "toString" \(expected one of/ },
+  { name: 'safetensors shape nested 100,000 deep', run: () => readSafetensors(st(`{"a": {"dtype": "F32", "shape": ${'['.repeat(100000)}3${']'.repeat(100000)}, "data_offsets": [0, 12]}}`)), err: /tensor 'a': shape \[\[…\]\] is not a list of non-negative integers/ },
+  { name: 'manifest dtype toString', run: () => checkWeightSpecs([{ name: 'w', shape: [1], dtype: 'toString' }], 4, 'm.json'), err: /m\.json: weight 'w' has dtype "toString", expected one of float32/ },
+  { name: 'load model from its model.json path', run: () => MultiTaskModel.load(fileSystem(at('m-nomanifest', 'model.json'))), err: /fileSystem: '.*m-nomanifest\/model\.json' is a file, expected a model folder/ },
+  {
+    name: 'labels 7 for a 3-class model',
+    run: async () => {
+      const model = await MultiTaskModel.load(fileSystem(at('run', 'best-model')));
+      const data = tensorDataset({ images: tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, masks: tf.zeros([2, 32, 32, 1]) as tf.Tensor4D, labels: tf.tensor1d([0, 7], 'int32') });
+      try {
+        await new Trainer(model, { batchSize: 2 }).trainStep(data, [0, 1]);
+      } finally {
+        model.dispose();
+      }
+    },
+    err: /labels must be class indices in \[0, 2\] for this 3-class model, got 7/,
+  },
   { name: 'safetensors negative shape', run: () => readSafetensors(st({ a: { dtype: 'F32', shape: [-3], data_offsets: [0, 12] } })), err: /tensor 'a': shape \[-3\] is not a list of non-negative integers/ },
   { name: 'state dict from garbage', run: () => loadStateDictSafetensors(new TextEncoder().encode('{"not": "safetensors"}')), err: /safetensors: header length .* exceeds file size/ },
   { name: 'safetensors write mismatch', run: () => writeSafetensors({ a: { shape: [2, 2], data: [1] } }), err: /holds 4 values, data has 1/ },
@@ -234,7 +310,13 @@ describe('the bad-input table', () => {
   test.each(cliCases.map((c) => [c.name, c] as const))('CLI: %s', async (_name, c) => {
     if (c.name.includes('locked')) fs.writeFileSync(at('run-locked', '.busi-lock'), JSON.stringify({ pid: process.pid, host: os.hostname(), started: 'now', purpose: 'test' }));
     const before = treeHash(tmp);
-    const r = await cli(c.argv(), tmp);
+    const undo = c.setup?.();
+    let r: Awaited<ReturnType<typeof cli>>;
+    try {
+      r = await cli(c.argv(), tmp);
+    } finally {
+      undo?.();
+    }
     const lost = changedFiles(before, treeHash(tmp));
     figures.cases++;
     figures.crashes += CRASH.test(r.err) ? 1 : 0;
@@ -243,8 +325,10 @@ describe('the bad-input table', () => {
     expect(r.err).not.toMatch(CRASH);
     expect(r.code).toBe(c.code);
     expect(lost).toEqual([]);
-    // Nothing of a failed new run is left behind.
-    expect(fs.existsSync(at('new'))).toBe(false);
+    c.after?.();
+    // Nothing of a failed new run is left behind, unless it failed while training (on a full disk).
+    if (!c.setup) expect(fs.existsSync(at('new'))).toBe(false);
+    fs.rmSync(at('new'), { recursive: true, force: true });
     figures.clearErrors++;
   });
 
