@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { MultiTaskLoss, DEFAULT_LAMBDA } from '@busi/losses';
+import { MultiTaskLoss } from '@busi/losses';
 import { MultiTaskMetrics } from '../metrics/validation';
 import type { MultiTaskModel, MultiTaskOutput } from '../model/multi-task-model';
 import { History, type Logs, type TrainingCallback, type TrainingControl } from './callbacks';
@@ -65,9 +65,15 @@ export interface TrainerOptions {
   dropLast?: boolean;
   /** Default `new Adam()` (lr 1e-3). */
   optimizer?: tf.Optimizer;
-  /** Default `new MultiTaskLoss({ lambda })` (Dice + focal). */
+  /**
+   * Default `new MultiTaskLoss()`: λ·Dice + (1-λ)·Focal with λ = `DEFAULT_LAMBDA` of `@busi/losses`
+   * (0.7, the paper's); another λ is `new MultiTaskLoss({ lambda })`.
+   */
   loss?: TrainingLoss;
-  /** Segmentation weight λ of the default loss. Default 0.7. */
+  /**
+   * @deprecated λ is the loss's: pass `loss: new MultiTaskLoss({ lambda })`. Still honoured by
+   * building that loss, with a one-time warning.
+   */
   lambda?: number;
   /** Evaluated in inference mode after every epoch; results are logged as `val_*`. */
   validationData?: TrainingDataset;
@@ -201,6 +207,15 @@ export interface EpochSums {
   samples: number;
 }
 
+let lambdaWarned = false;
+
+/** Warns once per process about the deprecated `lambda` option. */
+function warnLambdaOption(): void {
+  if (lambdaWarned) return;
+  lambdaWarned = true;
+  console.warn('busi: Trainer option `lambda` is deprecated; pass `loss: new MultiTaskLoss({ lambda })` (λ has one home, the loss)');
+}
+
 const zeroSums = (): EpochSums => ({ loss: 0, segmentation: 0, classification: 0, samples: 0 });
 
 /**
@@ -233,7 +248,7 @@ export class Trainer implements TrainingControl {
   /** Optimizer steps taken. */
   globalStep = 0;
   private readonly opts: Required<
-    Omit<TrainerOptions, 'optimizer' | 'loss' | 'validationData' | 'callbacks' | 'learningRateSchedule' | 'signal' | 'metrics' | 'clipGradNorm' | 'verbose'>
+    Omit<TrainerOptions, 'optimizer' | 'loss' | 'lambda' | 'validationData' | 'callbacks' | 'learningRateSchedule' | 'signal' | 'metrics' | 'clipGradNorm' | 'verbose'>
   >;
   private readonly options: TrainerOptions;
   private readonly metrics: ValidationMetric[];
@@ -255,7 +270,6 @@ export class Trainer implements TrainingControl {
       shuffle: options.shuffle ?? true,
       seed: options.seed ?? 0,
       dropLast: options.dropLast ?? false,
-      lambda: options.lambda ?? DEFAULT_LAMBDA,
       validationBatchSize: options.validationBatchSize ?? batchSize,
     };
     for (const key of ['epochs', 'batchSize', 'microBatchSize', 'validationBatchSize'] as const) {
@@ -268,12 +282,13 @@ export class Trainer implements TrainingControl {
     if (options.clipGradNorm !== undefined && !(options.clipGradNorm > 0)) {
       throw new Error(`Trainer: clipGradNorm must be > 0, got ${options.clipGradNorm}`);
     }
-    if (options.loss && options.lambda !== undefined) {
-      throw new Error('Trainer: give either `loss` or `lambda` (the weight of the default loss), not both');
+    if (options.lambda !== undefined) {
+      if (options.loss) throw new Error('Trainer: give either `loss` or `lambda` (the weight of the default loss), not both');
+      warnLambdaOption();
     }
     this.ownsOptimizer = options.optimizer === undefined;
     this.optimizer = options.optimizer ?? new Adam();
-    this.loss = options.loss ?? new MultiTaskLoss({ lambda: this.opts.lambda });
+    this.loss = options.loss ?? new MultiTaskLoss(options.lambda === undefined ? {} : { lambda: options.lambda });
     this.callbacks = options.callbacks ?? [];
     this.metrics = options.metrics ?? [new MultiTaskMetrics({ numClasses: model.config.classes })];
     this.rngState = new Rng(this.opts.seed).state;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { DEFAULT_LAMBDA, MultiTaskLoss } from '@busi/losses';
 import {
   Adam,
   AdamW,
@@ -432,6 +433,15 @@ test('stop requests (stop() or an AbortSignal) end training after the current ba
   expect([t2.epoch, t2.batchInEpoch]).toEqual([1, 0]);
   expect(() => new Trainer(model, { batchSize: 0 })).toThrow(/batchSize must be a positive integer/);
   expect(() => new Trainer(model, { lambda: 0.5, loss: t2.loss })).toThrow(/either `loss` or `lambda`/);
+  // λ has one home, the loss: the default is DEFAULT_LAMBDA; the old `lambda` option still builds that loss, with one warning.
+  expect((new Trainer(model).loss as MultiTaskLoss).lambda).toBe(DEFAULT_LAMBDA);
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  try {
+    expect([0.3, 0.4].map((l) => (new Trainer(model, { lambda: l }).loss as MultiTaskLoss).lambda)).toEqual([0.3, 0.4]);
+    expect(warn.mock.calls).toEqual([[expect.stringContaining('Trainer option `lambda` is deprecated; pass `loss: new MultiTaskLoss({ lambda })`')]]);
+  } finally {
+    warn.mockRestore();
+  }
   await expect(new Trainer(model, { batchSize: 32, dropLast: true }).fit(data16)).rejects.toThrow(/leaves no batch from 16 samples/);
   model.dispose();
 });

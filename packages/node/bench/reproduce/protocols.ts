@@ -4,6 +4,7 @@
  * train_reduced.py); `paper-448` is the paper's protocol, for machines that can run it (no PyTorch
  * script is set up for it here).
  */
+import { RUN_DEFAULTS } from '../../src/runs/run-options';
 
 /** One protocol. */
 export interface Protocol {
@@ -51,13 +52,13 @@ export const PROTOCOLS: Record<string, Protocol> = {
   },
   'paper-448': {
     name: 'paper-448',
-    size: 448,
-    epochs: 50,
-    batchSize: 8,
-    learningRate: 1e-4,
-    weightDecay: 1e-5,
-    lambda: 0.7,
-    dropout: 0.5,
+    size: RUN_DEFAULTS.size,
+    epochs: RUN_DEFAULTS.epochs,
+    batchSize: RUN_DEFAULTS.batchSize,
+    learningRate: RUN_DEFAULTS.lr,
+    weightDecay: RUN_DEFAULTS.weightDecay,
+    lambda: RUN_DEFAULTS.lambda,
+    dropout: RUN_DEFAULTS.dropout,
     diceSmooth: 1e-6,
     focalGamma: 2,
     evalBatchSize: 8,

@@ -26,7 +26,7 @@ import { hstack, renderOverlay } from '@busi/data';
 import { toUint8, writePng } from '@busi/data';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { formatEvaluation } from '../report/evaluation';
-import { DEFAULT_LAMBDA } from '@busi/losses';
+import { DEFAULT_LAMBDA, MultiTaskLoss } from '@busi/losses';
 
 /** Normalisation of the synthetic [0, 1] images: centred, unit-ish variance. */
 const DEMO_NORM = { mean: [0.3, 0.3, 0.3], std: [0.2, 0.2, 0.2] };
@@ -113,7 +113,7 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
       dropLast: split.train.length % batchSize === 1,
       seed,
       optimizer,
-      lambda: v.lambda as number,
+      loss: new MultiTaskLoss({ lambda: v.lambda as number }),
       validationData: tensorDataset({ images: test.images, masks: test.masks, labels: test.labels }),
       metrics: [metrics],
       callbacks: [progressCallback(ctx, epochs, Math.ceil(split.train.length / batchSize), !!v.quiet)],

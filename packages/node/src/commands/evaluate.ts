@@ -9,7 +9,7 @@ import { modelSettings, readModelDescription } from '../runs/model-settings';
 import { readRunSplit, reportPart, selectionPart } from '../runs/run-split';
 import type { TtaMode } from '../runs/predictor';
 import { resolveModel } from '../runs/resolve-model';
-import { dataSpec } from '../runs/run-options';
+import { RUN_DEFAULTS, dataSpec } from '../runs/run-options';
 import { DEFAULT_LAMBDA } from '@busi/losses';
 
 export const evaluateCommand: Command = {
@@ -55,7 +55,7 @@ async function runEvaluate(v: OptionValues, positionals: string[], ctx: CliConte
     if (!config) throw new UsageError('busi evaluate: --data <BUSI folder> (or --synthetic N) is required for a model folder outside a run');
     spec = config.data;
   } else {
-    const seeded = { ...v, seed: v.seed ?? (config?.data.kind === 'synthetic' ? config.data.seed : 42) };
+    const seeded = { ...v, seed: v.seed ?? (config?.data.kind === 'synthetic' ? config.data.seed : RUN_DEFAULTS.seed) };
     spec = dataSpec(seeded, ctx, 'evaluate');
   }
   const backend = await initBackend({ backend: v.backend as BackendChoice, log: false });

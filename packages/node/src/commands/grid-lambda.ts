@@ -1,24 +1,11 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
-import { lineChartSvg, writeChart } from '../report/plot';
-import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } from '../runs/run-folder';
-import { trainRun } from '../runs/train-run';
-import { runVersions } from '../version';
 import { outputConflict } from '../runs/output-guard';
+import { isNonEmptyDir } from '../runs/run-folder';
 import { RUN_OPTIONS, runConfigFromOptions, runInputs } from '../runs/run-options';
-
-/** One λ's row of the grid table. */
-export interface LambdaRow {
-  lambda: number;
-  run: string;
-  bestEpoch: number | null;
-  /** The best epoch's validation scores. */
-  scores: Record<string, number | null>;
-}
-
-const SCORES = ['val_dice', 'val_iou', 'val_accuracy', 'val_macro_f1', 'val_loss'] as const;
+import { collectLambdaGrid, lambdaGridSweep, lambdaTableMarkdown, runLambdaGrid, writeLambdaGrid } from '../sweep/lambda-grid';
+import { PAPER_SWEEP_DEFAULTS } from '../sweep/spec';
 
 export const gridLambdaCommand: Command = {
   name: 'grid-lambda',
@@ -27,11 +14,12 @@ export const gridLambdaCommand: Command = {
     'Trains --out/lambda-<λ>/ for every λ of --lambdas (same split, seed and options; each a full run',
     'folder), then writes lambda.json, lambda.md and lambda-scores.svg/.png (best-epoch validation Dice,',
     'IoU, accuracy and macro F1 against λ). Re-running with --resume skips finished λ and resumes the',
-    'others. Cost: one training run per λ (9 by default).',
+    'others. Each λ is a task of the sweep engine (busi sweep), which keeps its attempt record in --out/.sweep/.',
+    `Cost: one training run per λ (${PAPER_SWEEP_DEFAULTS.lambdas.length} by default).`,
   ].join('\n'),
   options: {
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'Folder of the runs and the plot (required)' },
-    lambdas: { type: 'string', default: '0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9', valueName: 'L,L,..', description: 'λ values in [0, 1]' },
+    lambdas: { type: 'string', default: PAPER_SWEEP_DEFAULTS.lambdas.join(','), valueName: 'L,L,..', description: 'λ values in [0, 1]' },
     ...RUN_OPTIONS,
     force: { type: 'boolean', short: 'f', description: "Retrain every λ, replacing the grid's runs, table and plot in --out (nothing else there is touched)" },
     resume: { type: 'boolean', description: 'Keep finished runs, resume the others' },
@@ -56,45 +44,14 @@ async function runGrid(v: OptionValues, positionals: string[], ctx: CliContext):
   const base = runConfigFromOptions(v, ctx, 'grid-lambda');
   const conflict = outputConflict({ option: '--out', path: out }, runInputs(base));
   if (conflict) throw new UsageError(`busi grid-lambda: ${conflict}`);
+  const sweep = lambdaGridSweep(out, lambdas, v, base);
   const backend = await initBackend({ backend: v.backend as BackendChoice, log: false });
   ctx.stdout.write(`${backend.summary}\n`);
-  base.versions = await runVersions();
   // --force replaces only what the grid writes (its lambda-<λ> runs, each under its lock, and its
   // table and plot); anything else in --out stays.
-  fs.mkdirSync(out, { recursive: true });
-  const rows: LambdaRow[] = [];
-  for (const [k, lambda] of lambdas.entries()) {
-    const dir = path.join(out, `lambda-${lambda}`);
-    const statusFile = path.join(dir, RUN_FILES.status);
-    const st = fs.existsSync(statusFile) ? readJson<RunStatus>(statusFile) : null;
-    ctx.stdout.write(`\n[${k + 1}/${lambdas.length}] λ = ${lambda}: ${dir}\n`);
-    if (v.force || st?.status !== 'complete') {
-      const resume = !v.force && st !== null && fs.existsSync(path.join(dir, RUN_FILES.config));
-      await trainRun({ ...base, lambda, backend: backend.backend }, dir, { resume, force: !resume, quiet: !!v.quiet, backend: backend.backend }, ctx);
-    } else ctx.stdout.write('  finished earlier; kept\n');
-    const metrics = readJson<{ bestEpoch: number | null; best: Record<string, number> | null }>(path.join(dir, RUN_FILES.metrics), 'run metrics');
-    rows.push({
-      lambda,
-      run: path.relative(out, dir),
-      bestEpoch: metrics.bestEpoch,
-      scores: Object.fromEntries(SCORES.map((s) => [s, metrics.best?.[s] ?? null])),
-    });
-  }
-  rows.sort((a, b) => a.lambda - b.lambda);
-  writeJsonAtomic(path.join(out, 'lambda.json'), { monitor: base.monitor, rows });
-  const f = (x: number | null) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(4));
-  const md = [
-    `# Validation scores against λ (best epoch by ${base.monitor})`,
-    '',
-    `| λ | ${SCORES.join(' | ')} | best epoch |`,
-    `|---|${SCORES.map(() => '---').join('|')}|---|`,
-    ...rows.map((r) => `| ${r.lambda} | ${SCORES.map((s) => f(r.scores[s])).join(' | ')} | ${r.bestEpoch ?? '-'} |`),
-    '',
-  ].join('\n');
-  fs.writeFileSync(path.join(out, 'lambda.md'), md);
-  const x = rows.map((r) => r.lambda);
-  const series = (['val_dice', 'val_iou', 'val_accuracy', 'val_macro_f1'] as const).map((s) => ({ name: s.slice(4), x, y: rows.map((r) => r.scores[s] ?? NaN) }));
-  await writeChart(path.join(out, 'lambda-scores'), lineChartSvg(series, { title: 'Validation scores against λ', xLabel: 'λ (weight of the Dice loss)', yLabel: 'score' }));
-  ctx.stdout.write(`\n${md}\nwrote lambda.json, lambda.md, lambda-scores.svg and lambda-scores.png to ${out}\n`);
+  await runLambdaGrid(sweep, { force: !!v.force, quiet: !!v.quiet, backend: backend.backend }, ctx);
+  const table = collectLambdaGrid(sweep, base.monitor);
+  await writeLambdaGrid(sweep, table);
+  ctx.stdout.write(`\n${lambdaTableMarkdown(table)}\nwrote lambda.json, lambda.md, lambda-scores.svg and lambda-scores.png to ${out}\n`);
   return 0;
 }

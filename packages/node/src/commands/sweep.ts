@@ -3,12 +3,12 @@ import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { VIA_ENV, getBusiScript } from '../sweep/child';
 import { RESULT_COLUMNS, collectSweep, resultsMarkdown, writeResults } from '../sweep/collect';
-import { openSweep, prepareSweep, taskDir, taskRunConfig, type Sweep } from '../sweep/folder';
+import { openSweep, prepareSweep, sweepTaskState, taskRunConfig, type Sweep } from '../sweep/folder';
 import { describeOutcome, runTasks } from '../sweep/local-runner';
 import { arraySlot, taskSlice, type SweepTask } from '../sweep/plan';
+import { PAPER_SWEEP_DEFAULTS } from '../sweep/spec';
 import { checkQueueUrl, enqueueSweep } from '../sweep/queue';
 import { runTask, type TaskOutcome } from '../sweep/run-task';
-import { taskState } from '../sweep/task-state';
 import { stopSignal } from '../runs/stop-signal';
 
 const ACTIONS = ['plan', 'run', 'enqueue', 'collect'] as const;
@@ -19,7 +19,7 @@ export const sweepCommand: Command = {
   summary: 'Grids of trainings (models × λ × folds × seeds): plan, run locally or as cluster array tasks, enqueue for workers, collect',
   description: [
     "A sweep file (JSON or YAML) lists models, lambdas, folds, seeds and busi train's options (train, camelCase);",
-    "what it leaves out is the paper's grid: the 16 models, λ 0.1..0.9, one holdout split, seed 42, busi train's defaults.",
+    `what it leaves out is the paper's grid: the ${PAPER_SWEEP_DEFAULTS.models.length} models, λ ${PAPER_SWEEP_DEFAULTS.lambdas[0]}..${PAPER_SWEEP_DEFAULTS.lambdas.at(-1)}, one holdout split, seed ${PAPER_SWEEP_DEFAULTS.seeds[0]}, busi train's defaults.`,
     'It expands to an ordered task list; every task trains its own resumable run folder <out>/tasks/<task>/.',
     '  plan     print the task list (nothing is written)',
     '  run      run the tasks here (--jobs N processes), or one slice of them: --task-index I --task-count N,',
@@ -79,7 +79,7 @@ async function runSweep(v: OptionValues, positionals: string[], ctx: CliContext)
 function plan(sweep: Sweep, v: OptionValues, ctx: CliContext): number {
   const s = sweep.spec;
   for (const task of sweep.tasks) taskRunConfig(sweep, task, ctx);
-  const rows = sweep.tasks.map((t) => ({ ...t, state: safeState(taskDir(sweep, t)) }));
+  const rows = sweep.tasks.map((t) => ({ ...t, state: safeState(sweep, t) }));
   if (v.json) {
     ctx.stdout.write(`${JSON.stringify({ sweep: sweep.id, tasks: rows }, null, 2)}\n`);
     return 0;
@@ -94,9 +94,9 @@ function plan(sweep: Sweep, v: OptionValues, ctx: CliContext): number {
   return 0;
 }
 
-function safeState(dir: string): string {
+function safeState(sweep: Sweep, task: SweepTask): string {
   try {
-    return taskState(dir);
+    return sweepTaskState(sweep, task);
   } catch (e) {
     return `unusable: ${(e as Error).message}`;
   }

@@ -1,15 +1,14 @@
 import * as path from 'node:path';
 import type { BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
-import { RUN_OPTIONS, runConfigFromOptions } from '../runs/run-options';
+import { RUN_OPTIONS, describeRunDefaults, runConfigFromOptions } from '../runs/run-options';
 import { openTrainJob, runTrainJob } from '../runs/train-job';
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a multi-task model on BUSI (or synthetic data) into a resumable run folder',
   description: [
-    "Defaults are the paper's protocol: 448x448, λ 0.7, Adam lr 1e-4 with weight decay 1e-5, batch 8,",
-    '50 epochs, stratified 8:2 split, resnet50 + unet, seed 42.',
+    `Defaults are the paper's protocol: ${describeRunDefaults()}.`,
     'The run folder gets config.json, split.json, status.json, history.csv (one row per epoch),',
     'metrics.json, best-model/ (by --monitor), last-model/, checkpoint/ (model + trainer state, every',
     'epoch, written atomically) and evaluation/ (report.html on the test part; on validation with --test-fraction 0).',

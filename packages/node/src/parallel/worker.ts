@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiTaskModel, Trainer, tensorDataset } from '@busi/core';
+import { MultiTaskLoss } from '@busi/losses';
 import { initBackend } from '@busi/kernels';
 import type { FromWorker, PlainTensor, ToWorker, WorkerInit } from './protocol';
 
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   const stateSize = state.reduce((s, v) => s + v.size, 0);
   const stateOut = new Float32Array(init.state, init.index * stateSize * 4, stateSize);
   // Only its gradient step is used: the optimizer lives in the main thread.
-  const trainer = new Trainer(model, { lambda: init.lambda, seed: init.seed, metrics: [], verbose: 0 });
+  const trainer = new Trainer(model, { loss: new MultiTaskLoss({ lambda: init.lambda }), seed: init.seed, metrics: [], verbose: 0 });
 
   port.on('message', async (msg: ToWorker) => {
     const t0 = performance.now();

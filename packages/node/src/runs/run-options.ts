@@ -21,34 +21,66 @@ function registeredNames(kind: 'encoder' | 'decoder'): string {
   return entries.map((e) => (e.info.aliases?.length ? `${e.name} (${e.info.aliases.join(', ')})` : e.name)).join(', ');
 }
 
-/** Options shared by `busi train` and `busi grid-lambda`: everything that defines a run. */
+/**
+ * The paper's protocol, which a run follows unless told otherwise: the one home of these defaults
+ * (the option table below, `busi train --help`, sweep files and the paper-448 benchmark read them).
+ */
+export const RUN_DEFAULTS = {
+  encoder: 'resnet50',
+  decoder: 'unet',
+  size: 448,
+  lambda: DEFAULT_LAMBDA,
+  optimizer: 'adam',
+  lr: 1e-4,
+  weightDecay: 1e-5,
+  batchSize: 8,
+  epochs: 50,
+  dropout: 0.5,
+  seed: 42,
+  valFraction: 0.1,
+  testFraction: 0.2,
+  monitor: 'val_dice',
+} as const;
+
+/** {@link RUN_DEFAULTS} in one sentence, for help texts. */
+export function describeRunDefaults(): string {
+  const d = RUN_DEFAULTS;
+  const pct = (x: number) => Math.round(x * 100);
+  return (
+    `${d.size}x${d.size}, λ ${d.lambda}, ${d.optimizer === 'adam' ? 'Adam' : 'AdamW'} lr ${d.lr.toExponential()} with weight decay ${d.weightDecay.toExponential()}, ` +
+    `batch ${d.batchSize}, ${d.epochs} epochs, stratified ${pct(1 - d.valFraction - d.testFraction)}/${pct(d.valFraction)}/${pct(d.testFraction)} % split, ` +
+    `${d.encoder} + ${d.decoder}, seed ${d.seed}, best epoch by ${d.monitor}`
+  );
+}
+
+/** Options shared by `busi train`, `busi cv` and `busi grid-lambda` (and sweep files' `train`): everything that defines a run. */
 export const RUN_OPTIONS: Record<string, OptionSpec> = {
   data: { type: 'string', short: 'd', valueName: 'DIR', description: 'BUSI folder (holding benign/, malignant/, normal/ or Dataset_BUSI_with_GT/)' },
   synthetic: { type: 'int', min: 10, valueName: 'N', description: 'Train on N generated synthetic images instead of --data' },
-  encoder: { type: 'string', default: 'resnet50', description: `Encoder, by registry or smp name: ${registeredNames('encoder')}` },
-  decoder: { type: 'string', default: 'unet', description: `Decoder, by registry or smp class name: ${registeredNames('decoder')}` },
+  encoder: { type: 'string', default: RUN_DEFAULTS.encoder, description: `Encoder, by registry or smp name: ${registeredNames('encoder')}` },
+  decoder: { type: 'string', default: RUN_DEFAULTS.decoder, description: `Decoder, by registry or smp class name: ${registeredNames('decoder')}` },
   'encoder-weights': { type: 'string', valueName: 'FILE', description: 'Pretrained (ImageNet) encoder weights as safetensors (see docs/pytorch-weights.md); default: random init' },
   'decoder-channels': { type: 'string', valueName: 'A,B,..', description: "Decoder channels, e.g. 64,32,16,16,8 (default: the decoder's own)" },
-  dropout: { type: 'number', default: 0.5, min: 0, max: 0.99, description: 'Dropout of the classification head' },
-  size: { type: 'int', default: 448, min: 16, max: 2048, description: 'Square input size in pixels (divisible by the output stride)' },
-  lambda: { type: 'number', default: DEFAULT_LAMBDA, min: 0, max: 1, description: 'λ of L = λ·Dice + (1-λ)·Focal' },
-  optimizer: { type: 'string', default: 'adam', choices: ['adam', 'adamw'], description: 'Optimizer (PyTorch semantics)' },
-  lr: { type: 'number', default: 1e-4, min: 0, description: 'Learning rate' },
-  'weight-decay': { type: 'number', default: 1e-5, min: 0, description: 'Weight decay (adam: L2 as torch.optim.Adam; adamw: decoupled)' },
-  'batch-size': { type: 'int', short: 'b', default: 8, min: 1, description: 'Images per optimizer step' },
+  dropout: { type: 'number', default: RUN_DEFAULTS.dropout, min: 0, max: 0.99, description: 'Dropout of the classification head' },
+  size: { type: 'int', default: RUN_DEFAULTS.size, min: 16, max: 2048, description: 'Square input size in pixels (divisible by the output stride)' },
+  lambda: { type: 'number', default: RUN_DEFAULTS.lambda, min: 0, max: 1, description: 'λ of L = λ·Dice + (1-λ)·Focal' },
+  optimizer: { type: 'string', default: RUN_DEFAULTS.optimizer, choices: ['adam', 'adamw'], description: 'Optimizer (PyTorch semantics)' },
+  lr: { type: 'number', default: RUN_DEFAULTS.lr, min: 0, description: 'Learning rate' },
+  'weight-decay': { type: 'number', default: RUN_DEFAULTS.weightDecay, min: 0, description: 'Weight decay (adam: L2 as torch.optim.Adam; adamw: decoupled)' },
+  'batch-size': { type: 'int', short: 'b', default: RUN_DEFAULTS.batchSize, min: 1, description: 'Images per optimizer step' },
   'micro-batch': { type: 'int', min: 1, description: 'Images per forward/backward pass (gradient accumulation; default: the batch size)' },
-  epochs: { type: 'int', short: 'e', default: 50, min: 1, description: 'Epochs (with --resume: may extend the run)' },
+  epochs: { type: 'int', short: 'e', default: RUN_DEFAULTS.epochs, min: 1, description: 'Epochs (with --resume: may extend the run)' },
   'split-file': { type: 'string', valueName: 'FILE', description: "Use this split (a busi split JSON: writeSplitFile's, or another run's split.json) instead of generating one" },
   fold: { type: 'int', default: 0, min: 0, description: 'Fold of a k-fold --split-file (0-based)' },
-  'val-fraction': { type: 'number', default: 0.1, min: 0.01, max: 0.9, description: 'Validation share of all images: picks the best epoch (and early stopping)' },
-  'test-fraction': { type: 'number', default: 0.2, min: 0, max: 0.9, description: 'Test share of all images, scored only at the end (0: a two-way train/validation split, reported on validation)' },
+  'val-fraction': { type: 'number', default: RUN_DEFAULTS.valFraction, min: 0.01, max: 0.9, description: 'Validation share of all images: picks the best epoch (and early stopping)' },
+  'test-fraction': { type: 'number', default: RUN_DEFAULTS.testFraction, min: 0, max: 0.9, description: 'Test share of all images, scored only at the end (0: a two-way train/validation split, reported on validation)' },
   'group-duplicates': { type: 'boolean', default: true, description: 'Keep near-duplicate BUSI images (resized, re-encoded, cropped, marked copies) in one part of the split' },
   'no-group-duplicates': { type: 'boolean', description: 'Split without grouping duplicates (copies then leak across the parts)' },
   duplicates: { type: 'string', default: 'near', choices: ['near', 'exact'], description: 'Duplicates grouped: near-duplicates, or identical pixels only' },
   'exclude-cross-class': { type: 'boolean', description: 'Leave out every image of a duplicate group whose copies carry different labels' },
-  seed: { type: 'int', default: 42, min: 0, description: 'Seed of split, initialisation, shuffling, augmentation and dropout' },
+  seed: { type: 'int', default: RUN_DEFAULTS.seed, min: 0, description: 'Seed of split, initialisation, shuffling, augmentation and dropout' },
   patience: { type: 'int', default: 0, min: 0, description: 'Early stopping after N epochs without improvement of --monitor (0: off)' },
-  monitor: { type: 'string', default: 'val_dice', description: 'Validation quantity picking the best model (val_dice, val_loss, val_accuracy, val_macro_f1, ...)' },
+  monitor: { type: 'string', default: RUN_DEFAULTS.monitor, description: 'Validation quantity picking the best model (val_dice, val_loss, val_accuracy, val_macro_f1, ...)' },
   augment: { type: 'boolean', default: true, description: 'Seeded training augmentation: flip, small affine, brightness/contrast, speckle' },
   'no-augment': { type: 'boolean', description: 'No augmentation' },
   cache: { type: 'string', default: 'memory', choices: ['memory', 'disk', 'none'], description: 'Keep resized images in memory, in <out>/../.busi-cache, or not at all' },
@@ -153,7 +185,7 @@ function requireFile(option: string, file: string, what: string): void {
 /** `--data DIR` or `--synthetic N` (exactly one). */
 export function dataSpec(v: OptionValues, ctx: CliContext, cmd: string): DataSpec {
   if (v.data !== undefined && v.synthetic !== undefined) throw new UsageError(`busi ${cmd}: give --data or --synthetic, not both`);
-  if (v.synthetic !== undefined) return { kind: 'synthetic', count: v.synthetic as number, seed: (v.seed as number | undefined) ?? 42 };
+  if (v.synthetic !== undefined) return { kind: 'synthetic', count: v.synthetic as number, seed: (v.seed as number | undefined) ?? RUN_DEFAULTS.seed };
   if (v.data === undefined) throw new UsageError(`busi ${cmd}: --data <BUSI folder> (or --synthetic N) is required`);
   const dir = path.resolve(ctx.cwd, v.data as string);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {

@@ -13,6 +13,7 @@ import {
   type MultiTaskModel,
   type TrainingCallback,
 } from '@busi/core';
+import { MultiTaskLoss } from '@busi/losses';
 import type { CliContext } from '../cli/args';
 import { SampleDataset } from '@busi/data';
 import { IMAGENET_NORMALIZATION } from '@busi/data';
@@ -238,7 +239,7 @@ async function trainLocked(config: RunConfig, dir: string, session: TrainSession
     dropLast,
     seed: config.seed,
     optimizer,
-    lambda: config.lambda,
+    loss: new MultiTaskLoss({ lambda: config.lambda }),
     validationData: val,
     metrics: [new MultiTaskMetrics({ classNames: [...data.classNames] })],
     callbacks,

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { endAttempt, readAttempts } from './attempts';
-import type { Sweep } from './folder';
+import { recordsDir, type Sweep } from './folder';
 import type { SweepTask } from './plan';
 import type { TaskOutcome } from './run-task';
 
@@ -50,8 +50,8 @@ export function startTaskProcess(sweep: Sweep, task: SweepTask, via: string, scr
       if (reported) return resolve(reported);
       const error = signal ? `task process ${child.pid} was killed by ${signal}` : `task process ${child.pid} exited with code ${code}${stderr ? `: ${stderr.trim()}` : ''}`;
       // Its attempt is still 'running': close it as failed so that a crash loop (e.g. out of memory) stays bounded.
-      const open = readAttempts(sweep.dir, task.id).attempts.filter((a) => a.outcome === 'running' && a.worker.endsWith(`:${child.pid}`));
-      for (const a of open) endAttempt(sweep.dir, task.id, a.attempt, 'failed', error);
+      const open = readAttempts(recordsDir(sweep), task.id).attempts.filter((a) => a.outcome === 'running' && a.worker.endsWith(`:${child.pid}`));
+      for (const a of open) endAttempt(recordsDir(sweep), task.id, a.attempt, 'failed', error);
       resolve({ task: task.id, outcome: 'failed', error, seconds: (Date.now() - t0) / 1000 });
     });
     child.on('error', (e) => resolve({ task: task.id, outcome: 'failed', error: `could not start a task process: ${e.message}`, seconds: 0 }));

@@ -4,9 +4,9 @@ import type { EvaluationSummary } from '../report/html';
 import { lineChartSvg, writeChart } from '../report/plot';
 import { RUN_FILES, readJson, writeFileAtomic, writeJsonAtomic, type RunStatus } from '../runs/run-folder';
 import { readAttempts } from './attempts';
-import { SWEEP_FILES, taskDir, type Sweep } from './folder';
+import { SWEEP_FILES, recordsDir, sweepTaskState, taskDir, type Sweep } from './folder';
 import { modelLabel, type SweepTask } from './plan';
-import { TASK_RESULT, taskState } from './task-state';
+import { TASK_RESULT } from './task-state';
 
 /** A column of the results table (the paper's Table 1): where its number comes from in a task's evaluation. */
 export interface ResultColumn {
@@ -72,13 +72,13 @@ export function collectSweep(sweep: Sweep): SweepResults {
     const group = groups.get(key) ?? { task, values: [] };
     groups.set(key, group);
     const dir = taskDir(sweep, task);
-    if (taskState(dir) === 'complete') {
+    if (sweepTaskState(sweep, task) === 'complete') {
       const m = readJson<EvaluationSummary>(path.join(dir, TASK_RESULT), 'task evaluation');
       group.values.push(RESULT_COLUMNS.map((c) => c.value(m)));
       complete++;
       continue;
     }
-    const attempts = readAttempts(sweep.dir, task.id).attempts;
+    const attempts = readAttempts(recordsDir(sweep), task.id).attempts;
     const last = attempts.at(-1);
     if (last?.outcome === 'failed') failed.push({ task: task.id, failures: attempts.filter((a) => a.outcome === 'failed').length, error: last.error ?? '' });
     else missing.push({ task: task.id, state: where(dir, last?.outcome) });

@@ -7,6 +7,7 @@ import type { RunConfig } from '../runs/train-run';
 import { writeFoldsFile } from './folds';
 import { expandSweep, sweepId, type SweepTask } from './plan';
 import { readSweepFile, trainOptionValues, type SweepSpec } from './spec';
+import { taskState, type TaskFinish, type TaskState } from './task-state';
 
 /** Files and folders of a sweep folder. */
 export const SWEEP_FILES = {
@@ -33,12 +34,33 @@ export interface SweepPlanFile {
   tasks: SweepTask[];
 }
 
+/** Where a kind of sweep keeps its task runs and records, and what finishes a task. */
+export interface SweepLayout {
+  /** A task's run folder, relative to the sweep folder. */
+  taskFolder(task: SweepTask): string;
+  /** The folder of attempts/ and logs/, relative to the sweep folder ('': the sweep folder itself). */
+  records: string;
+  /**
+   * What a task ends with: 'evaluation' of its best model on its report part (`busi sweep`, whose
+   * table reads it) or its 'training' (`busi grid-lambda`, whose table reads the best epoch's validation scores).
+   */
+  finish: TaskFinish;
+}
+
+/** `busi sweep`'s layout: `tasks/<task id>/` run folders, records beside them, every task evaluated. */
+export const SWEEP_LAYOUT: SweepLayout = {
+  taskFolder: (task) => path.join(SWEEP_FILES.tasks, task.id),
+  records: '',
+  finish: 'evaluation',
+};
+
 /** A sweep and the folder its tasks write to. */
 export interface Sweep {
   dir: string;
   id: string;
   spec: SweepSpec;
   tasks: SweepTask[];
+  layout: SweepLayout;
 }
 
 /**
@@ -51,7 +73,7 @@ export function openSweep(out: string, configFile?: string): Sweep {
   if (existing && existing.format !== 'busi-sweep') throw new UsageError(`busi sweep: '${planFile}' is not a busi sweep plan`);
   if (!configFile) {
     if (!existing) throw new UsageError(`busi sweep: --config FILE is required ('${out}' holds no ${SWEEP_FILES.plan} yet)`);
-    return { dir: out, id: existing.id, spec: existing.spec, tasks: expandSweep(existing.spec) };
+    return { dir: out, id: existing.id, spec: existing.spec, tasks: expandSweep(existing.spec), layout: SWEEP_LAYOUT };
   }
   const spec = readSweepFile(configFile);
   const id = sweepId(spec);
@@ -61,7 +83,7 @@ export function openSweep(out: string, configFile?: string): Sweep {
         `${firstDifference(existing.spec, spec) ?? 'the specs differ'}. Use a new --out for a different grid`,
     );
   }
-  return { dir: out, id, spec, tasks: expandSweep(spec) };
+  return { dir: out, id, spec, tasks: expandSweep(spec), layout: SWEEP_LAYOUT };
 }
 
 function firstDifference(a: SweepSpec, b: SweepSpec): string | null {
@@ -94,7 +116,17 @@ function foldsFile(sweep: Sweep): string {
 
 /** The run folder of a task. */
 export function taskDir(sweep: Sweep, task: SweepTask): string {
-  return path.join(sweep.dir, SWEEP_FILES.tasks, task.id);
+  return path.join(sweep.dir, sweep.layout.taskFolder(task));
+}
+
+/** The folder of a sweep's attempt records and logs. */
+export function recordsDir(sweep: Sweep): string {
+  return path.join(sweep.dir, sweep.layout.records);
+}
+
+/** Where a task stands (see {@link taskState}), by the sweep's layout. */
+export function sweepTaskState(sweep: Sweep, task: SweepTask): TaskState {
+  return taskState(taskDir(sweep, task), sweep.layout.finish);
 }
 
 /** The task's `busi train` configuration (usage errors name the task). */

@@ -3,7 +3,7 @@ import type { CliContext } from '../cli/args';
 import { formatDuration } from '../report/progress';
 import { failureCount, readAttempts } from './attempts';
 import { startTaskProcess, type TaskProcess } from './child';
-import type { Sweep } from './folder';
+import { recordsDir, type Sweep } from './folder';
 import type { SweepTask } from './plan';
 import { allowedAttempts, runTaskWithRetries, type TaskOutcome } from './run-task';
 
@@ -62,7 +62,7 @@ async function runInProcesses(sweep: Sweep, tasks: readonly SweepTask[], options
   const queue = [...tasks];
   const running = new Set<TaskProcess>();
   // Attempts left per task; the first start of a task lets the task process itself refuse one whose failures used up its retries.
-  const left = new Map(tasks.map((t) => [t.id, options.retryFailed ? allowedAttempts(sweep) : allowedAttempts(sweep) - failureCount(readAttempts(sweep.dir, t.id))]));
+  const left = new Map(tasks.map((t) => [t.id, options.retryFailed ? allowedAttempts(sweep) : allowedAttempts(sweep) - failureCount(readAttempts(recordsDir(sweep), t.id))]));
   const retried = new Set<string>();
   const onAbort = () => running.forEach((p) => p.stop());
   options.signal?.addEventListener('abort', onAbort);

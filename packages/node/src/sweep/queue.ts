@@ -2,11 +2,10 @@ import type { Job, Queue, Worker } from 'bullmq';
 import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext } from '../cli/args';
 import { startTaskProcess, type TaskProcess } from './child';
-import { taskDir, type Sweep } from './folder';
+import { sweepTaskState, type Sweep } from './folder';
 import { describeOutcome } from './local-runner';
 import type { SweepTask } from './plan';
 import { allowedAttempts, runTask, type TaskOutcome } from './run-task';
-import { taskState } from './task-state';
 
 // BullMQ on Redis: one job per task (job id = task id) in a queue named after the sweep, so workers
 // of several sweeps can share one Redis. Loaded on demand: the rest of busi does not need it.
@@ -63,7 +62,7 @@ export async function enqueueSweep(sweep: Sweep, tasks: readonly SweepTask[], op
   const summary: EnqueueSummary = { added: [], skipped: [], queued: [], retried: [], failed: [] };
   try {
     for (const task of tasks) {
-      if (taskState(taskDir(sweep, task)) === 'complete') {
+      if (sweepTaskState(sweep, task) === 'complete') {
         summary.skipped.push(task.id);
         continue;
       }

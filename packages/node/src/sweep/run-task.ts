@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import type { CliContext } from '../cli/args';
 import { evaluateFinishedRun } from '../runs/evaluate-run';
 import { readRunConfig, trainRun } from '../runs/train-run';
+import { runVersions } from '../version';
 import { beginAttempt, endAttempt, failureCount, readAttempts } from './attempts';
-import { SWEEP_FILES, taskDir, taskRunConfig, type Sweep } from './folder';
+import { SWEEP_FILES, recordsDir, sweepTaskState, taskDir, taskRunConfig, type Sweep } from './folder';
 import type { SweepTask } from './plan';
-import { resumePoint, taskState } from './task-state';
+import { resumePoint } from './task-state';
 
 /** How one call to {@link runTask} ended. */
 export interface TaskOutcome {
@@ -31,6 +32,13 @@ export interface RunTaskOptions {
   signal?: AbortSignal;
   /** Try a task whose failures used up its retries again. */
   retryFailed?: boolean;
+  /** Train afresh, replacing the task's run folder, even when it finished or could resume. */
+  restart?: boolean;
+  /**
+   * Training output goes here (progress bars unless `quiet`) instead of the task's log, and a
+   * failure's stack is left to the caller: for a sweep run in the foreground (`busi grid-lambda`).
+   */
+  output?: { ctx: CliContext; quiet: boolean };
 }
 
 /** The attempts a sweep allows a task. */
@@ -40,44 +48,46 @@ export function allowedAttempts(sweep: Sweep): number {
 
 /**
  * One attempt at a task in this process: skipped when finished, else trained (resumed from its
- * checkpoint when its run folder exists) and evaluated on its validation part, as `busi train`
- * does. Training output goes to `<sweep>/logs/<task>.log`; the attempt is recorded in
+ * checkpoint when its run folder exists) and, when the layout finishes with an evaluation,
+ * evaluated on its report part, as `busi train` does. Training output goes to `<sweep>/logs/<task>.log`; the attempt is recorded in
  * `<sweep>/attempts/<task>.json` with its error if it fails.
  */
 export async function runTask(sweep: Sweep, task: SweepTask, options: RunTaskOptions): Promise<TaskOutcome> {
   const t0 = Date.now();
   const seconds = () => (Date.now() - t0) / 1000;
   const dir = taskDir(sweep, task);
-  const state = taskState(dir);
+  const records = recordsDir(sweep);
+  const state = options.restart ? 'new' : sweepTaskState(sweep, task);
   if (state === 'complete') return { task: task.id, outcome: 'skipped', seconds: seconds() };
-  const failures = failureCount(readAttempts(sweep.dir, task.id));
+  const failures = failureCount(readAttempts(records, task.id));
   if (failures >= allowedAttempts(sweep) && !options.retryFailed) {
     return { task: task.id, outcome: 'gave-up', error: lastError(sweep, task), seconds: seconds() };
   }
   const resumedFrom = state === 'resumable' ? resumePoint(dir) : { epoch: 0, batch: 0 };
-  const attempt = beginAttempt(sweep.dir, task.id, options.via, resumedFrom);
-  const log = openLog(path.join(sweep.dir, SWEEP_FILES.logs, `${task.id}.log`), sweep.dir);
+  const attempt = beginAttempt(records, task.id, options.via, resumedFrom);
+  const log = options.output ? { ctx: options.output.ctx, close: async () => undefined } : openLog(path.join(records, SWEEP_FILES.logs, `${task.id}.log`), sweep.dir);
   try {
-    log.ctx.stdout.write(`\n== attempt ${attempt} of task ${task.id} (${options.via}, pid ${process.pid}, ${new Date().toISOString()})\n`);
+    if (!options.output) log.ctx.stdout.write(`\n== attempt ${attempt} of task ${task.id} (${options.via}, pid ${process.pid}, ${new Date().toISOString()})\n`);
     const resume = state === 'resumable';
-    const config = resume ? readRunConfig(dir) : { ...taskRunConfig(sweep, task, log.ctx), backend: options.backend };
+    const config = resume ? readRunConfig(dir) : { ...taskRunConfig(sweep, task, log.ctx), backend: options.backend, versions: await runVersions() };
     // The run folder stays locked until its evaluation is written.
-    const result = await trainRun(config, dir, { resume, quiet: true, backend: options.backend, signal: options.signal, keepLock: true }, log.ctx);
+    const session = { resume, force: !!options.restart, quiet: options.output?.quiet ?? true, backend: options.backend, signal: options.signal, keepLock: true };
+    const result = await trainRun(config, dir, session, log.ctx);
     try {
       if (result.status.status !== 'complete') {
-        endAttempt(sweep.dir, task.id, attempt, 'interrupted');
+        endAttempt(records, task.id, attempt, 'interrupted');
         return { task: task.id, outcome: 'interrupted', attempt, resumedFrom, seconds: seconds() };
       }
-      await evaluateFinishedRun(dir, config, result, log.ctx);
+      if (sweep.layout.finish === 'evaluation') await evaluateFinishedRun(dir, config, result, log.ctx);
     } finally {
       result.lock?.release();
     }
-    endAttempt(sweep.dir, task.id, attempt, 'complete');
+    endAttempt(records, task.id, attempt, 'complete');
     return { task: task.id, outcome: 'complete', attempt, resumedFrom, seconds: seconds() };
   } catch (e) {
     const error = (e as Error).message ?? String(e);
-    log.ctx.stderr.write(`error: ${(e as Error).stack ?? error}\n`);
-    endAttempt(sweep.dir, task.id, attempt, 'failed', error);
+    if (!options.output) log.ctx.stderr.write(`error: ${(e as Error).stack ?? error}\n`);
+    endAttempt(records, task.id, attempt, 'failed', error);
     return { task: task.id, outcome: 'failed', attempt, resumedFrom, error, seconds: seconds() };
   } finally {
     await log.close();
@@ -86,7 +96,7 @@ export async function runTask(sweep: Sweep, task: SweepTask, options: RunTaskOpt
 
 /** The error of the task's last failed attempt, if any. */
 export function lastError(sweep: Sweep, task: SweepTask): string | undefined {
-  return readAttempts(sweep.dir, task.id).attempts.filter((a) => a.outcome === 'failed').at(-1)?.error;
+  return readAttempts(recordsDir(sweep), task.id).attempts.filter((a) => a.outcome === 'failed').at(-1)?.error;
 }
 
 /**
@@ -94,7 +104,7 @@ export function lastError(sweep: Sweep, task: SweepTask): string | undefined {
  * allows (failures of earlier runs count, unless `retryFailed`).
  */
 export async function runTaskWithRetries(sweep: Sweep, task: SweepTask, options: RunTaskOptions, onAttempt?: (o: TaskOutcome) => void): Promise<TaskOutcome> {
-  const budget = options.retryFailed ? allowedAttempts(sweep) : allowedAttempts(sweep) - failureCount(readAttempts(sweep.dir, task.id));
+  const budget = options.retryFailed ? allowedAttempts(sweep) : allowedAttempts(sweep) - failureCount(readAttempts(recordsDir(sweep), task.id));
   let outcome: TaskOutcome = await runTask(sweep, task, options);
   for (let tries = 1; outcome.outcome === 'failed' && tries < budget && !options.signal?.aborted; tries++) {
     onAttempt?.(outcome);

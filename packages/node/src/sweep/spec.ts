@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UsageError, parseOptionValue, type OptionValues } from '../cli/args';
-import { RUN_OPTIONS } from '../runs/run-options';
+import { RUN_DEFAULTS, RUN_OPTIONS } from '../runs/run-options';
 import { PAPER_MODELS, decoderRegistryName, encoderRegistryName } from '../models/factory';
 
 /** One model of a sweep: registry names of its decoder and encoder. */
@@ -34,18 +34,20 @@ export const PAPER_SWEEP_DEFAULTS = {
   models: PAPER_MODELS.map((m) => ({ decoder: m.decoder, encoder: m.encoder })),
   lambdas: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
   folds: 1,
-  seeds: [42],
-  dataSeed: 42,
+  seeds: [RUN_DEFAULTS.seed],
+  dataSeed: RUN_DEFAULTS.seed,
   retries: 2,
 } as const satisfies Omit<SweepSpec, 'train' | 'models'> & { models: readonly SweepModel[] };
 
 /** Train options a sweep sets per task from its own lists, with the list that sets each. */
-const SET_BY_SWEEP: Record<string, string> = { encoder: 'models', decoder: 'models', lambda: 'lambdas', seed: 'seeds', fold: 'folds' };
+export const SET_BY_SWEEP: Readonly<Record<string, string>> = { encoder: 'models', decoder: 'models', lambda: 'lambdas', seed: 'seeds', fold: 'folds' };
 /** Train options that hold a path (resolved against the sweep file's folder). */
 const PATH_OPTIONS = new Set(['data', 'split-file', 'encoder-weights']);
 const TOP_KEYS = ['models', 'lambdas', 'folds', 'seeds', 'dataSeed', 'retries', 'train'];
 
 const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** `split-file` → `splitFile`: an option's key in a sweep file's `train`. */
+export const camelKey = (option: string) => option.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
 /** Reads a sweep file (`.json`, `.yaml` or `.yml`) and checks it; errors name the file and the key. */
 export function readSweepFile(file: string): SweepSpec {
@@ -126,7 +128,7 @@ function parseTrain(v: unknown, baseDir: string, fail: (m: string) => never): Sw
     const name = kebab(key);
     if (SET_BY_SWEEP[name]) fail(`train.${key} is set per task by the sweep's ${SET_BY_SWEEP[name]} list`);
     const spec = RUN_OPTIONS[name];
-    if (!spec) fail(`train.${key} is not a busi train option; options: ${Object.keys(RUN_OPTIONS).filter((k) => !SET_BY_SWEEP[k]).map((k) => k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())).join(', ')}`);
+    if (!spec) fail(`train.${key} is not a busi train option; options: ${Object.keys(RUN_OPTIONS).filter((k) => !SET_BY_SWEEP[k]).map(camelKey).join(', ')}`);
     if (typeof value !== (spec.type === 'boolean' ? 'boolean' : spec.type === 'string' ? 'string' : 'number')) {
       fail(`train.${key} must be ${spec.type === 'boolean' ? 'true or false' : spec.type === 'string' ? 'a string' : 'a number'}; got ${JSON.stringify(value)}`);
     }
@@ -147,5 +149,7 @@ function parseTrain(v: unknown, baseDir: string, fail: (m: string) => never): Sw
 export function trainOptionValues(spec: SweepSpec, task: { decoder: string; encoder: string; lambda: number; seed: number; fold: number }): OptionValues {
   const values: OptionValues = Object.fromEntries(Object.entries(RUN_OPTIONS).map(([k, s]) => [k, s.default]));
   for (const [key, value] of Object.entries(spec.train)) values[kebab(key)] = value;
-  return { ...values, decoder: task.decoder, encoder: task.encoder, lambda: task.lambda, seed: task.seed, fold: task.fold, quiet: true };
+  // A one-split sweep may train one fold of a k-fold split file (busi grid-lambda --split-file F --fold j).
+  const fold = spec.folds > 1 ? task.fold : (values.fold as number);
+  return { ...values, decoder: task.decoder, encoder: task.encoder, lambda: task.lambda, seed: task.seed, fold, quiet: true };
 }

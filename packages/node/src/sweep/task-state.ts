@@ -11,12 +11,15 @@ export type TaskState = 'complete' | 'resumable' | 'new';
 /** The file whose presence marks a finished task: the evaluation `busi train` writes last. */
 export const TASK_RESULT = path.join(RUN_EVALUATION, 'metrics.json');
 
+/** What finishes a task: the evaluation of its best model (written last), or its training alone. */
+export type TaskFinish = 'evaluation' | 'training';
+
 /**
- * 'complete' once training finished and its evaluation was written; 'resumable' when the run
+ * 'complete' once training finished and (with `finish` 'evaluation') its evaluation was written; 'resumable' when the run
  * folder exists (with or without a checkpoint: without one the retry starts from the stored split
  * and seed, which gives the same run); 'new' when there is no run folder yet.
  */
-export function taskState(dir: string): TaskState {
+export function taskState(dir: string, finish: TaskFinish = 'evaluation'): TaskState {
   if (!fs.existsSync(dir)) return 'new';
   if (!fs.existsSync(path.join(dir, RUN_FILES.config))) {
     if (fs.readdirSync(dir).length === 0) return 'new';
@@ -24,7 +27,7 @@ export function taskState(dir: string): TaskState {
   }
   const statusFile = path.join(dir, RUN_FILES.status);
   const status = fs.existsSync(statusFile) ? readJson<RunStatus>(statusFile, 'run status').status : 'training';
-  return status === 'complete' && fs.existsSync(path.join(dir, TASK_RESULT)) ? 'complete' : 'resumable';
+  return status === 'complete' && (finish === 'training' || fs.existsSync(path.join(dir, TASK_RESULT))) ? 'complete' : 'resumable';
 }
 
 /** Epoch and batch a resume of `dir` continues from (0, 0 without a checkpoint). */

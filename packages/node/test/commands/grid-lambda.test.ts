@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@busi/kernels';
 import { readPng } from '@busi/data';
-import { SMALL_RUN, cli, ls, readJson } from './helpers';
+import { SMALL_RUN, cli, ls, readJson, treeHash } from './helpers';
 
 let tmp: string;
 beforeAll(async () => {
@@ -44,6 +44,16 @@ describe('busi grid-lambda', () => {
     const again = await cli(['grid-lambda', '-o', out, '--lambdas', '0.2,0.8', ...SMALL_RUN, '--epochs', '1', '--resume'], tmp);
     expect(again.code).toBe(0);
     expect(again.out.match(/finished earlier; kept/g)).toHaveLength(2);
+    // Each λ is a task of the sweep engine: one attempt recorded per λ, none by the skipping rerun.
+    const attempts = (l: number) => readJson(path.join(out, '.sweep', 'attempts', `unet__slim-resnet__lambda${l}__fold0__seed42.json`)).attempts;
+    expect([attempts(0.2), attempts(0.8)].map((a) => a.map((x: { outcome: string }) => x.outcome))).toEqual([['complete'], ['complete']]);
+    // --force retrains the λ it is given (a second attempt) and leaves the other run as it was.
+    const kept = treeHash(path.join(out, 'lambda-0.2'));
+    const forced = await cli(['grid-lambda', '-o', out, '--lambdas', '0.8', ...SMALL_RUN, '--epochs', '1', '--force'], tmp);
+    expect([forced.code, forced.err]).toEqual([0, '']);
+    expect(attempts(0.8).map((x: { outcome: string }) => x.outcome)).toEqual(['complete', 'complete']);
+    expect(treeHash(path.join(out, 'lambda-0.2'))).toEqual(kept);
+    expect(readJson(path.join(out, 'lambda.json')).rows.map((x: { lambda: number }) => x.lambda)).toEqual([0.8]);
     const bad = await cli(['grid-lambda', '-o', path.join(tmp, 'g2'), '--lambdas', '0.2,x', ...SMALL_RUN], tmp);
     expect([bad.code, bad.err]).toEqual([2, expect.stringContaining("--lambdas must be numbers in [0, 1] separated by commas, e.g. 0.1,0.5,0.9; got '0.2,x'")]);
   });

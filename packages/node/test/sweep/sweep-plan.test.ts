@@ -5,6 +5,11 @@ import * as path from 'node:path';
 import { initBackend } from '@busi/kernels';
 import { arraySlot, expandSweep, taskSlice } from '../../src/sweep/plan';
 import { PAPER_SWEEP_DEFAULTS, parseSweepSpec, readSweepFile } from '../../src/sweep/spec';
+import { parseCommandArgs } from '../../src/cli/args';
+import { gridLambdaCommand } from '../../src/commands/grid-lambda';
+import { runConfigFromOptions } from '../../src/runs/run-options';
+import { taskDir, taskRunConfig } from '../../src/sweep/folder';
+import { LAMBDA_GRID_LAYOUT, lambdaGridSweep } from '../../src/sweep/lambda-grid';
 import { cli, readJson } from '../commands/helpers';
 import { SMALL_SWEEP } from './helpers';
 
@@ -53,6 +58,23 @@ describe('sweep files', () => {
     expect(slices.flat().sort((a, b) => a - b)).toEqual([...tasks.keys()]);
     expect(slices[1]).toEqual([1, 4, 7, 10, 13]);
     expect(() => taskSlice(tasks, 3, 3)).toThrow('--task-index must be an integer in [0, 2]; got 3');
+  });
+
+  test("busi grid-lambda's preset: a task per λ in lambda-<λ>/, each trained with the command's configuration at its λ", () => {
+    const ctx = { stdout: process.stdout, stderr: process.stderr, cwd: tmp };
+    fs.writeFileSync(path.join(tmp, 'split.json'), '{}');
+    const argv = ['-o', 'grid', '--synthetic', '24', '--encoder', 'slim-resnet', '--size', '32', '--seed', '7', '--lr', '0.003', '--split-file', 'split.json', '--fold', '2', '--no-augment'];
+    const { values } = parseCommandArgs(gridLambdaCommand, argv);
+    const base = runConfigFromOptions(values, ctx, 'grid-lambda');
+    const sweep = lambdaGridSweep(path.join(tmp, 'grid'), [0.8, 0.2], values, base);
+    expect(sweep.layout).toBe(LAMBDA_GRID_LAYOUT);
+    expect(sweep.tasks.map((t) => [t.lambda, path.relative(tmp, taskDir(sweep, t))])).toEqual([[0.8, path.join('grid', 'lambda-0.8')], [0.2, path.join('grid', 'lambda-0.2')]]);
+    expect(sweep.spec).toMatchObject({ models: [{ decoder: 'unet', encoder: 'slim-resnet' }], folds: 1, seeds: [7], dataSeed: 7, retries: 0 });
+    for (const task of sweep.tasks) {
+      const { created: _a, ...got } = taskRunConfig(sweep, task, ctx);
+      const { created: _b, ...want } = { ...base, lambda: task.lambda };
+      expect(got).toEqual(want);
+    }
   });
 
   test('the array slot comes from the options, Slurm or a Kubernetes Indexed Job', () => {
