@@ -10,6 +10,7 @@ export { trainRun, buildModel, readRunConfig, readRunSplit, DEFAULT_NORMALIZATIO
 export { evaluateRun, type EvaluateRunArgs } from './runs/evaluate-run';
 export { makeRunSplit, runSampleGroups, selectionPart, reportPart, type RunSplitSettings } from './runs/run-split';
 export { loadData, type DataSpec, type LoadedData } from './runs/data';
+export { RUN_DEFAULTS } from './runs/run-options';
 export { RUN_FILES, parseHistoryCsv, findCheckpoint, loadCheckpoint, type RunStatus, type CheckpointSearch } from './runs/run-folder';
 export { acquireRunLock, lockHolder, RunLockedError, LOCK_FILE, type RunLock, type LockHolder } from './runs/run-lock';
 export type { EvaluationSummary, GalleryItem, PerImageRow } from './report/html';
@@ -38,7 +39,8 @@ export { UsageError, type Command, type CliContext, type OptionSpec, type Option
 export { BUSI_VERSION } from './version';
 export { readSweepFile, parseSweepSpec, PAPER_SWEEP_DEFAULTS, type SweepSpec, type SweepModel } from './sweep/spec';
 export { expandSweep, taskSlice, arraySlot, sweepId, type SweepTask, type ArraySlot } from './sweep/plan';
-export { openSweep, prepareSweep, taskDir, SWEEP_FILES, type Sweep, type SweepPlanFile } from './sweep/folder';
+export { openSweep, prepareSweep, taskDir, SWEEP_FILES, SWEEP_LAYOUT, type Sweep, type SweepLayout, type SweepPlanFile } from './sweep/folder';
+export type { TaskFinish } from './sweep/task-state';
 export { runTasks, type RunTasksOptions } from './sweep/local-runner';
 export { runTask, type TaskOutcome, type RunTaskOptions } from './sweep/run-task';
 export { readAttempts, type TaskAttempt, type TaskAttempts } from './sweep/attempts';
