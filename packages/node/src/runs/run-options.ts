@@ -26,19 +26,33 @@ function registeredNames(kind: 'encoder' | 'decoder'): string {
  * (the option table below, `busi train --help`, sweep files and the paper-448 benchmark read them).
  */
 export const RUN_DEFAULTS = {
+  /** Encoder (registry name). */
   encoder: 'resnet50',
+  /** Decoder (registry name). */
   decoder: 'unet',
+  /** Square input size in pixels. */
   size: 448,
+  /** λ of L = λ·Dice + (1-λ)·Focal: the loss's own default. */
   lambda: DEFAULT_LAMBDA,
+  /** Optimizer, with PyTorch semantics. */
   optimizer: 'adam',
+  /** Learning rate. */
   lr: 1e-4,
+  /** Weight decay (L2 for adam). */
   weightDecay: 1e-5,
+  /** Images per optimizer step. */
   batchSize: 8,
+  /** Epochs. */
   epochs: 50,
+  /** Dropout of the classification head. */
   dropout: 0.5,
+  /** Seed of split, initialisation, shuffling, augmentation and dropout. */
   seed: 42,
+  /** Validation share of all images (picks the best epoch). */
   valFraction: 0.1,
+  /** Test share of all images (scored once at the end). */
   testFraction: 0.2,
+  /** Validation quantity picking the best epoch. */
   monitor: 'val_dice',
 } as const;
 
