@@ -1,6 +1,7 @@
 export * from './contracts/encoder';
 export * from './contracts/decoder';
 export * from './contracts/encoder-base';
+export * from './contracts/decoder-base';
 export * from './registry/registry';
 export * from './registry/index';
 export * from './layers/torch-params';

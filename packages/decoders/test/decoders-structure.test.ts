@@ -113,7 +113,7 @@ describe('decoder registration and options', () => {
 
 describe.each(['unetplusplus', 'unet++', 'fpn', 'deeplabv3plus'])('%s in a MultiTaskModel with a tiny encoder', (name) => {
   const stride = name === 'deeplabv3plus' ? 16 : 32;
-  // Dropout off so that the loss curve is deterministic; 'unet++' also exercises SCSE attention.
+  // Dropout off (the entry's deterministicArgs) so that the loss curve is deterministic; 'unet++' also exercises SCSE attention.
   const channels = name === 'unet++' ? [3, 16, 32, 32, 48, 64] : [3, 8, 16, 24, 32, 40];
   const options: Record<string, Record<string, unknown>> = {
     fpn: { pyramidChannels: 32, segmentationChannels: 32 },
@@ -125,7 +125,7 @@ describe.each(['unetplusplus', 'unet++', 'fpn', 'deeplabv3plus'])('%s in a Multi
     new MultiTaskModel({
       classificationHead: { dropout: 0 },
       encoder: tinyEncoder(channels, stride),
-      decoder: createDecoder(name, { encoderChannels: channels, dropout: 0, ...options[name] }),
+      decoder: createDecoder(name, { encoderChannels: channels, ...decoders.info(name).deterministicArgs, ...options[name] }),
       classes: 3,
     });
 

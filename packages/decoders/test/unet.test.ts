@@ -73,7 +73,7 @@ describe('unet decoder structure', () => {
 
   it('builds one block per encoder stage and checks decoderChannels against the depth', () => {
     const d = new UnetDecoder({ encoderChannels: [3, 64, 256, 512] });
-    expect(d.decoderChannels).toEqual([256, 128, 64]);
+    expect(d.options.decoderChannels).toEqual([256, 128, 64]);
     expect(d.outChannels).toBe(64);
     expect(() => new UnetDecoder({ encoderChannels: [3, 64, 256, 512], decoderChannels: [32, 16] })).toThrow(
       /depth 3, so decoderChannels needs 3 entries, got 2/,
@@ -93,9 +93,11 @@ describe('unet decoder structure', () => {
       args: { encoderChannels: RESNET_CHANNELS, decoderChannels: [64, 32, 16, 8, 8], useBatchnorm: true, attentionType: 'scse', prefix: 'decoder' },
     });
     expect(createDecoder(cfg.name, cfg.args as never).getConfig()).toEqual(cfg);
-    // smp's Unet has no dropout: a rate is refused rather than silently ignored; 0 (shared option sets) is accepted.
+    // smp's Unet has no dropout: any rate, 0 included, is refused rather than silently ignored (deterministic
+    // option sets come from each entry's deterministicArgs, and Unet's has none).
     expect(() => createDecoder('unet', { encoderChannels: RESNET_CHANNELS, dropout: 0.3 })).toThrow(/unet: smp's Unet decoder has no dropout, got dropout 0.3/);
-    expect(createDecoder('unet', { encoderChannels: RESNET_CHANNELS, dropout: 0 }).getConfig().args).not.toHaveProperty('dropout');
+    expect(() => createDecoder('unet', { encoderChannels: RESNET_CHANNELS, dropout: 0 })).toThrow(/unet: smp's Unet decoder has no dropout, got dropout 0/);
+    expect(decoders.info('unet').deterministicArgs).toBeUndefined();
   });
 });
 

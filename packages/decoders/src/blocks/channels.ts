@@ -1,15 +1,4 @@
 /**
- * Checks a decoder's encoder channel list (input first) and returns a copy; `what` names the
- * decoder in the message.
- */
-export function checkEncoderChannels(what: string, channels: readonly number[] | undefined): number[] {
-  if (!Array.isArray(channels) || channels.length < 2 || channels.some((c) => !Number.isInteger(c) || c <= 0)) {
-    throw new Error(`${what}: encoderChannels must list the input and at least one encoder feature as positive integers, e.g. [3, 64, 256, 512, 1024, 2048]`);
-  }
-  return [...channels];
-}
-
-/**
  * The output widths of a decoder with one block per encoder stage (deepest first): `given`, or
  * `defaults` cut to the encoder's depth, checked against that depth.
  */

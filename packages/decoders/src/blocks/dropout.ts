@@ -1,11 +1,6 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { Dropout } from '@busi/core';
 
-/** Throws unless `rate` is a valid dropout probability in [0, 1); `what` names the decoder in the message. */
-export function checkRate(what: string, rate: number): void {
-  if (!(typeof rate === 'number' && rate >= 0 && rate < 1)) throw new Error(`${what}: dropout must be in [0, 1), got ${rate}`);
-}
-
 /** Channel-wise dropout (PyTorch Dropout2d: whole NHWC channels are zeroed together, seeded per step), or `x` when rate is 0. */
 export function dropout2d(x: SymbolicTensor, name: string, rate: number): SymbolicTensor {
   if (rate === 0) return x;

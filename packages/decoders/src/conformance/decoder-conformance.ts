@@ -31,7 +31,7 @@ export interface DecoderConformanceOptions {
   sizes?: [number, number][];
   /** Input [height, width] of the training check. Default [64, 64] (or [m, m], see `sizes`). */
   trainSize?: [number, number];
-  /** Extra decoder arguments of the save/load and training checks. Default `{ dropout: 0 }` (deterministic passes). */
+  /** Extra decoder arguments of the save/load and training checks. Default the registry entry's `deterministicArgs` (dropout off, so the passes repeat). */
   trainArgs?: Record<string, unknown>;
   /** Optimiser steps of the training check. Default 3. */
   trainSteps?: number;
@@ -109,7 +109,7 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
           [96, 64],
           [32, 32],
         ]);
-  const trainArgs = { ...args, ...(options.trainArgs ?? { dropout: 0 }) };
+  const trainArgs = { ...args, ...(options.trainArgs ?? info.deterministicArgs ?? {}) };
   const decoder = (extra: Record<string, unknown> = {}): Decoder =>
     createDecoder(name, { encoderChannels: channels, ...args, ...extra });
   const multiTask = (extra: Record<string, unknown> = {}) =>
@@ -120,6 +120,24 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
     });
 
   return [
+    {
+      name: "the registry entry's defaults are every option, and what the factory applies",
+      run: async () => {
+        const defaults = info.defaults;
+        if (!defaults) conformanceFail(name, 'the registry entry has no `defaults` (every option with its default, plain data)');
+        const built = createDecoder(name, { encoderChannels: channels }).getConfig().args;
+        const want = ['encoderChannels', 'prefix', ...Object.keys(defaults)].sort();
+        if (!sameJson(Object.keys(built).sort(), want)) {
+          conformanceFail(name, `getConfig() args [${Object.keys(built).sort().join(', ')}] are not encoderChannels, prefix and the entry's defaults [${Object.keys(defaults).join(', ')}]`);
+        }
+        for (const [key, value] of Object.entries(defaults)) {
+          if (!sameJson(built[key], value)) conformanceFail(name, `default ${key}: the entry says ${JSON.stringify(value)}, the factory applies ${JSON.stringify(built[key])}`);
+        }
+        for (const key of Object.keys(info.deterministicArgs ?? {})) {
+          if (!(key in defaults)) conformanceFail(name, `deterministicArgs sets '${key}', which is not one of the entry's options`);
+        }
+      },
+    },
     {
       name: 'decoded map: channels and stride at several input sizes',
       run: async () => {

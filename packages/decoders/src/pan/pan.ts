@@ -1,13 +1,19 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { BatchNorm2d, Conv2d, MaxPool2d, Resize, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
+import { BatchNorm2d, Conv2d, DecoderBase, MaxPool2d, Resize, registerDecoder, type DecoderArgs } from '@busi/core';
 
-/** Options of {@link PANDecoder} (smp `PAN` defaults). */
-export interface PANDecoderArgs extends DecoderArgs {
-  /** Channels of the attention blocks and of the decoder output. Default 32. */
-  decoderChannels?: number;
-  /** Up-sampling the segmentation head applies (the decoder's output stride). Default 4. */
-  upsampling?: number;
+/** The options of {@link PANDecoder} (smp's `PAN` arguments). */
+export interface PANDecoderOptions {
+  /** Channels of the attention blocks and of the decoder output. */
+  decoderChannels: number;
+  /** Up-sampling the segmentation head applies (the decoder's output stride). */
+  upsampling: number;
 }
+
+/** smp's PAN defaults (also the registry entry's `defaults`). */
+export const PAN_DEFAULTS: Readonly<PANDecoderOptions> = { decoderChannels: 32, upsampling: 4 };
+
+/** Arguments of {@link PANDecoder}: the encoder's channel list and any of {@link PANDecoderOptions}. */
+export interface PANDecoderArgs extends DecoderArgs, Partial<PANDecoderOptions> {}
 
 /**
  * smp's PAN decoder (Li et al. 2018, Pyramid Attention Network) on an encoder dilated to output
@@ -17,44 +23,25 @@ export interface PANDecoderArgs extends DecoderArgs {
  * 4 features. Resizes are bilinear with align_corners. The FPA pools the stride-16 map three
  * times, so inputs must be at least 128 pixels on each side.
  */
-export class PANDecoder implements Decoder {
-  readonly name = 'pan';
+export class PANDecoder extends DecoderBase<PANDecoderOptions> {
   readonly outChannels: number;
   readonly outputStride: number;
   readonly headKernelSize = 3;
-  readonly encoderChannels: readonly number[];
-  readonly prefix: string;
 
   constructor(args: PANDecoderArgs) {
-    this.encoderChannels = [...args.encoderChannels];
-    this.outChannels = args.decoderChannels ?? 32;
-    this.outputStride = args.upsampling ?? 4;
-    this.prefix = args.prefix ?? 'decoder';
-    if (!Number.isInteger(this.outChannels) || this.outChannels < 1) {
-      throw new Error(`PANDecoder: decoderChannels must be a positive integer, got ${this.outChannels}`);
-    }
-    if (this.encoderChannels.length < 5) {
-      throw new Error(`PANDecoder: needs an encoder of depth >= 4 (features at strides 4..16), got channels [${this.encoderChannels.join(', ')}]`);
-    }
+    super('pan', args, PAN_DEFAULTS, { minDepth: 4, why: 'features at strides 4..16' });
+    this.checkPositiveIntegers('decoderChannels', 'upsampling');
+    this.outChannels = this.options.decoderChannels;
+    this.outputStride = this.options.upsampling;
   }
 
-  apply(features: SymbolicTensor[]): SymbolicTensor {
-    if (features.length !== this.encoderChannels.length) {
-      throw new Error(`PANDecoder: expected ${this.encoderChannels.length} encoder features, got ${features.length}`);
-    }
+  protected build(features: SymbolicTensor[]): SymbolicTensor {
     const p = this.prefix;
     const f = (k: number) => features[features.length - k];
     const x5 = this.fpa(f(1), `${p}.fpa`);
     const x4 = this.gau(f(2), x5, `${p}.gau3`);
     const x3 = this.gau(f(3), x4, `${p}.gau2`);
     return this.gau(f(4), x3, `${p}.gau1`);
-  }
-
-  getConfig(): DecoderConfig {
-    return {
-      name: this.name,
-      args: { encoderChannels: [...this.encoderChannels], decoderChannels: this.outChannels, upsampling: this.outputStride, prefix: this.prefix },
-    };
   }
 
   /** smp's FPABlock. */
@@ -108,6 +95,6 @@ registerDecoder('pan', (args) => new PANDecoder(args as PANDecoderArgs), {
   minTrainingBatch: 2,
   minInputSize: 128,
   reference: { library: 'smp', name: 'PAN', params: { resnet50: 751_495, resnext50_32x4d: 751_495, 'tu-wide_resnet50_2': 751_495, 'efficientnet-b4': 126_023 }, segmentationHeadParams: 289 },
-  defaults: { decoderChannels: 32, upsampling: 4 },
+  defaults: PAN_DEFAULTS,
   description: 'Pyramid attention network: feature pyramid attention on the stride-16 feature, global attention up-sampling',
 });

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { decoders, encoders, listDecoders, listEncoders } from '@busi/core';
+import { createDecoder, decoders, encoders, listDecoders, listEncoders } from '@busi/core';
 import { encoderConformanceChecks } from '@busi/backbones';
 import { decoderConformanceChecks } from '@busi/decoders';
 import { initBackend } from '@busi/kernels';
@@ -47,9 +47,15 @@ test('one folder + one registry entry: known by name and alias, with the catalog
     model.dispose();
   }
   x.dispose();
-  // The shared argument checks come with EncoderBase; the decoder checks its own.
+  // The shared argument checks come with EncoderBase and DecoderBase, named by the entry; the rest each checks itself.
   expect(() => new ToyVggEncoder({ depth: 7 })).toThrow(/toy-vgg: depth must be an integer in 1..5/);
-  expect(() => new ToyFpnDecoder({ encoderChannels: [3, 8, 12], channels: 0 })).toThrow(/toy-fpn: channels/);
+  expect(() => new ToyFpnDecoder({ encoderChannels: [3, 8] })).toThrow(/toy-fpn: needs an encoder of depth >= 2 \(a stride-4 feature\), got encoderChannels \[3, 8\]/);
+  expect(() => new ToyFpnDecoder({ encoderChannels: [3, 8, 12], channels: 0 })).toThrow(/toy-fpn: channels must be a positive integer, got 0/);
+  // DecoderBase keeps the config: every option, the defaults the entry lists filled in.
+  expect(createDecoder('toyfpn', { encoderChannels: [3, 8, 12] }).getConfig()).toEqual({
+    name: 'toy-fpn',
+    args: { encoderChannels: [3, 8, 12], ...decoders.info('toy-fpn').defaults, prefix: 'decoder' },
+  });
 });
 
 describe('the encoder conformance suite on toy-vgg', () => {

@@ -1,35 +1,37 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { Conv2d, Resize, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
+import { Conv2d, DecoderBase, Resize, registerDecoder, type DecoderArgs } from '@busi/core';
 import { conv2dReLU } from '@busi/decoders';
 
-/** Arguments of {@link ToyFpnDecoder}: the encoder's channel list plus its own options. */
-export interface ToyFpnArgs extends DecoderArgs {
-  /** Channels of the laterals and of the decoded map. Default 16. */
-  channels?: number;
+/** The options of {@link ToyFpnDecoder}, one doc line each. */
+export interface ToyFpnOptions {
+  /** Channels of the laterals and of the decoded map. */
+  channels: number;
 }
+
+/** Every option with its default: plain data, also the registry entry's `defaults`. */
+export const TOY_FPN_DEFAULTS: Readonly<ToyFpnOptions> = { channels: 16 };
+
+/** Arguments of {@link ToyFpnDecoder}: the encoder's channel list plus any of its options. */
+export interface ToyFpnArgs extends DecoderArgs, Partial<ToyFpnOptions> {}
 
 /**
  * 1×1 laterals on the stride-4…32 features, summed top-down after nearest up-sampling, then one
  * Conv2dReLU block (the shared decoder block of `@busi/decoders`): a map at stride 4.
  */
-export class ToyFpnDecoder implements Decoder {
-  readonly name = 'toy-fpn';
+export class ToyFpnDecoder extends DecoderBase<ToyFpnOptions> {
   readonly outChannels: number;
   readonly outputStride = 4; // the segmentation head up-samples ×4 after its conv
   readonly headKernelSize = 1;
-  private readonly encoderChannels: readonly number[];
-  private readonly prefix: string;
 
   constructor(args: ToyFpnArgs) {
-    if (!args.encoderChannels || args.encoderChannels.length < 3) throw new Error('toy-fpn: needs an encoder of depth >= 2 (a stride-4 feature)');
-    const channels = args.channels ?? 16;
-    if (!Number.isInteger(channels) || channels < 1) throw new Error(`toy-fpn: channels must be a positive integer, got ${String(channels)}`);
-    this.encoderChannels = [...args.encoderChannels];
-    this.outChannels = channels;
-    this.prefix = args.prefix ?? 'decoder';
+    // Checks encoderChannels (and the depth asked for) and prefix, and resolves the options.
+    super('toy-fpn', args, TOY_FPN_DEFAULTS, { minDepth: 2, why: 'a stride-4 feature' });
+    this.checkPositiveIntegers('channels');
+    this.outChannels = this.options.channels;
   }
 
-  apply(features: SymbolicTensor[]): SymbolicTensor {
+  // Called by apply() once the feature count is checked against encoderChannels.
+  protected build(features: SymbolicTensor[]): SymbolicTensor {
     const maps = features.slice(2); // strides 4, 8, 16, 32: smp's decoders skip the input and stride 2
     const lateral = (i: number) => new Conv2d({ name: `${this.prefix}.lateral.${i}`, filters: this.outChannels, kernelSize: 1 }).apply(maps[i]) as SymbolicTensor;
     let x = lateral(maps.length - 1);
@@ -40,15 +42,12 @@ export class ToyFpnDecoder implements Decoder {
     }
     return conv2dReLU(x, `${this.prefix}.fuse`, this.outChannels);
   }
-
-  getConfig(): DecoderConfig {
-    return { name: this.name, args: { encoderChannels: [...this.encoderChannels], channels: this.outChannels, prefix: this.prefix } };
-  }
 }
 
+// The registry entry: the catalogue facts every tool reads (names, encoder stride, defaults).
 registerDecoder('toy-fpn', (args) => new ToyFpnDecoder(args), {
   encoderOutputStride: 32,
   aliases: ['toyfpn'],
-  defaults: { channels: 16 },
+  defaults: TOY_FPN_DEFAULTS,
   description: 'walkthrough decoder: top-down 1×1 laterals and one Conv2dReLU',
 });
