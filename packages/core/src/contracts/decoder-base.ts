@@ -24,13 +24,17 @@ export interface DecoderRequirements {
  * sets `outChannels` / `outputStride` / `headKernelSize`, and builds its layers in `build`.
  */
 export abstract class DecoderBase<TOptions extends object> implements Decoder {
+  /** Registry name. */
   readonly name: string;
   /** The encoder's channel list, input first: all the decoder knows of its encoder. */
   readonly encoderChannels: readonly number[];
   /** Prefix of every layer name (the PyTorch module path of the decoder). */
   readonly prefix: string;
+  /** Channels of the returned map. */
   abstract readonly outChannels: number;
+  /** Stride of the returned map relative to the input: the segmentation head up-samples by it. */
   abstract readonly outputStride: number;
+  /** Kernel size of the segmentation head's conv on this decoder (as smp's head for it). */
   abstract readonly headKernelSize: number;
   private readonly resolved: TOptions;
 
