@@ -1,17 +1,23 @@
 import { layers, type SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { AdaptiveAvgPool2d, Resize, UnusedWeights, heldBatchNorm2d, heldConv2d, registerDecoder, type Decoder, type DecoderArgs, type DecoderConfig } from '@busi/core';
+import { AdaptiveAvgPool2d, DecoderBase, Resize, UnusedWeights, heldBatchNorm2d, heldConv2d, registerDecoder, type DecoderArgs } from '@busi/core';
 import { conv2dReLU } from '../blocks';
 
 /** The pyramid pooling module's bin counts per side (smp fixes them). */
 export const UPERNET_POOL_SIZES = [1, 2, 3, 6] as const;
 
-/** Options of {@link UPerNetDecoder} (smp 0.4 `UPerNet` defaults: `decoder_*` arguments). */
-export interface UPerNetDecoderArgs extends DecoderArgs {
-  /** Channels of the pyramid pooling output and of every FPN level (`decoder_pyramid_channels`). Default 256. */
-  pyramidChannels?: number;
-  /** Channels of the fused map the segmentation head sees (`decoder_segmentation_channels`). Default 64. */
-  segmentationChannels?: number;
+/** The options of {@link UPerNetDecoder} (smp 0.4's `UPerNet` `decoder_*` arguments). */
+export interface UPerNetDecoderOptions {
+  /** Channels of the pyramid pooling output and of every FPN level (`decoder_pyramid_channels`). */
+  pyramidChannels: number;
+  /** Channels of the fused map the segmentation head sees (`decoder_segmentation_channels`). */
+  segmentationChannels: number;
 }
+
+/** smp 0.4's UPerNet defaults (also the registry entry's `defaults`). */
+export const UPERNET_DEFAULTS: Readonly<UPerNetDecoderOptions> = { pyramidChannels: 256, segmentationChannels: 64 };
+
+/** Arguments of {@link UPerNetDecoder}: the encoder's channel list and any of {@link UPerNetDecoderOptions}. */
+export interface UPerNetDecoderArgs extends DecoderArgs, Partial<UPerNetDecoderOptions> {}
 
 /**
  * smp 0.4's UPerNet decoder (Xiao et al. 2018, unified perceptual parsing), as released in
@@ -24,36 +30,21 @@ export interface UPerNetDecoderArgs extends DecoderArgs {
  * smp builds one more lateral conv, on the input-resolution feature, that never runs; its weights are
  * held as unused (see {@link UnusedWeights}) so counts and state dicts equal the reference's.
  */
-export class UPerNetDecoder implements Decoder {
-  readonly name = 'upernet';
+export class UPerNetDecoder extends DecoderBase<UPerNetDecoderOptions> {
   readonly outChannels: number;
   readonly outputStride = 4;
   readonly headKernelSize = 1;
-  readonly encoderChannels: readonly number[];
-  readonly pyramidChannels: number;
-  readonly prefix: string;
 
   constructor(args: UPerNetDecoderArgs) {
-    this.encoderChannels = [...args.encoderChannels];
-    this.pyramidChannels = args.pyramidChannels ?? 256;
-    this.outChannels = args.segmentationChannels ?? 64;
-    this.prefix = args.prefix ?? 'decoder';
-    for (const [key, value] of [['pyramidChannels', this.pyramidChannels], ['segmentationChannels', this.outChannels]] as const) {
-      if (!Number.isInteger(value) || value < 1) throw new Error(`UPerNetDecoder: ${key} must be a positive integer, got ${value}`);
+    super('upernet', args, UPERNET_DEFAULTS, { minDepth: 3, why: 'a stride-4 level to fuse at' });
+    this.checkPositiveIntegers('pyramidChannels', 'segmentationChannels');
+    if (this.encoderChannels[this.encoderDepth] < UPERNET_POOL_SIZES.length) {
+      this.fail(`the deepest feature needs at least ${UPERNET_POOL_SIZES.length} channels, got channels [${this.encoderChannels.join(', ')}]`);
     }
-    if (this.encoderChannels.length < 4) {
-      throw new Error(`UPerNetDecoder: needs an encoder of depth >= 3, got channels [${this.encoderChannels.join(', ')}]`);
-    }
-    const deepest = this.encoderChannels[this.encoderChannels.length - 1];
-    if (deepest < UPERNET_POOL_SIZES.length) {
-      throw new Error(`UPerNetDecoder: the deepest feature needs at least ${UPERNET_POOL_SIZES.length} channels, got channels [${this.encoderChannels.join(', ')}]`);
-    }
+    this.outChannels = this.options.segmentationChannels;
   }
 
-  apply(features: SymbolicTensor[]): SymbolicTensor {
-    if (features.length !== this.encoderChannels.length) {
-      throw new Error(`UPerNetDecoder: expected ${this.encoderChannels.length} encoder features, got ${features.length}`);
-    }
+  protected build(features: SymbolicTensor[]): SymbolicTensor {
     const p = this.prefix;
     const [, ...deepToShallow] = features;
     deepToShallow.reverse();
@@ -77,37 +68,23 @@ export class UPerNetDecoder implements Decoder {
       return new Resize({ name: `${b}.up`, mode: 'bilinear' }).apply([y, x]) as SymbolicTensor;
     });
     const cat = layers.concatenate({ name: `${name}.cat`, axis: -1 }).apply([x, ...branches]) as SymbolicTensor;
-    return conv2dReLU(cat, `${name}.out_conv`, this.pyramidChannels, { kernelSize: 1 });
+    return conv2dReLU(cat, `${name}.out_conv`, this.options.pyramidChannels, { kernelSize: 1 });
   }
 
-  /** smp 0.4's FPNBlock: the coarser level resized to the skip's size plus a 1×1 conv-BN-ReLU of the skip (none for a 0-channel skip). */
+  /** smp 0.4's FPNBlock: the coarser level resized to the skip's size plus a 1×1 conv-BN-ReLU of the skip. */
   private topDown(x: SymbolicTensor, skip: SymbolicTensor, name: string): SymbolicTensor {
     const up = new Resize({ name: `${name}.up`, mode: 'bilinear' }).apply([x, skip]) as SymbolicTensor;
-    if (skip.shape[3] === 0) return up;
-    const lateral = conv2dReLU(skip, `${name}.skip_conv`, this.pyramidChannels, { kernelSize: 1 });
+    const lateral = conv2dReLU(skip, `${name}.skip_conv`, this.options.pyramidChannels, { kernelSize: 1 });
     return layers.add({ name: `${name}.add` }).apply([up, lateral]) as SymbolicTensor;
   }
 
   /** The lateral conv-BN smp builds for the input-resolution feature and never runs. */
   private unusedInputStage(x: SymbolicTensor, name: string): SymbolicTensor {
     const cin = this.encoderChannels[0];
-    if (cin === 0) return x;
-    const c = this.pyramidChannels;
+    const c = this.options.pyramidChannels;
     const conv = new UnusedWeights({ name: `${name}.skip_conv.0`, held: heldConv2d('', { kernelSize: 1, inChannels: cin, filters: c }) });
     const bn = new UnusedWeights({ name: `${name}.skip_conv.1`, held: heldBatchNorm2d('', c) });
     return bn.apply(conv.apply(x)) as SymbolicTensor;
-  }
-
-  getConfig(): DecoderConfig {
-    return {
-      name: this.name,
-      args: {
-        encoderChannels: [...this.encoderChannels],
-        pyramidChannels: this.pyramidChannels,
-        segmentationChannels: this.outChannels,
-        prefix: this.prefix,
-      },
-    };
   }
 }
 
@@ -121,6 +98,6 @@ registerDecoder('upernet', (args) => new UPerNetDecoder(args as UPerNetDecoderAr
     params: { resnet50: 6_463_360, resnext50_32x4d: 6_463_360, 'tu-wide_resnet50_2': 6_463_360, 'efficientnet-b4': 1_248_000 },
     segmentationHeadParams: 65,
   },
-  defaults: { pyramidChannels: 256, segmentationChannels: 64 },
+  defaults: UPERNET_DEFAULTS,
   description: 'Unified perceptual parsing (smp 0.4.0): pyramid pooling on the deepest feature, a top-down FPN down to stride 2, levels fused at stride 4',
 });
