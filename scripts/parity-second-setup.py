@@ -3,7 +3,7 @@
 ../shared/reference-tools/generate.py does (same parity fill), runs the eval- and training-mode
 forwards in two other setups -- float32 with oneDNN off on one thread, and float64 -- and prints
 max|other - fixture| / rms(fixture) for eval.mask, eval.label, encoder.4/5, train.mask and train.label. A busi tolerance below these numbers would ask busi
-to be closer to the fixture than PyTorch itself is (fixtures/parity-zoo/encoders/tolerances.json).
+to be closer to the fixture than PyTorch itself is (such a fixture states its tolerances in its own .json: `tolerances`, `tolerances_note`).
 
     source <the reference environment, see ../shared/reference-tools/README.md>
     /usr/bin/python3 scripts/parity-second-setup.py ../shared/parity-zoo/encoders Unet__resnet152,Unet__resnet101

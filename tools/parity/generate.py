@@ -741,6 +741,15 @@ def run_model(decoder, encoder, x_np, gm_np, gl_np, salt, out_dir, fill_verified
                                      tensors=OrderedDict((k, list(v.shape)) for k, v in tensors.items()))
     doc["versions"] = versions()
     doc["timing_s"] = OrderedDict(fill=round(t_fill, 2), total=round(time.time() - t0, 2))
+    if f64_spread and spread:
+        # The fixture's tolerance overrides (the one place busi reads them from): an ill-conditioned
+        # norm gets the README's relative tolerance plus twice the reference's own float32 error.
+        base = 1e-1 if "deeplab" in doc["decoder"].lower() else 5e-2
+        doc["tolerances"] = OrderedDict((f"grad:{k}", base + 2 * s) for k, s in spread.items())
+        doc["tolerances_note"] = (
+            f"grad: entries are the README's {base:g} plus twice the float32 reference's distance from float64 "
+            "(grad_norms_f32_spread): an ill-conditioned norm may be that far from the exact value in a correct "
+            "float32 implementation too.")
     write_json(os.path.join(out_dir, key + ".json"), doc)
     summary = OrderedDict(
         status="ok", rms=OrderedDict((k, v["rms"]) for k, v in doc["outputs"].items()),

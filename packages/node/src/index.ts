@@ -26,11 +26,8 @@ export {
   buildParityModel,
   listParityFixtures,
   registryNames,
-  readParityTolerances,
-  PARITY_TOLERANCES_FILE,
   type RunParityOptions,
   type ParityRunResult,
-  type ParityToleranceFile,
 } from './parity/run-parity';
 export { SlimResNetEncoder, registerSlimResNet, type SlimResNetArgs } from './demo/slim-resnet';
 export { runCli } from './cli/main';

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { initBackend } from '@busi/kernels';
-import { PARITY_TOLERANCES_FILE, parseParityArgs, readParityTolerances, runParityDir, type ParityCliArgs, type ParityToleranceFile } from './parity/run-parity';
+import { parseParityArgs, runParityDir, type ParityCliArgs } from './parity/run-parity';
 
 async function main(): Promise<number> {
   let args: ParityCliArgs;
@@ -13,16 +13,6 @@ async function main(): Promise<number> {
   } catch (e) {
     console.error((e as Error).message);
     return 2;
-  }
-  let tolerances: ParityToleranceFile | undefined;
-  // The default file is optional (a checkout without fixtures/); one named explicitly must exist.
-  if (args.tolerances && (args.tolerances !== PARITY_TOLERANCES_FILE || fs.existsSync(args.tolerances))) {
-    try {
-      tolerances = readParityTolerances(args.tolerances);
-    } catch (e) {
-      console.error((e as Error).message);
-      return 2;
-    }
   }
   const backend = await initBackend({ backend: args.backend, log: false });
   console.log(`${backend.summary}${backend.trainingKernels ? '' : ' (no gradient kernels)'}`);
@@ -33,7 +23,7 @@ async function main(): Promise<number> {
     train: args.train,
     encoder: args.encoder,
     strictNoise: args.strictNoise,
-    tolerances,
+    readmeTolerances: args.readmeTolerances,
     onResult: (r) => console.log(r.line),
     onProgress: args.verbose ? (m) => console.error(`  ${m}`) : undefined,
   });

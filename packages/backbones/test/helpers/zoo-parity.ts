@@ -1,12 +1,11 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { encoders } from '@busi/core';
-import { initBackend, listParityFixtures, readParityTolerances, runParityFixture } from '@busi/node';
+import { encoders, type ParityFixtureJson } from '@busi/core';
+import { initBackend, listParityFixtures, runParityFixture } from '@busi/node';
 
 /** Unet × every encoder family (fixtures/parity-zoo/encoders, copied from ../shared/parity-zoo plus the two `tu-` ResNets). */
 export const ZOO_ENCODERS = path.resolve(__dirname, '../../../../fixtures/parity-zoo/encoders');
-/** The repository's tolerance overrides (fixtures/parity-tolerances.json). */
-const TOLERANCES = readParityTolerances(path.resolve(__dirname, '../../../../fixtures/parity-tolerances.json'));
 
 /** The zoo fixtures whose encoder belongs to `family` (encoder read from the `Unet__<encoder>` file name, resolved by the registry). */
 export function zooFixtures(family: string): string[] {
@@ -33,14 +32,15 @@ export function describeZooParity(family: string): void {
   });
   test.each(names)('%s matches the PyTorch reference', async (name) => {
     const before = tf.memory().numTensors;
-    const result = await runParityFixture(ZOO_ENCODERS, name, { tolerances: TOLERANCES });
+    const result = await runParityFixture(ZOO_ENCODERS, name);
     expect(tf.memory().numTensors).toBe(before);
     console.log(result.line);
     const checks = result.report?.checks ?? [];
     expect(checks.filter((c) => !c.pass).map((c) => `${c.name}: ${c.err} > ${c.tolerance} ${c.note ?? ''}`)).toEqual([]);
-    // Every output is compared, except those fixtures/parity-tolerances.json marks as not reproducible by PyTorch itself.
+    // Every output is compared, except those the fixture's own `tolerances` mark as not reproducible by PyTorch itself.
     const required = ['eval.mask', 'eval.label', 'train.mask', 'train.label', 'encoder.1', 'encoder.5', 'grad.global'];
-    const skipped = Object.entries(TOLERANCES[name]?.tolerances ?? {}).filter(([, t]) => t === null).map(([k]) => k);
+    const json = JSON.parse(fs.readFileSync(path.join(ZOO_ENCODERS, `${name}.json`), 'utf8')) as ParityFixtureJson;
+    const skipped = Object.entries(json.tolerances ?? {}).filter(([, t]) => t === null).map(([k]) => k);
     expect(result.report?.notCompared.sort()).toEqual(skipped.sort());
     expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(required.filter((n) => !skipped.includes(n))));
     expect(result.status).toBe('pass');

@@ -69,8 +69,8 @@ export interface RunParityOptions {
   gradients?: boolean;
   /** The README's literal rule for exactly-zero gradients (see ParityCheckOptions.strictNoise). Default false. */
   strictNoise?: boolean;
-  /** Per-fixture tolerance overrides (the repository's fixtures/parity-tolerances.json). Default none: the README's. */
-  tolerances?: ParityToleranceFile;
+  /** Ignore each fixture's own `tolerances` and compare at the README's tolerances (see ParityCheckOptions.readmeTolerances). Default false. */
+  readmeTolerances?: boolean;
   /** Called with each model's result line as soon as it is known. */
   onResult?: (result: ParityRunResult) => void;
   /** Called with progress lines (per stage). */
@@ -111,35 +111,6 @@ export async function runParityDir(dir: string, options: RunParityOptions = {}):
     options.onResult?.(result);
   }
   return results;
-}
-
-/**
- * Per-fixture tolerance overrides, keyed by fixture name (`Unet__resnet152`): for named tensors a
- * tolerance as a multiple of rms(ref) replacing the README's, or null where PyTorch itself does not
- * reproduce the fixture's value, each with the measurement that justifies it (`why`). The
- * repository's are in fixtures/parity-tolerances.json (measured by scripts/parity-second-setup.py).
- */
-export type ParityToleranceFile = Record<string, { tolerances: Record<string, number | null>; why: string }>;
-
-/** The repository's tolerance overrides, relative to the repository root. */
-export const PARITY_TOLERANCES_FILE = 'fixtures/parity-tolerances.json';
-
-/** Reads a {@link ParityToleranceFile}; a clear error names the file when it is not one. */
-export function readParityTolerances(file: string): ParityToleranceFile {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`parity tolerances '${file}': ${(e as Error).message}`);
-  }
-  for (const [name, entry] of Object.entries(parsed as Record<string, unknown>)) {
-    const t = (entry as { tolerances?: unknown })?.tolerances;
-    const ok = t != null && typeof t === 'object' && Object.values(t).every((v) => v === null || (typeof v === 'number' && v > 0));
-    if (!ok || typeof (entry as { why?: unknown }).why !== 'string') {
-      throw new Error(`parity tolerances '${file}': entry '${name}' needs { tolerances: { <tensor>: positive number | null }, why: string }`);
-    }
-  }
-  return parsed as ParityToleranceFile;
 }
 
 /** `inputs.safetensors` of a fixtures folder, or undefined (the inputs are then generated from their formulas). */
@@ -184,7 +155,7 @@ export async function runParityFixture(
       gradients: options.gradients,
       strictNoise: options.strictNoise,
       onProgress: options.onProgress,
-      tolerances: options.tolerances?.[name]?.tolerances,
+      readmeTolerances: options.readmeTolerances,
     });
     return { model: name, status: report.pass ? 'pass' : 'fail', line: report.summary, report };
   } catch (e) {
@@ -196,7 +167,7 @@ export async function runParityFixture(
 
 /** Usage text of the parity CLI. */
 export const PARITY_USAGE = `usage: parity [dir=fixtures/parity] [--only A,B] [--no-gradients] [--no-train] [--no-encoder]
-              [--strict-noise] [--tolerances FILE=fixtures/parity-tolerances.json|none]
+              [--strict-noise] [--readme-tolerances]
               [--backend auto|tensorflow|webgpu|wasm|cpu] [--json report.json] [--verbose]
 dir: any folder of <Decoder>__<encoder> fixtures (fixtures/parity, fixtures/parity-zoo/encoders,
 ../shared/parity-zoo/decoders, ...); models whose decoder or encoder is not registered are skipped.`;
@@ -221,12 +192,12 @@ export interface ParityCliArgs {
   json?: string;
   /** Print every check, not only one line per model. */
   verbose: boolean;
-  /** Tolerance overrides file, or null for the README's tolerances only. */
-  tolerances: string | null;
+  /** Ignore the fixtures' own tolerance overrides (their `tolerances`): the README's tolerances only. */
+  readmeTolerances: boolean;
 }
 
 export function parseParityArgs(argv: string[]): ParityCliArgs {
-  const args: ParityCliArgs = { dir: 'fixtures/parity', gradients: true, train: true, encoder: true, strictNoise: false, backend: 'auto', verbose: false, tolerances: PARITY_TOLERANCES_FILE };
+  const args: ParityCliArgs = { dir: 'fixtures/parity', gradients: true, train: true, encoder: true, strictNoise: false, backend: 'auto', verbose: false, readmeTolerances: false };
   let dirSet = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -242,10 +213,7 @@ export function parseParityArgs(argv: string[]): ParityCliArgs {
     else if (a === '--strict-noise') args.strictNoise = true;
     else if (a === '--backend') args.backend = value() as BackendChoice;
     else if (a === '--json') args.json = value();
-    else if (a === '--tolerances') {
-      const v = value();
-      args.tolerances = v === 'none' ? null : v;
-    }
+    else if (a === '--readme-tolerances') args.readmeTolerances = true;
     else if (a === '--verbose' || a === '-v') args.verbose = true;
     else if (a === '--help' || a === '-h') throw new Error(PARITY_USAGE);
     else if (a.startsWith('-') || dirSet) throw new Error(`unexpected argument '${a}'\n${PARITY_USAGE}`);

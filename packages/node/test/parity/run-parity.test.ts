@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { BatchNorm2d, Conv2d, Resize, createParityFixture, registerDecoder, registerEncoder, type Decoder, type Encoder } from '@busi/core';
-import { buildParityModel, listParityFixtures, parseParityArgs, readParityTolerances, registryNames, runParityDir } from '../../src/parity/run-parity';
+import { buildParityModel, listParityFixtures, parseParityArgs, registryNames, runParityDir } from '../../src/parity/run-parity';
 
 function toyEncoder(): Encoder {
   const ch = [3, 4, 6, 8, 10, 12];
@@ -102,25 +102,34 @@ test('runParityDir: pass, gradient failure, skipped and error, one line each, no
   expect(() => listParityFixtures(path.join(dir, 'missing'))).toThrow(/does not exist/);
 });
 
-test('tolerance overrides: a null tensor is not compared and says so; a bad file is refused with its name', async () => {
-  const eval0 = await runParityDir(dir, { only: ['ParityToyDec__paritytoy'], train: false, gradients: false });
-  const evalErr = eval0[0].report!.checks.find((c) => c.name === 'eval.mask')!;
-  // A tolerance below the measured error turns the pass into a failure: the override is applied.
-  const tight = await runParityDir(dir, {
-    only: ['ParityToyDec__paritytoy'], train: false, gradients: false,
-    tolerances: { 'ParityToyDec__paritytoy': { tolerances: { 'eval.mask': null, 'eval.label': 1e-30 }, why: 'test' } },
-  });
-  const report = tight[0].report!;
+test("a fixture's own tolerances: null leaves a check out and says so, a number replaces the README's, --readme-tolerances ignores them, a bad value names the fixture", async () => {
+  // The one home of tolerance overrides is the fixture's JSON. Here: the toy fixture whose c1 gradient norm is off by 50 %.
+  const tolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-parity-tol-'));
+  const base = JSON.parse(fs.readFileSync(path.join(dir, 'ParityToyDec__paritytoy2.json'), 'utf8'));
+  const put = (tolerances: Record<string, unknown>) => {
+    fs.writeFileSync(path.join(tolDir, 'ParityToyDec__paritytoy2.json'), JSON.stringify({ ...base, tolerances, tolerances_note: 'test' }));
+    fs.copyFileSync(path.join(dir, 'ParityToyDec__paritytoy2.safetensors'), path.join(tolDir, 'ParityToyDec__paritytoy2.safetensors'));
+  };
+  put({ 'eval.mask': null, 'eval.label': 1e-30, 'grad:encoder.c1.weight': 0.75 });
+  const [own] = await runParityDir(tolDir, {});
+  const report = own.report!;
   expect(report.notCompared).toEqual(['eval.mask']);
   expect(report.checks.map((c) => c.name)).not.toContain('eval.mask');
-  expect(tight[0].line).toMatch(/not compared \(reference not reproducible\): eval\.mask/);
+  expect(own.line).toMatch(/not compared \(reference not reproducible\): eval\.mask/);
   const label = report.checks.find((c) => c.name === 'eval.label')!;
   expect(label.tolerance).toBeCloseTo(1e-6, 12);
   expect(label.pass).toBe(label.err <= label.tolerance);
-  expect(evalErr.pass).toBe(true);
-  const file = path.join(dir, 'bad-tolerances.json');
-  fs.writeFileSync(file, JSON.stringify({ X__y: { tolerances: { 'eval.mask': -1 }, why: 'no' } }));
-  expect(() => readParityTolerances(file)).toThrow(`parity tolerances '${file}': entry 'X__y' needs`);
-  expect(parseParityArgs(['--tolerances', 'none']).tolerances).toBeNull();
-  expect(parseParityArgs([]).tolerances).toBe('fixtures/parity-tolerances.json');
+  const grad = report.checks.find((c) => c.name === 'grad:encoder.c1.weight')!;
+  expect([grad.err, grad.tolerance, grad.pass]).toEqual([expect.closeTo(0.5, 6), 0.75, true]);
+  expect(grad.note).toMatch(/tolerance from the fixture/);
+  // The README's tolerances only: every check is compared and the doubled norm fails at 5e-2.
+  const [readme] = await runParityDir(tolDir, { readmeTolerances: true });
+  expect(readme.report!.notCompared).toEqual([]);
+  expect(readme.report!.checks.find((c) => c.name === 'grad:encoder.c1.weight')).toMatchObject({ tolerance: 5e-2, pass: false });
+  put({ 'eval.mask': -1 });
+  const [bad] = await runParityDir(tolDir, {});
+  expect(bad.status).toBe('error');
+  expect(bad.line).toMatch(/ParityToyDec__paritytoy2: tolerances must map check names to positive numbers or null; bad: eval\.mask/);
+  expect(parseParityArgs(['--readme-tolerances']).readmeTolerances).toBe(true);
+  expect(parseParityArgs([]).readmeTolerances).toBe(false);
 });
