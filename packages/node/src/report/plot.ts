@@ -4,9 +4,11 @@ import sharp from 'sharp';
 
 /** One line of a {@link lineChartSvg}. */
 export interface PlotSeries {
+  /** Legend text. */
   name: string;
+  /** x values, one per point. */
   x: readonly number[];
-  /** NaN values leave a gap. */
+  /** y values, one per x; NaN values leave a gap. */
   y: readonly number[];
   /** CSS colour; default from a fixed palette. */
   color?: string;
