@@ -1,8 +1,10 @@
 // Compares a notebook's committed outputs with a fresh execution in their stable parts: the
-// sequence of outputs of every code cell, their kinds and MIME types, their text with numbers
-// compared to a tolerance (float results move in the last digits between machines and thread
-// counts), PNG sizes, and SVG structure. The line naming the backend is the machine's, so it is
-// compared only up to its prefix.
+// sequence of outputs of every code cell, their kinds and MIME types, their text, the integers in
+// it (shapes, counts, parameter totals) exactly, PNG sizes, and the SVG charts' words and marks.
+// Floats depend on the build that computed them: with the same backend line (same kernels, same
+// thread count) a fresh run repeats them, so they are compared to a tolerance that only absorbs
+// rounding; from another build (say without the native BLAS kernels) training takes a slightly
+// different path, and only their places in the text are compared.
 
 /** One output of a code cell, as nbformat stores it. */
 export interface NotebookOutput {
@@ -22,7 +24,7 @@ export interface Notebook {
 
 const joined = (t: string | string[] | undefined) => (Array.isArray(t) ? t.join('') : (t ?? ''));
 
-/** The source of every code cell, in order. */
+/** The source and outputs of every code cell, in order. */
 export function codeCells(nb: Notebook): { source: string; outputs: NotebookOutput[] }[] {
   return nb.cells.filter((c) => c.cell_type === 'code').map((c) => ({ source: joined(c.source), outputs: c.outputs ?? [] }));
 }
@@ -33,31 +35,48 @@ export function outputText(o: NotebookOutput): string {
 }
 
 const NUMBER = /-?\d+(?:\.\d+)?(?:e[-+]?\d+)?/gi;
-// The backend line reports this machine's build (native kernels, thread count).
-const MACHINE_LINE = /^(busi backend: \w+).*$/gm;
+const isFloat = (token: string) => /[.e]/i.test(token);
+// The backend line names this machine's build (native kernels, thread count).
+const BACKEND_LINE = /^busi backend: .*$/m;
+const MACHINE_PART = /^(busi backend: \w+).*$/gm;
 
-/** Text with the machine-dependent line cut to its prefix, its numbers, and the rest with each number as '#'. */
-function textShape(text: string): { shape: string; numbers: number[] } {
-  const t = text.replace(MACHINE_LINE, '$1');
-  return { shape: t.replace(NUMBER, '#').replace(/[ \t]+/g, ' '), numbers: (t.match(NUMBER) ?? []).map(Number) };
+/** The backend line a notebook printed, or null. */
+export function backendLine(nb: Notebook): string | null {
+  for (const c of codeCells(nb)) for (const o of c.outputs) {
+    const m = BACKEND_LINE.exec(outputText(o));
+    if (m) return m[0];
+  }
+  return null;
 }
 
-/** Whether two numbers agree within `rel` of the larger plus `abs`. */
-const close = (a: number, b: number, rel: number, abs: number) => Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) + abs;
+/** How closely floats must agree: within `rel` of the larger plus `abs`; null: not compared. */
+type Tolerance = { rel: number; abs: number } | null;
 
-function compareText(where: string, want: string, got: string, rel: number, abs: number): string[] {
+/** Text with the machine part of the backend line cut, its numbers, and the rest with each number as '#'. */
+function textShape(text: string): { shape: string; numbers: string[] } {
+  const t = text.replace(MACHINE_PART, '$1');
+  return { shape: t.replace(NUMBER, '#').replace(/[ \t]+/g, ' '), numbers: t.match(NUMBER) ?? [] };
+}
+
+function compareText(where: string, want: string, got: string, tol: Tolerance): string[] {
   const w = textShape(want);
   const g = textShape(got);
   if (w.shape !== g.shape) {
-    // Quote the first line that differs, not the whole output (an SVG is one long text).
+    // Quote the first line that differs, not the whole output.
     const [wl, gl] = [w.shape.split('\n'), g.shape.split('\n')];
     const line = wl.findIndex((l, i) => l !== gl[i]);
     const k = line < 0 ? wl.length : line;
     const quote = (text: string) => JSON.stringify((text.split('\n')[k] ?? '(no such line)').slice(0, 300));
     return [`${where}: line ${k + 1} differs\n  committed: ${quote(want)}\n  now:       ${quote(got)}`];
   }
-  const bad = w.numbers.findIndex((x, i) => !close(x, g.numbers[i], rel, abs));
-  return bad < 0 ? [] : [`${where}: number ${bad + 1} is ${g.numbers[bad]}, committed ${w.numbers[bad]} (tolerance ${rel} relative + ${abs})`];
+  const diffs: string[] = [];
+  w.numbers.forEach((token, i) => {
+    const [a, b] = [Number(token), Number(g.numbers[i])];
+    const float = isFloat(token) || isFloat(g.numbers[i]);
+    const ok = !float ? a === b : !tol || Math.abs(a - b) <= tol.rel * Math.max(Math.abs(a), Math.abs(b)) + tol.abs;
+    if (!ok) diffs.push(`${where}: number ${i + 1} is ${g.numbers[i]}, committed ${token}${float ? ` (tolerance ${tol!.rel} relative + ${tol!.abs})` : ''}`);
+  });
+  return diffs.slice(0, 3);
 }
 
 /** Width and height of a base64 PNG, from its IHDR chunk; throws when it is not a PNG. */
@@ -67,14 +86,25 @@ export function pngSize(base64: string): { width: number; height: number } {
   return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
 }
 
-function compareData(where: string, mime: string, want: string, got: string): string[] {
+/** An SVG chart's words (title, axis labels, legend) and how many lines and points it draws. */
+function svgMarks(svg: string): string {
+  const words = [...svg.matchAll(/<text[^>]*>([^<]*[A-Za-z][^<]*)<\/text>/g)].map((m) => m[1]);
+  const count = (tag: string) => svg.split(`<${tag} `).length - 1;
+  return `${words.join(' | ')} | ${count('path')} lines, ${count('circle')} points`;
+}
+
+function compareData(where: string, mime: string, want: string, got: string, sameBuild: boolean): string[] {
   if (mime === 'image/png') {
     const [w, g] = [pngSize(want), pngSize(got)];
     return w.width === g.width && w.height === g.height ? [] : [`${where}: PNG is ${g.width}x${g.height}, committed ${w.width}x${w.height}`];
   }
-  // Chart coordinates are pixels rounded to a tenth: a loss that moves a little moves them a little.
-  if (mime === 'image/svg+xml') return compareText(where, want, got, 0.05, 2);
-  return compareText(where, want, got, 1e-3, 1e-4);
+  if (mime === 'image/svg+xml') {
+    // Coordinates are pixels rounded to a tenth; the axes' range and ticks follow the data.
+    if (sameBuild) return compareText(where, want, got, { rel: 0.01, abs: 0.2 });
+    const [w, g] = [svgMarks(want), svgMarks(got)];
+    return w === g ? [] : [`${where}: the chart shows ${g}, committed ${w}`];
+  }
+  return compareText(where, want, got, sameBuild ? { rel: 1e-3, abs: 1e-4 } : null);
 }
 
 /**
@@ -85,6 +115,7 @@ export function compareOutputs(committed: Notebook, fresh: Notebook): string[] {
   const want = codeCells(committed);
   const got = codeCells(fresh);
   if (want.length !== got.length) return [`${got.length} code cells, committed ${want.length}`];
+  const sameBuild = backendLine(committed) === backendLine(fresh);
   const diffs: string[] = [];
   want.forEach((cell, c) => {
     const where = `code cell ${c + 1}`;
@@ -97,9 +128,10 @@ export function compareOutputs(committed: Notebook, fresh: Notebook): string[] {
     }
     a.forEach((o, i) => {
       const at = `${where}, output ${i + 1}`;
-      if (o.output_type === 'stream') diffs.push(...compareText(at, outputText(o), outputText(b[i]), 1e-3, 1e-4));
-      for (const mime of Object.keys(o.data ?? {})) diffs.push(...compareData(`${at} (${mime})`, mime, joined(o.data![mime]), joined(b[i].data![mime])));
+      if (o.output_type === 'stream') diffs.push(...compareText(at, outputText(o), outputText(b[i]), sameBuild ? { rel: 1e-3, abs: 1e-4 } : null));
+      for (const mime of Object.keys(o.data ?? {})) diffs.push(...compareData(`${at} (${mime})`, mime, joined(o.data![mime]), joined(b[i].data![mime]), sameBuild));
     });
   });
+  if (diffs.length && !sameBuild) diffs.push(`(committed on "${backendLine(committed)}", run on "${backendLine(fresh)}": floats not compared)`);
   return diffs;
 }

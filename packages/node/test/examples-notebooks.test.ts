@@ -102,18 +102,36 @@ describe('compareOutputs (committed against fresh)', () => {
     return b.toString('base64');
   };
 
-  test('agrees up to the machine line, float noise and PNG pixels', () => {
-    const a = nb([stream('busi backend: wasm (SIMD on, native BLAS kernels on 2 threads)\nloss 0.52790\n')], [{ output_type: 'display_data', data: { 'image/png': png(64, 64) } }]);
-    const b = nb([stream('busi backend: wasm (SIMD on, threads off)\nloss 0.52791\n')], [{ output_type: 'display_data', data: { 'image/png': png(64, 64) } }]);
-    expect(compareOutputs(a, b)).toEqual([]);
+  const native = 'busi backend: wasm (SIMD on, native BLAS kernels on 2 threads)\n';
+  const wasm = 'busi backend: wasm (SIMD on, threads off)\n';
+
+  test('on the same build: floats agree to rounding, a moved float is reported', () => {
+    expect(compareOutputs(nb([stream(`${native}loss 0.52790\n`)]), nb([stream(`${native}loss 0.52791\n`)]))).toEqual([]);
+    expect(compareOutputs(nb([stream(`${native}loss 0.5279\n`)]), nb([stream(`${native}loss 0.6279\n`)]))).toEqual([expect.stringContaining('code cell 1, output 1: number 1 is 0.6279, committed 0.5279')]);
   });
 
-  test('reports a changed number, a changed word, a lost output and a resized PNG', () => {
-    expect(compareOutputs(nb([stream('loss 0.5279\n')]), nb([stream('loss 0.6279\n')]))).toEqual([expect.stringContaining('code cell 1, output 1: number 1 is 0.6279, committed 0.5279')]);
+  test('on another build: floats may move, integers may not', () => {
+    expect(compareOutputs(nb([stream(`${native}loss 0.5279 [ 2, 64 ]\n`)]), nb([stream(`${wasm}loss 0.6279 [ 2, 64 ]\n`)]))).toEqual([]);
+    expect(compareOutputs(nb([stream(`${native}[ 2, 64 ]\n`)]), nb([stream(`${wasm}[ 2, 32 ]\n`)]))).toEqual([
+      'code cell 1, output 1: number 2 is 32, committed 64',
+      expect.stringContaining('floats not compared'),
+    ]);
+  });
+
+  test('reports a changed word, a lost output, a resized PNG and a chart with other marks', () => {
     expect(compareOutputs(nb([stream('2 missing\n')]), nb([stream('2 unexpected\n')]))).toEqual(['code cell 1, output 1: line 1 differs\n  committed: "2 missing"\n  now:       "2 unexpected"']);
     expect(compareOutputs(nb([stream('a\n')], [stream('b\n')]), nb([stream('a\n')], []))).toEqual(['code cell 2: outputs are none, committed stream:stdout[]']);
     const img = (w: number) => nb([{ output_type: 'display_data', data: { 'image/png': png(w, 64) } }]);
+    expect(compareOutputs(img(64), img(64))).toEqual([]);
     expect(compareOutputs(img(64), img(32))).toEqual(['code cell 1, output 1 (image/png): PNG is 32x64, committed 64x64']);
+    const chart = (legend: string, y: number) =>
+      nb([stream(native)], [{ output_type: 'display_data', data: { 'image/svg+xml': `<svg><text x="1">0.5</text><text x="2">${legend}</text><path d="M0 ${y}"/><circle cx="0" cy="${y}"/></svg>` } }]);
+    expect(compareOutputs(chart('loss', 10), chart('loss', 10.1))).toEqual([]);
+    const other = chart('loss', 40);
+    other.cells[0].outputs = [stream(wasm)];
+    expect(compareOutputs(chart('loss', 10), other)).toEqual([]);
+    other.cells[1].outputs![0].data!['image/svg+xml'] = (other.cells[1].outputs![0].data!['image/svg+xml'] as string).replace('loss', 'dice');
+    expect(compareOutputs(chart('loss', 10), other)[0]).toBe('code cell 2, output 1 (image/svg+xml): the chart shows dice | 1 lines, 1 points, committed loss | 1 lines, 1 points');
   });
 });
 
