@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import swiftShaderIcds from './swiftshader-icds.json';
+// The attribute is what Deno (and Node's own ESM loader) require of a JSON import.
+import swiftShaderIcds from './swiftshader-icds.json' with { type: 'json' };
 import { isSoftwareAdapter, type GpuAdapterLike } from './software-adapter';
 
 /** What the active WebGPU adapter says about itself. */
