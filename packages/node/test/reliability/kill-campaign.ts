@@ -63,7 +63,8 @@ function runArgs(out: string, epochs: number): string[] {
   ];
 }
 
-function start(args: string[]): { child: ChildProcess; done: Promise<number | null>; output: () => string } {
+/** Starts the CLI from the sources in a child process; `done` resolves with its exit code. */
+export function startCli(args: string[]): { child: ChildProcess; done: Promise<number | null>; output: () => string } {
   const child = spawn(process.execPath, [...CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
   let text = '';
   child.stdout!.on('data', (d) => (text += d));
@@ -85,7 +86,7 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
   try {
     const ref = path.join(tmp, 'reference');
     const t0 = Date.now();
-    const r = start(runArgs(ref, o.epochs));
+    const r = startCli(runArgs(ref, o.epochs));
     // Start-up (bundling, backend, data) lasts until the run folder appears.
     let startupMs = 0;
     const watch = (async () => {
@@ -116,7 +117,7 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
         fs.renameSync(path.join(run, 'checkpoint'), path.join(run, `.checkpoint.replaced-df${doubles}`));
         fs.mkdirSync(path.join(run, `.checkpoint.tmp-df${doubles}`, 'model'), { recursive: true });
         // Fault 2: the resuming process killed while it recovers.
-        const p = start(isRun ? [...runArgs(run, o.epochs), '--resume'] : runArgs(run, o.epochs));
+        const p = startCli(isRun ? [...runArgs(run, o.epochs), '--resume'] : runArgs(run, o.epochs));
         starts++;
         await sleep(150 + rng.nextInt(900));
         p.child.kill('SIGKILL');
@@ -125,7 +126,7 @@ export async function killCampaign(o: KillCampaignOptions): Promise<KillCampaign
         log(`double fault ${doubles}: checkpoint swap cut short, then the resume killed`);
         continue;
       }
-      const p = start(isRun ? [...runArgs(run, o.epochs), '--resume'] : runArgs(run, o.epochs));
+      const p = startCli(isRun ? [...runArgs(run, o.epochs), '--resume'] : runArgs(run, o.epochs));
       starts++;
       if (kills >= o.kills && doubles < o.doubleFaults) {
         // Double faults still due: let this start write a checkpoint, then kill it so one can follow.
