@@ -4,6 +4,7 @@
 export { initBackend, describeBackend, BACKEND_CHOICES, type BackendChoice, type BackendDescription, type InitBackendOptions } from './init';
 export { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered, wasmTrainingKernelConfigs } from './training-kernels';
 export { loadNativeAddon, nativeAddonPath, kernelsPackageRoot, nativeAddonStatus, resetNativeAddonCache, NATIVE_ADDON_FILE, type NativeAddon } from './native/addon';
+export { NativeBackend, NATIVE_BACKEND, registerNativeBackend, nativeBackendRegistered } from './native/backend';
 export { registerNativeKernels, unregisterNativeKernels, nativeKernelsInfo, type NativeKernelOptions } from './native/register';
 export { registerWebGpuKernels, unregisterWebGpuKernels } from './webgpu/register';
 export { findSwiftShaderIcd, testWebGpuIcd, type WebGpuAdapterDescription } from './webgpu/adapter';

@@ -2,16 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, wasmTrainingKernelsRegistered } from './training-kernels';
-import { nativeAddonStatus } from './native/addon';
+import { loadNativeAddon, nativeAddonStatus } from './native/addon';
+import { NATIVE_BACKEND, registerNativeBackend } from './native/backend';
 import { nativeKernelsInfo, registerNativeKernels, unregisterNativeKernels } from './native/register';
 import { probeWebGpuAdapter, resolveWebGpuIcd, type WebGpuAdapterDescription } from './webgpu/adapter';
 import { registerWebGpuKernels } from './webgpu/register';
 
 /**
  * A backend choice: 'tensorflow' means libtensorflow through tfjs-node-gpu or tfjs-node; 'webgpu'
- * means tfjs-backend-webgpu on the host's navigator.gpu or, in Node, the `webgpu` package (Dawn).
+ * means tfjs-backend-webgpu on the host's navigator.gpu or, in Node, the `webgpu` package (Dawn);
+ * 'native' the busi native backend (JS-memory tensors, heavy kernels in the native addon; needs the addon).
  */
-export type BackendChoice = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu' | 'auto';
+export type BackendChoice = 'tensorflow' | 'webgpu' | 'native' | 'wasm' | 'cpu' | 'auto';
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
@@ -20,10 +22,10 @@ export interface InitBackendOptions {
   /** Print the chosen backend with console.info (default true). */
   log?: boolean;
   /**
-   * On wasm, route dense convolutions and matmuls through the busi native addon (system BLAS on
-   * every core) when it is built: 'auto' (default) uses it if present, false never, true
-   * requires it (an error if it is missing). Defaults to the `BUSI_NATIVE` environment variable
-   * (`0`/`off`, `1`/`on`, `auto`).
+   * Use the busi native addon (system BLAS on every core) when it is built: as the 'native'
+   * backend, and on wasm under the wasm backend's heavy kernels. 'auto' (default) uses it if
+   * present, false never (auto then skips the 'native' backend), true requires it (an error if
+   * it is missing). Defaults to the `BUSI_NATIVE` environment variable (`0`/`off`, `1`/`on`, `auto`).
    */
   native?: boolean | 'auto';
   /** Threads for the native kernels; default every core (`BUSI_NATIVE_THREADS` if set). */
@@ -38,7 +40,7 @@ export interface InitBackendOptions {
 
 /** What {@link initBackend} chose and why. */
 export interface BackendDescription {
-  /** tfjs backend name now active ('tensorflow', 'wasm', 'cpu', ...). */
+  /** tfjs backend name now active ('tensorflow', 'native', 'wasm', 'cpu', ...). */
   backend: string;
   /** The npm package providing it. */
   provider: string;
@@ -48,9 +50,9 @@ export interface BackendDescription {
   simd?: boolean;
   /** Whether wasm runs multi-threaded (always false in Node.js). */
   threads?: boolean;
-  /** On wasm: whether the native BLAS kernels are in effect, with their thread count (null when not). */
+  /** On native and wasm: whether the native BLAS kernels are in effect, with their thread count (null when not). */
   nativeThreads?: number | null;
-  /** On wasm: where the native addon was loaded from, or why it is not in use. */
+  /** On native and wasm: where the native addon was loaded from, or why it is not in use. */
   nativeStatus?: string;
   /** On webgpu: the adapter in use. */
   adapter?: WebGpuAdapterDescription;
@@ -66,7 +68,8 @@ export interface BackendDescription {
 }
 
 /** Every value {@link InitBackendOptions.backend} (and the CLI's `--backend`) accepts. */
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
+const NATIVE_PROVIDER = '@busi/kernels (tfjs-backend-cpu tensors + busi native addon)';
 let last: BackendDescription | null = null;
 
 function requestedChoice(opt?: BackendChoice): BackendChoice {
@@ -186,7 +189,8 @@ async function describeWasm(): Promise<Pick<BackendDescription, 'simd' | 'thread
  * Selects the fastest available tfjs backend for training and inference: libtensorflow with
  * CUDA (tfjs-node-gpu), else WebGPU on a hardware adapter (tfjs-backend-webgpu and, in Node, the
  * `webgpu` package: optional peers), else libtensorflow on the CPU (tfjs-node), else wasm with
- * the busi training kernels, else the pure-JS cpu backend. `options.backend` or `BUSI_BACKEND`
+ * the busi training kernels, else the pure-JS cpu backend. The busi 'native' backend (tensors in
+ * JS memory, so no 4 GiB wasm ceiling; needs the native addon) is chosen only when asked for. `options.backend` or `BUSI_BACKEND`
  * forces one (a forced 'webgpu' also accepts a software adapter); a forced backend that cannot
  * start is an error rather than a silent fallback.
  * @example
@@ -194,6 +198,7 @@ async function describeWasm(): Promise<Pick<BackendDescription, 'simd' | 'thread
  * import { initBackend } from '@busi/node';
  * const chosen = await initBackend(); // tfjs-node-gpu → webgpu (hardware) → tfjs-node → wasm + busi kernels → cpu
  * console.log(chosen.backend); // e.g. "wasm"
+ * await initBackend({ backend: 'native' }); // no 4 GiB ceiling (needs the native addon); or BUSI_BACKEND=native
  * await initBackend({ backend: 'wasm' }); // or BUSI_BACKEND=wasm
  * ```
  */
@@ -224,6 +229,14 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     provider = await tryTensorflow(skipped, [TFJS_NODE]);
     if (provider != null) backend = 'tensorflow';
   }
+  // Not in auto yet: measured slower than wasm + native kernels for a training step (the cpu
+  // backend's Transpose and the garbage collection of large JS arrays; docs/performance.md).
+  if (provider == null && choice === 'native') {
+    if (await tryNative(options, choice === 'native', skipped)) {
+      provider = NATIVE_PROVIDER;
+      backend = NATIVE_BACKEND;
+    }
+  }
   if (provider == null && (choice === 'wasm' || choice === 'auto')) {
     registerWasmTrainingKernels();
     applyNative(options);
@@ -249,12 +262,14 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   }
   await tf.ready();
 
-  const extra = backend === 'wasm' ? { ...(await describeWasm()), ...describeNative() } : {};
+  const extra: Partial<BackendDescription> = backend === 'wasm' ? { ...(await describeWasm()), ...describeNative() } : backend === NATIVE_BACKEND ? describeNative(true) : {};
   const trainingKernels = backend !== 'wasm' || wasmTrainingKernelsRegistered();
-  const nativeNote = backend === 'wasm'
+  const nativeNote = backend === NATIVE_BACKEND
+    ? `, native kernels on ${extra.nativeThreads} thread${extra.nativeThreads! > 1 ? 's' : ''}`
+    : backend === 'wasm'
     ? (extra.nativeThreads != null ? `, native BLAS kernels on ${extra.nativeThreads} thread${extra.nativeThreads > 1 ? 's' : ''}` : `, native kernels off${nativeRefusal(extra.nativeStatus)}`)
     : '';
-  const simdNote = backend === 'wasm' ? `, SIMD ${extra.simd ? 'on' : 'off'}, threads ${extra.threads ? 'on' : 'off'}${nativeNote}` : '';
+  const simdNote = backend === 'wasm' ? `, SIMD ${extra.simd ? 'on' : 'off'}, threads ${extra.threads ? 'on' : 'off'}${nativeNote}` : nativeNote;
   const adapterNote = adapter != null ? `, adapter ${adapterLabel(adapter)}` : '';
   const summary = `busi backend: ${backend} (${provider}${simdNote}${adapterNote})` +
     (choice !== 'auto' ? ` [forced: ${choice}]` : '') +
@@ -283,6 +298,38 @@ function nativeThreadsOption(opt: number | undefined): number | undefined {
   return n;
 }
 
+/**
+ * Starts the 'native' backend unless the options turn the addon off. `required` (backend 'native'
+ * forced): a missing addon or `native: false` is an error. Otherwise the reason it was skipped is
+ * recorded.
+ */
+async function tryNative(options: InitBackendOptions, required: boolean, skipped: BackendDescription['skipped']): Promise<boolean> {
+  const want = nativeChoice(options.native);
+  if (want === false) {
+    if (required) throw new Error(`initBackend: backend 'native' requested with the native addon turned off (native: false or BUSI_NATIVE=0)`);
+    skipped.push({ backend: NATIVE_BACKEND, reason: 'native addon turned off' });
+    return false;
+  }
+  if (!registerNativeBackend()) {
+    const reason = nativeAddonStatus().reason;
+    if (required) throw new Error(`initBackend: backend 'native' requested but the addon is ${reason}`);
+    skipped.push({ backend: NATIVE_BACKEND, reason: `addon ${reason}` });
+    return false;
+  }
+  setNativeThreads(options);
+  if (await tf.setBackend(NATIVE_BACKEND)) return true;
+  if (required) throw new Error('initBackend: backend native requested but failed to initialise');
+  skipped.push({ backend: NATIVE_BACKEND, reason: 'failed to initialise' });
+  return false;
+}
+
+function setNativeThreads(options: InitBackendOptions): void {
+  const threads = nativeThreadsOption(options.nativeThreads);
+  if (threads == null) return;
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`initBackend: nativeThreads must be a positive integer, got ${threads}`);
+  loadNativeAddon()?.setThreads(threads);
+}
+
 /** Registers (or removes) the native kernels on wasm as the options ask. */
 function applyNative(options: InitBackendOptions): void {
   const want = nativeChoice(options.native);
@@ -300,9 +347,9 @@ function nativeRefusal(status: string | undefined): string {
   return status != null && /^(not loaded|failed to load)/.test(status) ? ` (${status})` : '';
 }
 
-function describeNative(): Pick<BackendDescription, 'nativeThreads' | 'nativeStatus'> {
+function describeNative(nativeBackend = false): Pick<BackendDescription, 'nativeThreads' | 'nativeStatus'> {
   const info = nativeKernelsInfo();
-  return { nativeThreads: info.registered ? info.threads : null, nativeStatus: info.status };
+  return { nativeThreads: info.registered || nativeBackend ? info.threads : null, nativeStatus: info.status };
 }
 
 /**
@@ -312,7 +359,7 @@ function describeNative(): Pick<BackendDescription, 'nativeThreads' | 'nativeSta
 export function describeBackend(): BackendDescription {
   const current = tf.getBackend();
   if (last != null && last.backend === current) return last;
-  const provider = current === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : current === 'cpu' ? '@tensorflow/tfjs-backend-cpu' : current === 'webgpu' ? TFJS_WEBGPU : 'unknown';
+  const provider = current === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : current === 'cpu' ? '@tensorflow/tfjs-backend-cpu' : current === 'webgpu' ? TFJS_WEBGPU : current === NATIVE_BACKEND ? NATIVE_PROVIDER : 'unknown';
   return {
     backend: current,
     provider,

@@ -68,7 +68,14 @@ export function maxRelError(a: Float32Array, b: Float32Array): number {
   return err / scale;
 }
 
-/** Asserts the wasm kernel reproduces the cpu reference kernel on identical inputs. */
+let underTest = 'wasm';
+
+/** The backend {@link expectMatchesCpu} checks against cpu (default wasm). */
+export function setBackendUnderTest(backend: string): void {
+  underTest = backend;
+}
+
+/** Asserts the kernel of the backend under test (wasm unless {@link setBackendUnderTest} changed it) reproduces the cpu reference kernel on identical inputs. */
 export async function expectMatchesCpu(
   kernel: string,
   inputs: Record<string, Spec>,
@@ -76,7 +83,7 @@ export async function expectMatchesCpu(
   tol = 1e-4,
 ): Promise<void> {
   const ref = await runOn('cpu', kernel, inputs, attrs);
-  const got = await runOn('wasm', kernel, inputs, attrs);
+  const got = await runOn(underTest, kernel, inputs, attrs);
   expect(got.shape).toEqual(ref.shape);
   const err = maxRelError(got.values, ref.values);
   if (!(err <= tol)) throw new Error(`${kernel} ${JSON.stringify(attrs)}: relative error ${err} > ${tol}`);

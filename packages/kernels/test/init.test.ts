@@ -11,8 +11,9 @@ describe('initBackend', () => {
   test('auto skips the absent tfjs-node packages and a missing or software WebGPU adapter, and picks wasm with training kernels', async () => {
     delete process.env.BUSI_BACKEND;
     const d = await initBackend({ log: false });
-    expect(d.backend).toBe('wasm');
-    expect(tf.getBackend()).toBe('wasm');
+    const expected = 'wasm';
+    expect(d.backend).toBe(expected);
+    expect(tf.getBackend()).toBe(expected);
     expect(d.trainingKernels).toBe(true);
     // CUDA libtensorflow, then a hardware WebGPU adapter (this machine has none), then libtensorflow on the CPU.
     expect(d.skipped.map((s) => s.backend)).toEqual(['@tensorflow/tfjs-node-gpu', 'webgpu', '@tensorflow/tfjs-node']);
@@ -21,6 +22,9 @@ describe('initBackend', () => {
     expect(d.skipped[1].reason).toMatch(/no WebGPU adapter|only a software adapter/);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     expect(describeBackend()).toBe(d);
+    const w = await initBackend({ backend: 'wasm', log: false });
+    expect(w.backend).toBe('wasm');
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
   });
 
   test('BUSI_BACKEND forces cpu; an explicit option beats the variable', async () => {

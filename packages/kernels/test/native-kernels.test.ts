@@ -2,7 +2,8 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadNativeAddon, nativeAddonStatus } from '../src/native/addon';
 import { nativeKernelsInfo, registerNativeKernels, unregisterNativeKernels } from '../src/native/register';
-import { DENSE_CONV_CASES, depthwiseGradsReference, explicit, expectMatchesCpu, maxRelError, runOn, setupBackends, spec, type ConvCase } from './helpers';
+import { registerNativeBackend } from '../src/native/backend';
+import { DENSE_CONV_CASES, depthwiseGradsReference, explicit, expectMatchesCpu, maxRelError, runOn, setBackendUnderTest, setupBackends, spec, type ConvCase } from './helpers';
 
 // The addon is optional: it exists once `npm run build:native` has run (CI builds it).
 const addon = loadNativeAddon();
@@ -41,13 +42,18 @@ function shapes(c: Case): { filter: number[]; dy: number[] } {
   return { filter, dy: info.outShape };
 }
 
-describeNative('native kernels on wasm match the cpu backend', () => {
+// Each test runs on wasm with the native kernels under it and on the 'native' backend (JS-memory
+// tensors, the same kernels); wasm-specific hand-offs are marked and skipped on native.
+describeNative.each([['wasm'], ['native']] as const)('native kernels on %s match the cpu backend', (under) => {
   beforeAll(async () => {
     await setupBackends();
-    expect(registerNativeKernels()).toBe(true);
+    if (under === 'wasm') expect(registerNativeKernels()).toBe(true);
+    else expect(registerNativeBackend()).toBe(true);
+    setBackendUnderTest(under);
   });
   afterAll(() => {
-    unregisterNativeKernels();
+    if (under === 'wasm') unregisterNativeKernels();
+    setBackendUnderTest('wasm');
   });
 
   // Each case runs with the default patch blocks (whole images), with blocks of a few output
@@ -104,13 +110,13 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     const g = spec(dy);
     const pad = (c.pad as tf.backend_util.ExplicitPadding)[1][0];
     const ref = depthwiseGradsReference(x.values!, c.x, w.values!, g.values!, dy, c.k[0], c.s[0], typeof c.dil === 'number' ? c.dil : c.dil[0], pad);
-    const dw = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy: g }, { ...attrs, filterShape: filter });
-    const dx = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy: g, filter: w }, { ...attrs, inputShape: c.x });
+    const dw = await runOn(under, 'DepthwiseConv2dNativeBackpropFilter', { x, dy: g }, { ...attrs, filterShape: filter });
+    const dx = await runOn(under, 'DepthwiseConv2dNativeBackpropInput', { dy: g, filter: w }, { ...attrs, inputShape: c.x });
     expect(maxRelError(dw.values, ref.dw)).toBeLessThan(1e-4);
     expect(maxRelError(dx.values, ref.dx)).toBeLessThan(1e-4);
   });
 
-  test('a depthwise conv with channel multiplier 2 falls back to the wasm kernels and still matches', async () => {
+  test('a depthwise conv with channel multiplier 2 falls back to the kernel registered before and still matches', async () => {
     const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, dilations: 1 };
     await expectMatchesCpu('DepthwiseConv2dNative', { x: spec([2, 6, 6, 3]), filter: spec([3, 3, 3, 2]) }, attrs);
   });
@@ -139,7 +145,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     const gs = spec([7]).values!;
     const bs = spec([7]).values!;
     const run = async (fused: boolean) => {
-      await tf.setBackend(fused ? 'wasm' : 'cpu');
+      await tf.setBackend(fused ? under : 'cpu');
       const x = tf.tensor4d(xs, shape as [number, number, number, number]);
       const g = tf.tensor1d(gs);
       const b = tf.tensor1d(bs);
@@ -194,7 +200,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
   });
 
   test('Relu and Sigmoid keep NaN (the trainer\'s NaN guard relies on it)', async () => {
-    await tf.setBackend('wasm');
+    await tf.setBackend(under);
     const x = tf.fill([4, 64, 64, 2], Number.NaN);
     const r = tf.relu(x);
     const s = tf.sigmoid(x);
@@ -223,7 +229,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
   });
 
   test('x·1 and x+0 share the input buffer (no copy) and still read as x', async () => {
-    await tf.setBackend('wasm');
+    await tf.setBackend(under);
     const x = tf.tensor4d(spec([4, 32, 32, 17]).values!, [4, 32, 32, 17]);
     const before = tf.memory().numDataBuffers;
     const y = tf.mul(x, tf.scalar(1));
@@ -238,7 +244,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
   test.each([
     ['two inputs', [[2, 9, 8, 5], [2, 9, 8, 7]], 3],
     ['three inputs, axis -1', [[1, 40, 40, 4], [1, 40, 40, 9], [1, 40, 40, 3]], -1],
-    ['not the last axis: the wasm kernel', [[2, 30, 20, 6], [2, 31, 20, 6]], 1],
+    ['not the last axis: the kernel registered before', [[2, 30, 20, 6], [2, 31, 20, 6]], 1],
   ] as const)('Concat of %s', async (_name, shapes, axis) => {
     const specs = shapes.map((sh) => spec([...sh]));
     const run = async (backend: string) => {
@@ -250,7 +256,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
       return out;
     };
     const ref = await run('cpu');
-    const got = await run('wasm');
+    const got = await run(under);
     expect(got.shape).toEqual(ref.shape);
     expect(Array.from(got.values)).toEqual(Array.from(ref.values));
   });
@@ -296,8 +302,8 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     };
     const ref = await run('cpu');
     expect(tf.getKernel('BusiTorchConv2D', 'cpu')).toBeUndefined();
-    const got = await run('wasm');
-    expect(tf.getKernel('BusiTorchConv2D', 'wasm')).toBeDefined();
+    const got = await run(under);
+    expect(tf.getKernel('BusiTorchConv2D', under)).toBeDefined();
     // y, dx, dW
     const errs = ref.map((r, i) => maxRelError(got[i], r));
     expect(errs.map((e) => e < 1e-4)).toEqual([true, true, true]);
@@ -305,7 +311,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
 
   test('results are bit-identical from run to run (partial sums combine in thread order)', async () => {
     const { batchNormTraining } = await import('@busi/core');
-    await tf.setBackend('wasm');
+    await tf.setBackend(under);
     const x = tf.tensor4d(spec([4, 40, 40, 24]).values!, [4, 40, 40, 24]);
     const w = tf.tensor4d(spec([3, 3, 24, 1]).values!, [3, 3, 24, 1]);
     const g = tf.ones([24]);
@@ -327,9 +333,9 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     tf.dispose([x, w, g, b]);
   });
 
-  test('the fused batch-norm kernels are used on wasm (and only there)', () => {
-    expect(tf.getKernel('BusiBatchNormTrainForward', 'wasm')).toBeDefined();
-    expect(tf.getKernel('BusiBatchNormTrainBackward', 'wasm')).toBeDefined();
+  test('the fused batch-norm kernels are registered for the backend under test (and not on cpu)', () => {
+    expect(tf.getKernel('BusiBatchNormTrainForward', under)).toBeDefined();
+    expect(tf.getKernel('BusiBatchNormTrainBackward', under)).toBeDefined();
     expect(tf.getKernel('BusiBatchNormTrainForward', 'cpu')).toBeUndefined();
   });
 
@@ -344,14 +350,14 @@ describeNative('native kernels on wasm match the cpu backend', () => {
     await expectMatchesCpu('BatchMatMul', { a: spec([...a]), b: spec([...b]) }, { transposeA, transposeB });
   });
 
-  test('an int32 matmul falls back to the kernel registered before', async () => {
+  (under === 'wasm' ? test : test.skip)('an int32 matmul falls back to the kernel registered before', async () => {
     // The stock wasm BatchMatMul (reached through the busi wasm kernels) has no int32 path: its own error proves the hand-off.
     const ints = (shape: number[]) => ({ shape, dtype: 'int32' as const, values: Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, (_, i) => (i % 5) - 2) });
-    await expect(runOn('wasm', 'BatchMatMul', { a: ints([1, 3, 4]), b: ints([1, 4, 2]) }, { transposeA: false, transposeB: false }))
+    await expect(runOn(under, 'BatchMatMul', { a: ints([1, 3, 4]), b: ints([1, 4, 2]) }, { transposeA: false, transposeB: false }))
       .rejects.toThrow(/non-float32 tensors not yet supported/);
   });
 
-  test('threads can be set and are reported', () => {
+  (under === 'wasm' ? test : test.skip)('threads can be set and are reported', () => {
     registerNativeKernels({ threads: 1 });
     expect(nativeKernelsInfo()).toMatchObject({ registered: true, threads: 1 });
     registerNativeKernels({ threads: 2 });
@@ -396,7 +402,7 @@ describeNative('native kernels on wasm match the cpu backend', () => {
       return grads;
     };
     const ref = await run('cpu');
-    const got = await run('wasm');
+    const got = await run(under);
     for (let i = 0; i < ref.length; i++) expect(maxRelError(got[i] as Float32Array, ref[i] as Float32Array)).toBeLessThan(1e-4);
   });
 });

@@ -3,7 +3,7 @@ import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-co
 import { TORCH_CONV2D, TORCH_CONV2D_BACKPROP_FILTER, TORCH_CONV2D_BACKPROP_INPUT } from '@busi/core';
 import type { WasmBackendLike } from '../wasm/kernel-scope';
 import type { NativeAddon } from './addon';
-import { empty, float32, geometry, heap, isNHWC, zeroFill, type Fallback } from './kernel-utils';
+import { empty, float32, geometry, heap, isNHWC, zeroFill, type Fallback, type KernelTarget } from './kernel-utils';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -12,7 +12,7 @@ type Rounding = 'floor' | 'round' | 'ceil' | undefined;
  * The native convolution kernels: dense Conv2D and both gradients, core's TORCH_CONV2D kernels
  * (grouped and dilated convs), depthwise convs with their gradients, and the max-pool gradient.
  */
-export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): KernelConfig[] {
+export function convKernelConfigs(addon: NativeAddon, fallback: Fallback, target: KernelTarget): KernelConfig[] {
   /** Allocates the output, then runs one addon conv into it. */
   const run = (backend: WasmBackendLike, kind: Parameters<NativeAddon['conv']>[0], a: TensorInfo, b: TensorInfo, outShape: number[], g: Int32Array, groups = 1): TensorInfo => {
     const out = backend.makeOutput([...outShape], 'float32');
@@ -27,7 +27,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const attrs = args.attrs ?? {};
     if (!isNHWC(attrs) || !float32(x, filter)) return fallback(tf.Conv2D)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const g = geometry(x.shape, filter.shape, attrs, attrs.dilations);
     if (empty(x.shape) || empty(filter.shape) || empty(outputShape(g))) return zeroFill(backend, backend.makeOutput(outputShape(g), 'float32'));
     return run(backend, 0, x, filter, outputShape(g), g);
@@ -37,7 +37,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
     const attrs = args.attrs ?? {};
     if (!isNHWC(attrs) || !float32(dy, filter)) return fallback(tf.Conv2DBackpropInput)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const inputShape = attrs.inputShape as number[];
     const g = geometry(inputShape, filter.shape, attrs, attrs.dilations);
     if (empty(dy.shape) || empty(filter.shape) || empty(inputShape)) return zeroFill(backend, backend.makeOutput([...inputShape], 'float32'));
@@ -48,7 +48,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
     const attrs = args.attrs ?? {};
     if (!isNHWC(attrs) || !float32(x, dy)) return fallback(tf.Conv2DBackpropFilter)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const filterShape = attrs.filterShape as number[];
     const g = geometry(x.shape, filterShape, attrs, attrs.dilations);
     if (empty(x.shape) || empty(dy.shape) || empty(filterShape)) return zeroFill(backend, backend.makeOutput([...filterShape], 'float32'));
@@ -73,7 +73,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const attrs = args.attrs ?? {};
     const { groups, depthwise } = groupsOf(attrs, x.shape[3], filter.shape[3], TORCH_CONV2D);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const g = torchConvGeometry(x.shape, filter.shape, attrs, depthwise);
     return run(backend, depthwise ? 3 : 0, x, filter, outputShape(g), g, depthwise ? 1 : groups);
   };
@@ -82,7 +82,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const attrs = args.attrs ?? {};
     const inputShape = attrs.inputShape as number[];
     const { groups, depthwise } = groupsOf(attrs, inputShape[3], filter.shape[3], TORCH_CONV2D_BACKPROP_INPUT);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const g = torchConvGeometry(inputShape, filter.shape, attrs, depthwise);
     return run(backend, depthwise ? 4 : 1, dy, filter, inputShape, g, depthwise ? 1 : groups);
   };
@@ -91,7 +91,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const attrs = args.attrs ?? {};
     const filterShape = attrs.filterShape as number[];
     const { groups, depthwise } = groupsOf(attrs, x.shape[3], filterShape[3], TORCH_CONV2D_BACKPROP_FILTER);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const g = torchConvGeometry(x.shape, filterShape, attrs, depthwise);
     return run(backend, depthwise ? 5 : 2, x, dy, filterShape, g, depthwise ? 1 : groups);
   };
@@ -101,7 +101,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const attrs = args.attrs ?? {};
     if (!isNHWC(attrs) || !float32(x, filter) || filter.shape[3] !== 1 || empty(x.shape)) return fallback(tf.DepthwiseConv2dNative)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const g = geometry(x.shape, filter.shape, attrs, attrs.dilations, true);
     return run(backend, 3, x, filter, outputShape(g), g);
   };
@@ -111,7 +111,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const attrs = args.attrs ?? {};
     const inputShape = attrs.inputShape as number[];
     if (!isNHWC(attrs) || !float32(dy, filter) || filter.shape[3] !== 1 || empty(inputShape)) return fallback(tf.DepthwiseConv2dNativeBackpropInput)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const g = geometry(inputShape, filter.shape, attrs, attrs.dilations, true);
     return run(backend, 4, dy, filter, inputShape, g);
   };
@@ -121,7 +121,7 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const attrs = args.attrs ?? {};
     const filterShape = attrs.filterShape as number[];
     if (!isNHWC(attrs) || !float32(x, dy) || filterShape[3] !== 1 || empty(x.shape)) return fallback(tf.DepthwiseConv2dNativeBackpropFilter)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const g = geometry(x.shape, filterShape, attrs, attrs.dilations, true);
     return run(backend, 5, x, dy, filterShape, g);
   };
@@ -139,19 +139,19 @@ export function convKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
       n, h, w, c, info.filterHeight, info.filterWidth, c, info.outHeight, info.outWidth,
       info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left,
     ]);
-    return run(args.backend as unknown as WasmBackendLike, 6, dy, input, input.shape, g);
+    return run(target.view(args.backend), 6, dy, input, input.shape, g);
   };
 
   return [
-    { kernelName: TORCH_CONV2D, backendName: 'wasm', kernelFunc: torchConvForward },
-    { kernelName: TORCH_CONV2D_BACKPROP_INPUT, backendName: 'wasm', kernelFunc: torchConvBackpropInput },
-    { kernelName: TORCH_CONV2D_BACKPROP_FILTER, backendName: 'wasm', kernelFunc: torchConvBackpropFilter },
-    { kernelName: tf.Conv2D, backendName: 'wasm', kernelFunc: conv2D },
-    { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput },
-    { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
-    { kernelName: tf.DepthwiseConv2dNative, backendName: 'wasm', kernelFunc: depthwiseForward },
-    { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: 'wasm', kernelFunc: depthwiseBackpropInput },
-    { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: 'wasm', kernelFunc: depthwiseBackpropFilter },
-    { kernelName: tf.MaxPoolGrad, backendName: 'wasm', kernelFunc: maxPoolGrad },
+    { kernelName: TORCH_CONV2D, backendName: target.backendName, kernelFunc: torchConvForward },
+    { kernelName: TORCH_CONV2D_BACKPROP_INPUT, backendName: target.backendName, kernelFunc: torchConvBackpropInput },
+    { kernelName: TORCH_CONV2D_BACKPROP_FILTER, backendName: target.backendName, kernelFunc: torchConvBackpropFilter },
+    { kernelName: tf.Conv2D, backendName: target.backendName, kernelFunc: conv2D },
+    { kernelName: tf.Conv2DBackpropInput, backendName: target.backendName, kernelFunc: conv2DBackpropInput },
+    { kernelName: tf.Conv2DBackpropFilter, backendName: target.backendName, kernelFunc: conv2DBackpropFilter },
+    { kernelName: tf.DepthwiseConv2dNative, backendName: target.backendName, kernelFunc: depthwiseForward },
+    { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: target.backendName, kernelFunc: depthwiseBackpropInput },
+    { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: target.backendName, kernelFunc: depthwiseBackpropFilter },
+    { kernelName: tf.MaxPoolGrad, backendName: target.backendName, kernelFunc: maxPoolGrad },
   ];
 }

@@ -6,6 +6,21 @@ import type { WasmBackendLike } from '../wasm/kernel-scope';
 /** The kernel a case the native addon does not take goes to (the one registered before). */
 export type Fallback = (name: string) => tf.KernelFunc;
 
+/**
+ * The backend a set of native kernel configs is for: its registry name, and how a kernel reaches
+ * the flat float32 arrays of its tensors and allocates outputs (the wasm heap, or the JS arrays of
+ * the 'native' backend).
+ */
+export interface KernelTarget {
+  /** tfjs backend name the configs register under. */
+  backendName: string;
+  /** The array view of the backend instance a kernel is called with. */
+  view(backend: unknown): WasmBackendLike;
+}
+
+/** The wasm backend: its own API is the array view. */
+export const WASM_TARGET: KernelTarget = { backendName: 'wasm', view: (backend) => backend as WasmBackendLike };
+
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { BATCH_NORM_TRAIN_BACKWARD, BATCH_NORM_TRAIN_FORWARD } from '@busi/core';
-import type { WasmBackendLike } from '../wasm/kernel-scope';
 import type { NativeAddon } from './addon';
-import { ELEMENTWISE_MIN, empty, float32, heap, zeroFill, type Fallback } from './kernel-utils';
+import { ELEMENTWISE_MIN, empty, float32, heap, zeroFill, type Fallback, type KernelTarget } from './kernel-utils';
 
 /**
  * How `small` broadcasts onto `big` as [outer, mid, inner] with small = [outer, 1, inner], or null
@@ -26,7 +25,7 @@ export function broadcastLayout(big: number[], small: number[]): [number, number
  * The native non-convolution kernels: batched matmul, inference and fused training batch norm,
  * middle-axis Sum/Mean, large Relu/Sigmoid/Add/Multiply and last-axis Concat.
  */
-export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): KernelConfig[] {
+export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback, target: KernelTarget): KernelConfig[] {
   const batchMatMul: tf.KernelFunc = (args) => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const attrs = args.attrs ?? {};
@@ -40,7 +39,7 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const n = transposeB ? b1 : b2;
     const kB = transposeB ? b2 : b1;
     if (k !== kB || (ba !== bb && ba !== 1 && bb !== 1)) return fallback(tf.BatchMatMul)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const out = backend.makeOutput([Math.max(ba, bb), m, n], 'float32');
     if (empty(out.shape)) return out;
     if (k === 0) return zeroFill(backend, out);
@@ -64,7 +63,7 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const mid = size(axes[0], last + 1);
     const inner = size(last + 1, rank);
     const shape = attrs.keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const out = backend.makeOutput(shape, 'float32');
     addon.reduceMiddle(heap(backend, x), heap(backend, out), Int32Array.from([outer, mid, inner]), mean ? 1 / mid : 1);
     return out;
@@ -77,7 +76,7 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     if (x!.dtype !== 'float32' || ![mean, variance].every((t) => t != null) || ![mean, variance, offset, scale].every(perChannel) || empty(x!.shape)) {
       return fallback(tf.FusedBatchNorm)(args);
     }
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const out = backend.makeOutput([...x!.shape], 'float32');
     addon.bnInference(heap(backend, x!), heap(backend, mean!), heap(backend, variance!),
       offset ? heap(backend, offset) : null, scale ? heap(backend, scale) : null, heap(backend, out),
@@ -89,7 +88,7 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const { x } = args.inputs as { x: TensorInfo };
     const size = x.shape.reduce((p, q) => p * q, 1);
     if (x.dtype !== 'float32' || size < ELEMENTWISE_MIN) return fallback(name)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const out = backend.makeOutput([...x.shape], 'float32');
     addon.unary(kind, heap(backend, x), heap(backend, out));
     return out;
@@ -100,7 +99,7 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     const sizeOf = (t: TensorInfo) => t.shape.reduce((p, q) => p * q, 1);
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(name)(args);
     const [big, small] = sizeOf(a) >= sizeOf(b) ? [a, b] : [b, a];
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     if (sizeOf(small) === 1 && small.shape.length <= big.shape.length && sizeOf(big) >= ELEMENTWISE_MIN) {
       // x·1 and x+0 are x exactly (tfjs-layers' swish multiplies by its alpha of 1): share the buffer.
       if (heap(backend, small)[0] === (kind === 1 ? 1 : 0)) {
@@ -128,7 +127,7 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
       inputs.every((t) => t.dtype === 'float32' && t.shape.length === rank && t.shape.slice(0, -1).every((d, i) => d === inputs[0].shape[i]) && t.shape[rank - 1] > 0);
     const total = inputs.reduce((p, t) => p + t.shape.reduce((a, b) => a * b, 1), 0);
     if (!ok || total < ELEMENTWISE_MIN) return fallback(tf.Concat)(args);
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const out = backend.makeOutput([...inputs[0].shape.slice(0, -1), inputs.reduce((p, t) => p + t.shape[rank - 1], 0)], 'float32');
     addon.concatLast(inputs.map((t) => heap(backend, t)), heap(backend, out), rows);
     return out;
@@ -140,7 +139,7 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     if (!float32(x, gamma, beta) || gamma.shape.length !== 1 || gamma.shape[0] !== c || beta.shape[0] !== c) {
       throw new Error(`${BATCH_NORM_TRAIN_FORWARD}: expected float32 x [..., C] with gamma and beta [C], got x ${JSON.stringify(x.shape)}, gamma ${JSON.stringify(gamma.shape)}, beta ${JSON.stringify(beta.shape)}`);
     }
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const outs = [backend.makeOutput([...x.shape], 'float32'), ...[0, 1, 2].map(() => backend.makeOutput([c], 'float32'))];
     addon.bnForward(heap(backend, x), heap(backend, gamma), heap(backend, beta), ...outs.map((o) => heap(backend, o)) as [Float32Array, Float32Array, Float32Array, Float32Array], Number(args.attrs?.eps ?? 1e-5));
     return outs;
@@ -152,7 +151,7 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
     if (!float32(dy, x, mean, invStd, gamma) || dy.shape.join() !== x.shape.join() || [mean, invStd, gamma].some((t) => t.shape.length !== 1 || t.shape[0] !== c)) {
       throw new Error(`${BATCH_NORM_TRAIN_BACKWARD}: expected float32 dy and x of one shape [..., C] and mean, invStd, gamma [C], got dy ${JSON.stringify(dy.shape)}, x ${JSON.stringify(x.shape)}`);
     }
-    const backend = args.backend as unknown as WasmBackendLike;
+    const backend = target.view(args.backend);
     const outs = [backend.makeOutput([...x.shape], 'float32'), backend.makeOutput([c], 'float32'), backend.makeOutput([c], 'float32')];
     addon.bnBackward(heap(backend, dy), heap(backend, x), heap(backend, mean), heap(backend, invStd), heap(backend, gamma),
       heap(backend, outs[0]), heap(backend, outs[1]), heap(backend, outs[2]));
@@ -160,16 +159,16 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback): Kerne
   };
 
   return [
-    { kernelName: BATCH_NORM_TRAIN_FORWARD, backendName: 'wasm', kernelFunc: batchNormForward },
-    { kernelName: BATCH_NORM_TRAIN_BACKWARD, backendName: 'wasm', kernelFunc: batchNormBackward },
-    { kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc: batchMatMul },
-    { kernelName: tf.Sum, backendName: 'wasm', kernelFunc: reduction(tf.Sum, false) },
-    { kernelName: tf.Mean, backendName: 'wasm', kernelFunc: reduction(tf.Mean, true) },
-    { kernelName: tf.FusedBatchNorm, backendName: 'wasm', kernelFunc: fusedBatchNorm },
-    { kernelName: tf.Relu, backendName: 'wasm', kernelFunc: unary(tf.Relu, 0) },
-    { kernelName: tf.Sigmoid, backendName: 'wasm', kernelFunc: unary(tf.Sigmoid, 1) },
-    { kernelName: tf.Add, backendName: 'wasm', kernelFunc: binary(tf.Add, 0) },
-    { kernelName: tf.Multiply, backendName: 'wasm', kernelFunc: binary(tf.Multiply, 1) },
-    { kernelName: tf.Concat, backendName: 'wasm', kernelFunc: concat },
+    { kernelName: BATCH_NORM_TRAIN_FORWARD, backendName: target.backendName, kernelFunc: batchNormForward },
+    { kernelName: BATCH_NORM_TRAIN_BACKWARD, backendName: target.backendName, kernelFunc: batchNormBackward },
+    { kernelName: tf.BatchMatMul, backendName: target.backendName, kernelFunc: batchMatMul },
+    { kernelName: tf.Sum, backendName: target.backendName, kernelFunc: reduction(tf.Sum, false) },
+    { kernelName: tf.Mean, backendName: target.backendName, kernelFunc: reduction(tf.Mean, true) },
+    { kernelName: tf.FusedBatchNorm, backendName: target.backendName, kernelFunc: fusedBatchNorm },
+    { kernelName: tf.Relu, backendName: target.backendName, kernelFunc: unary(tf.Relu, 0) },
+    { kernelName: tf.Sigmoid, backendName: target.backendName, kernelFunc: unary(tf.Sigmoid, 1) },
+    { kernelName: tf.Add, backendName: target.backendName, kernelFunc: binary(tf.Add, 0) },
+    { kernelName: tf.Multiply, backendName: target.backendName, kernelFunc: binary(tf.Multiply, 1) },
+    { kernelName: tf.Concat, backendName: target.backendName, kernelFunc: concat },
   ];
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { loadNativeAddon, nativeAddonStatus } from './addon';
 import { nativeKernelConfigs } from './kernels';
+import { WASM_TARGET } from './kernel-utils';
 
 const previous = new Map<string, KernelConfig>();
 let installed: KernelConfig[] = [];
@@ -34,7 +35,7 @@ export function registerNativeKernels(options: NativeKernelOptions = {}): boolea
     if (k == null) throw new Error(`busi native: no wasm kernel ${name} to fall back on`);
     return k.kernelFunc;
   };
-  installed = nativeKernelConfigs(addon, fallback);
+  installed = nativeKernelConfigs(addon, fallback, WASM_TARGET);
   for (const config of installed) {
     const existing = tf.getKernel(config.kernelName, 'wasm');
     if (existing != null) {

@@ -228,6 +228,12 @@ function batchMatMulWith(original: KernelFunc): KernelFunc {
   };
 }
 
+/**
+ * The copies that need only a backend's flat arrays (makeOutput and typedArrayFromHeap), by kernel
+ * name: the busi native backend uses them too.
+ */
+export const inPlaceCopyKernels: Readonly<Record<string, KernelFunc>> = { [tf.Slice]: slice, [tf.SplitV]: splitV, [tf.Unpack]: unpack };
+
 /** Replacements for data-movement kernels; some wrap the stock kernel for the cases they skip. */
 export function dataMovementKernels(stock: (name: string) => KernelFunc | undefined): KernelConfig[] {
   const must = (name: string): KernelFunc => {
