@@ -40,7 +40,7 @@ describe('initBackend', () => {
   test('forcing an unavailable or unknown backend is an error, not a silent fallback', async () => {
     await expect(initBackend({ backend: 'tensorflow', log: false })).rejects.toThrow(/tfjs-node/);
     process.env.BUSI_BACKEND = 'webgl';
-    await expect(initBackend({ log: false })).rejects.toThrow(/unknown backend 'webgl' \(expected one of auto, tensorflow, webgpu, wasm, cpu\)/);
+    await expect(initBackend({ log: false })).rejects.toThrow(/unknown backend 'webgl' \(expected one of auto, tensorflow, webgpu, native, wasm, cpu\)/);
   });
 
   test('logs the chosen backend by default', async () => {
