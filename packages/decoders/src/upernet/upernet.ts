@@ -28,7 +28,7 @@ export interface UPerNetDecoderArgs extends DecoderArgs, Partial<UPerNetDecoderO
  * fused by a 3×3 conv-BN-ReLU. Resizes are bilinear with half-pixel centres (align_corners false).
  *
  * smp builds one more lateral conv, on the input-resolution feature, that never runs; its weights are
- * held as unused (see {@link UnusedWeights}) so counts and state dicts equal the reference's.
+ * held as unused (see `UnusedWeights` in @busi/core) so counts and state dicts equal the reference's.
  */
 export class UPerNetDecoder extends DecoderBase<UPerNetDecoderOptions> {
   readonly outChannels: number;

@@ -16,7 +16,10 @@ export const NATIVE_BACKEND = 'native';
  * heavy ones. The addon reads and writes the arrays in place (Node-API hands it their memory).
  */
 export class NativeBackend extends MathBackendCPU {
-  /** The array view the native kernels use (see {@link KernelTarget}). */
+  /**
+   * The array view the native kernels use (an internal kernel interface, kept out of the API docs).
+   * @hidden
+   */
   readonly arrays: WasmBackendLike;
 
   constructor() {
