@@ -121,7 +121,8 @@ class TopDownDecoder {
 }
 
 registerEncoder('tiny-vgg', (args) => new TinyVGGEncoder(args), { outChannels: [3, ...TINY_WIDTHS], family: 'vgg' });
-registerDecoder('topdown', (args) => new TopDownDecoder(args), { encoderOutputStride: 32 });
+// The entry lists every option with its default (plain data): the conformance suite checks getConfig against it.
+registerDecoder('topdown', (args) => new TopDownDecoder(args), { encoderOutputStride: 32, defaults: { channels: 32 } });
 
 const backend = await initBackend({ log: false });
 console.log(`backend: ${backend.summary}`);
