@@ -17,8 +17,29 @@ import {
 
 /** One named check of a conformance suite; `run` throws an Error describing the first violation. */
 export interface DecoderConformanceCheck {
+  /** What the check asserts, e.g. 'configuration round trip'; names the check in reports and test titles. */
   name: string;
+  /** Runs the check; resolves when it holds, throws an error saying what differed otherwise. */
   run: () => Promise<void>;
+}
+
+/** Outcome of {@link runDecoderConformance}: the whole suite for one decoder. */
+export interface DecoderConformanceReport {
+  /** The registered decoder name that was checked. */
+  name: string;
+  /** Whether every check passed. */
+  pass: boolean;
+  /** One entry per check, in suite order. */
+  results: {
+    /** The check's name ({@link DecoderConformanceCheck.name}). */
+    check: string;
+    /** Whether it passed. */
+    pass: boolean;
+    /** The error message when it failed. */
+    error?: string;
+    /** Wall time of the check, in seconds. */
+    seconds: number;
+  }[];
 }
 
 /** Options of {@link decoderConformanceChecks}. */
@@ -298,8 +319,8 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
 export async function runDecoderConformance(
   name: string,
   options: DecoderConformanceOptions = {},
-): Promise<{ name: string; pass: boolean; results: { check: string; pass: boolean; error?: string; seconds: number }[] }> {
-  const results: { check: string; pass: boolean; error?: string; seconds: number }[] = [];
+): Promise<DecoderConformanceReport> {
+  const results: DecoderConformanceReport['results'] = [];
   for (const c of decoderConformanceChecks(name, options)) {
     const t0 = Date.now();
     try {

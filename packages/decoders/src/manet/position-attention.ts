@@ -17,6 +17,7 @@ export interface PositionAttentionMapArgs {
  * scrambles positions and channels; this layer does the same, so results match.
  */
 export class PositionAttentionMap extends layers.Layer {
+  /** The name tfjs-layers serialises this layer under and looks up when a saved model loads. */
   static className = 'BusiPositionAttentionMap';
 
   constructor(args: PositionAttentionMapArgs = {}) {
