@@ -79,12 +79,21 @@ function argmaxRows(values: ArrayLike<number>, n: number, c: number): { labels: 
   return { labels, width: c };
 }
 
-/** Labels (and the score width, for score input) of a {@link ClassInput}. */
+/** Labels (and score width) of a tensor whose values have been read (`values`). */
+function decodeTensorLabels(x: tf.Tensor, values: ArrayLike<number>): { labels: number[]; width?: number } {
+  if (x.rank === 1) return { labels: Array.from(values) };
+  return argmaxRows(values, x.shape[0], x.shape[1] as number);
+}
+
+function checkTensorRank(x: tf.Tensor, what: string): void {
+  if (x.rank !== 1 && x.rank !== 2) throw new Error(`${what}: expected labels [N] or scores [N, C], got a tensor of shape [${x.shape}]`);
+}
+
+/** Labels (and the score width, for score input) of a {@link ClassInput}; tensors are read synchronously. */
 function decodeLabels(x: ClassInput, what: string): { labels: number[]; width?: number } {
   if (x instanceof tf.Tensor) {
-    if (x.rank === 1) return { labels: Array.from(x.dataSync()) };
-    if (x.rank === 2) return argmaxRows(x.dataSync(), x.shape[0], x.shape[1] as number);
-    throw new Error(`${what}: expected labels [N] or scores [N, C], got a tensor of shape [${x.shape}]`);
+    checkTensorRank(x, what);
+    return decodeTensorLabels(x, x.dataSync() as ArrayLike<number>);
   }
   const n = x.length;
   if (n > 0 && isArrayLikeRow(x[0])) {
@@ -137,8 +146,24 @@ export class MetricAccumulator {
    * one-hot), read synchronously from tensors (which the caller still owns).
    */
   update(truth: ClassInput, prediction: ClassInput): void {
-    const t = decodeLabels(truth, 'truth');
-    const p = decodeLabels(prediction, 'prediction');
+    this.add(decodeLabels(truth, 'truth'), decodeLabels(prediction, 'prediction'));
+  }
+
+  /**
+   * {@link MetricAccumulator.update} reading tensors asynchronously: the form for GPU backends
+   * (webgpu cannot read synchronously in Node). Same counts as `update`.
+   */
+  async updateAsync(truth: ClassInput, prediction: ClassInput): Promise<void> {
+    const decode = async (x: ClassInput, what: string) => {
+      if (!(x instanceof tf.Tensor)) return decodeLabels(x, what);
+      checkTensorRank(x, what);
+      return decodeTensorLabels(x, (await x.data()) as ArrayLike<number>);
+    };
+    const [t, p] = await Promise.all([decode(truth, 'truth'), decode(prediction, 'prediction')]);
+    this.add(t, p);
+  }
+
+  private add(t: { labels: number[]; width?: number }, p: { labels: number[]; width?: number }): void {
     if (t.labels.length !== p.labels.length) {
       throw new Error(`MetricAccumulator: ${t.labels.length} true labels for ${p.labels.length} predictions`);
     }

@@ -59,6 +59,14 @@ export class MultiTaskMetrics {
     this.segmentation.update(batch.masks, output.mask);
   }
 
+  /**
+   * {@link MultiTaskMetrics.update} with asynchronous reads (what the trainer calls): needed on
+   * webgpu, which cannot read tensors synchronously in Node, and kinder to any GPU backend.
+   */
+  async updateAsync(output: MultiTaskOutput, batch: { masks: tf.Tensor; labels: tf.Tensor }): Promise<void> {
+    await Promise.all([this.classification.updateAsync(batch.labels, output.logits), this.segmentation.updateAsync(batch.masks, output.mask)]);
+  }
+
   /** Both full reports. */
   report(): { classification: ClassificationReport; segmentation: SegmentationReport } {
     return { classification: this.classification.result(), segmentation: this.segmentation.result() };

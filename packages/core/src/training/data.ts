@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { readsSynchronously } from '../ops/sync-reads';
 
 /** One batch of training or validation samples. */
 export interface TrainingBatch {
@@ -36,7 +37,9 @@ export interface BatchContext {
 
 /**
  * An in-memory {@link TrainingDataset} over whole-dataset tensors; `getBatch` gathers rows.
- * The dataset keeps references to the given tensors and does not dispose them.
+ * The dataset keeps references to the given tensors and does not dispose them. Labels and masks
+ * are checked here, or, on a backend that cannot read synchronously (webgpu), by an
+ * asynchronous read that the first `getBatch` waits for (it rejects with the same error).
  */
 export function tensorDataset(data: TrainingBatch): TrainingDataset {
   const n = data.images.shape[0];
@@ -45,29 +48,57 @@ export function tensorDataset(data: TrainingBatch): TrainingDataset {
       `tensorDataset: images, masks and labels must have the same length, got ${n}, ${data.masks.shape[0]}, ${data.labels.shape[0]}`,
     );
   }
-  const labels = data.labels.dataSync();
-  const bad = labels.findIndex((v) => !(Number.isInteger(v) && v >= 0));
-  if (bad >= 0) throw new Error(`tensorDataset: labels must be class indices (integers >= 0); labels[${bad}] is ${labels[bad]}`);
-  const [lo, hi] = tf.tidy(() => [tf.min(data.masks).dataSync()[0], tf.max(data.masks).dataSync()[0]]);
-  if (n > 0 && !(lo >= 0 && hi <= 1)) {
-    throw new Error(`tensorDataset: masks must hold values in [0, 1] (1 = lesion), got values from ${lo} to ${hi}${hi === 255 ? ' (divide 0/255 masks by 255)' : ''}`);
+  const range = () => tf.tidy(() => tf.stack([tf.min(data.masks), tf.max(data.masks)]));
+  let pending: Promise<void> | null = null;
+  if (readsSynchronously()) {
+    const r = range();
+    const values = r.dataSync();
+    r.dispose();
+    checkTensorDataset(data.labels.dataSync(), values[0], values[1], n);
+  } else {
+    pending = (async () => {
+      const r = range();
+      try {
+        const [labels, values] = await Promise.all([data.labels.data(), r.data()]);
+        checkTensorDataset(labels, values[0], values[1], n);
+      } finally {
+        r.dispose();
+      }
+    })();
+    // Rejections surface through getBatch; this keeps an unused dataset from an unhandled one.
+    pending.catch(() => undefined);
   }
+  const gather = (indices: number[]): TrainingBatch => {
+    for (const i of indices) {
+      if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`tensorDataset: index ${i} out of range [0, ${n})`);
+    }
+    return tf.tidy(() => {
+      const idx = tf.tensor1d(indices, 'int32');
+      return {
+        images: tf.gather(data.images, idx) as tf.Tensor4D,
+        masks: tf.gather(data.masks, idx) as tf.Tensor4D,
+        labels: tf.gather(data.labels, idx) as tf.Tensor1D,
+      };
+    });
+  };
   return {
     size: n,
-    getBatch(indices: number[]): TrainingBatch {
-      for (const i of indices) {
-        if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`tensorDataset: index ${i} out of range [0, ${n})`);
-      }
-      return tf.tidy(() => {
-        const idx = tf.tensor1d(indices, 'int32');
-        return {
-          images: tf.gather(data.images, idx) as tf.Tensor4D,
-          masks: tf.gather(data.masks, idx) as tf.Tensor4D,
-          labels: tf.gather(data.labels, idx) as tf.Tensor1D,
-        };
+    getBatch(indices: number[]): TrainingBatch | Promise<TrainingBatch> {
+      if (pending == null) return gather(indices);
+      return pending.then(() => {
+        pending = null;
+        return gather(indices);
       });
     },
   };
+}
+
+function checkTensorDataset(labels: ArrayLike<number>, lo: number, hi: number, n: number): void {
+  const bad = Array.prototype.findIndex.call(labels, (v: number) => !(Number.isInteger(v) && v >= 0));
+  if (bad >= 0) throw new Error(`tensorDataset: labels must be class indices (integers >= 0); labels[${bad}] is ${labels[bad]}`);
+  if (n > 0 && !(lo >= 0 && hi <= 1)) {
+    throw new Error(`tensorDataset: masks must hold values in [0, 1] (1 = lesion), got values from ${lo} to ${hi}${hi === 255 ? ' (divide 0/255 masks by 255)' : ''}`);
+  }
 }
 
 /**

@@ -31,12 +31,16 @@ export interface TrainingLoss {
 /**
  * A validation metric fed batch by batch in inference mode. `update` runs inside a `tf.tidy`, so
  * it must keep whatever it accumulates as plain numbers (or `tf.keep` it and release it in `reset`).
+ * A metric with `updateAsync` is fed through that instead, after the tidy (the output tensors are
+ * disposed once it settles): GPU backends read asynchronously, and webgpu in Node only so.
  */
 export interface ValidationMetric {
   /** Forgets everything accumulated, before each validation pass. */
   reset(): void;
   /** Accumulates one validation batch (the model's output and the batch it came from). */
   update(output: MultiTaskOutput, batch: TrainingBatch): void;
+  /** Optional: the same as `update`, reading tensors asynchronously; used in place of `update` when present. */
+  updateAsync?(output: MultiTaskOutput, batch: TrainingBatch): Promise<void>;
   /** Named results, logged with a `val_` prefix. */
   result(): Logs;
 }
@@ -513,6 +517,7 @@ export class Trainer implements TrainingControl {
   async evaluate(data: TrainingDataset, batchSize = this.opts.validationBatchSize): Promise<Logs> {
     if (!(data.size > 0)) throw new Error(`Trainer.evaluate: the dataset is empty (size ${data.size})`);
     const metrics = this.metrics;
+    const asyncMetrics = metrics.filter((m) => m.updateAsync);
     for (const m of metrics) m.reset();
     const sums = zeroSums();
     const order = Array.from({ length: data.size }, (_, i) => i);
@@ -520,14 +525,21 @@ export class Trainer implements TrainingControl {
       const batch = await data.getBatch(chunk, { training: false, epoch: Math.max(0, this.epoch - (this.batchInEpoch === 0 ? 1 : 0)) });
       try {
         checkBatch(batch, chunk.length, this.model);
-        const parts = tf.tidy(() => {
+        const { parts, out } = tf.tidy(() => {
           const out = this.model.forward(batch.images, false);
           const p = this.loss.compute(out.mask, batch.masks, out.logits, batch.labels);
-          for (const m of metrics) m.update(out, batch);
-          return tf.stack([p.total, p.segmentation, p.classification]);
-        });
-        const [total, seg, cls] = await parts.data();
-        parts.dispose();
+          for (const m of metrics) if (!m.updateAsync) m.update(out, batch);
+          const kept = asyncMetrics.length ? { mask: out.mask, logits: out.logits } : undefined;
+          return { parts: tf.stack([p.total, p.segmentation, p.classification]), out: kept };
+        }) as { parts: tf.Tensor; out?: MultiTaskOutput };
+        let values: Float32Array;
+        try {
+          for (const m of asyncMetrics) await m.updateAsync!(out!, batch);
+          values = (await parts.data()) as Float32Array;
+        } finally {
+          tf.dispose([parts, ...(out ? [out.mask, out.logits] : [])]);
+        }
+        const [total, seg, cls] = values;
         sums.loss += total * chunk.length;
         sums.segmentation += seg * chunk.length;
         sums.classification += cls * chunk.length;

@@ -38,4 +38,23 @@ describe('MultiTaskMetrics', () => {
     expect(m.report().classification.count).toBe(0);
     tf.dispose([mask, masks, logits, lab]);
   });
+
+  it('updateAsync (the trainer\'s path, for GPU backends) gives exactly the counts and logs of update', async () => {
+    const mask = tf.tensor4d([2, -1, 0.5, -3, -2, -2, 1, 4], [2, 2, 2, 1]);
+    const masks = tf.tensor4d([1, 1, 0, 0, 0, 0, 1, 1], [2, 2, 2, 1]);
+    const logits = tf.tensor2d([[2, 0, 0], [0, 0.5, 3]]);
+    const oneHot = tf.tensor2d([[1, 0, 0], [0, 1, 0]]);
+    const sync = new MultiTaskMetrics();
+    const async = new MultiTaskMetrics();
+    const before = tf.memory().numTensors;
+    sync.update({ mask, logits }, { masks, labels: oneHot });
+    await async.updateAsync({ mask, logits }, { masks, labels: oneHot });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(async.report()).toEqual(sync.report());
+    expect(async.result()).toEqual(sync.result());
+    expect(async.report().classification.count).toBe(2);
+    const rank3 = tf.zeros([2, 2, 2]) as tf.Tensor2D;
+    await expect(async.updateAsync({ mask, logits: rank3 }, { masks, labels: oneHot })).rejects.toThrow(/prediction: expected labels \[N\] or scores \[N, C\]/);
+    tf.dispose([mask, masks, logits, oneHot, rank3]);
+  });
 });

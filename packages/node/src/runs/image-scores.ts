@@ -65,7 +65,7 @@ export async function scorePredictor(predictor: Predictor, dataset: SampleDatase
       const l = await parts.data();
       parts.dispose();
       sums = sums.map((s, k) => s + l[k] * idx.length);
-      metrics.update(o, batch);
+      await metrics.updateAsync(o, batch);
       const [probs, pred, truth, labels] = tf.tidy(() => [tf.softmax(o.logits), tf.greaterEqual(o.mask, cut), tf.greaterEqual(batch.masks, 0.5), batch.labels]);
       const [p, m, t, y] = await Promise.all([probs.data(), pred.data(), truth.data(), labels.data()]);
       tf.dispose([probs, pred, truth]);
