@@ -53,8 +53,8 @@ describe('MultiTaskMetrics', () => {
     expect(async.report()).toEqual(sync.report());
     expect(async.result()).toEqual(sync.result());
     expect(async.report().classification.count).toBe(2);
-    const rank3 = tf.zeros([2, 2, 2]) as tf.Tensor2D;
-    await expect(async.updateAsync({ mask, logits: rank3 }, { masks, labels: oneHot })).rejects.toThrow(/prediction: expected labels \[N\] or scores \[N, C\]/);
+    const rank3 = tf.zeros([2, 2, 2]);
+    await expect(async.updateAsync({ mask, logits: rank3 as tf.Tensor2D }, { masks, labels: oneHot })).rejects.toThrow(/prediction: expected labels \[N\] or scores \[N, C\]/);
     tf.dispose([mask, masks, logits, oneHot, rank3]);
   });
 });
