@@ -18,7 +18,7 @@ export type { EvaluationSummary, GalleryItem, PerImageRow } from './report/html'
 export { lineChartSvg, type PlotSeries, type LineChartOptions } from './report/plot';
 export { ensemblePredictor, loadPredictor, type Predictor, type TtaMode } from './runs/predictor';
 export { scorePredictor, type ScoreOptions, type Scores } from './runs/image-scores';
-export { cvRun, CV_FILES, type CvConfig, type CvSummary, type CvSplitRecord, type CvSessionOptions } from './runs/cv-run';
+export { cvRun, CV_FILES, CV_KEYS, type CvConfig, type CvSummary, type CvSplitRecord, type CvSessionOptions } from './runs/cv-run';
 export { createDataParallel, type DataParallel, type DataParallelLogs, type DataParallelOptions } from './parallel/data-parallel';
 export {
   runParityDir,
@@ -34,10 +34,10 @@ export { runCli } from './cli/main';
 export { commands } from './commands/index';
 export { UsageError, type Command, type CliContext, type OptionSpec, type OptionValues } from './cli/args';
 export { BUSI_VERSION } from './version';
-export { readSweepFile, parseSweepSpec, PAPER_SWEEP_DEFAULTS, type SweepSpec, type SweepModel } from './sweep/spec';
+export { readSweepFile, parseSweepSpec, PAPER_SWEEP_DEFAULTS, type SweepSpec, type SweepModel, type SweepDefaults } from './sweep/spec';
 export { expandSweep, taskSlice, arraySlot, sweepId, type SweepTask, type ArraySlot } from './sweep/plan';
 export { openSweep, prepareSweep, taskDir, SWEEP_FILES, SWEEP_LAYOUT, type Sweep, type SweepLayout, type SweepPlanFile } from './sweep/folder';
-export type { TaskFinish } from './sweep/task-state';
+export type { TaskFinish, ResumePoint } from './sweep/task-state';
 export { runTasks, type RunTasksOptions } from './sweep/local-runner';
 export { runTask, type TaskOutcome, type RunTaskOptions } from './sweep/run-task';
 export { readAttempts, type TaskAttempt, type TaskAttempts } from './sweep/attempts';

@@ -41,6 +41,7 @@ export interface Command {
   description?: string;
   /** Positional arguments, for the usage line (e.g. '<folder>'). */
   positionals?: string;
+  /** The command's options by name, kebab-case as typed (`--batch-size`); `--help` is added for every command. */
   options: Record<string, OptionSpec>;
   /** Runs the command; resolves to the exit code (default 0). */
   run(values: OptionValues, positionals: string[], ctx: CliContext): Promise<number | void>;
@@ -48,7 +49,14 @@ export interface Command {
 
 /** Where a command writes; replaceable in tests. */
 export interface CliContext {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  /** Results, tables and progress. */
+  stdout: NodeJS.WritableStream & {
+    /** True when a terminal: progress bars then redraw in place instead of printing a line per quarter. */
+    isTTY?: boolean;
+    /** Width of the terminal in characters, as `process.stdout` gives it; absent when not a terminal. */
+    columns?: number;
+  };
+  /** Warnings and errors. */
   stderr: NodeJS.WritableStream;
   /** Folder relative paths are resolved against. */
   cwd: string;

@@ -28,7 +28,9 @@ const DEFAULT_WIDTHS = [16, 16, 32, 48, 64] as const;
  * so a saved model loads without this package. A busi-only encoder: it has no smp counterpart.
  */
 export class SlimResNetEncoder extends EncoderBase {
+  /** Channels of the stem and of stages 1..4 (5 numbers). */
   readonly widths: readonly number[];
+  /** Basic residual blocks per stage. */
   readonly blocks: number;
   /** A ResNet in miniature: torchvision's ResNet initialisation (He, fan-out). */
   readonly initialization: InitSpec = TORCHVISION_RESNET_INIT;
@@ -44,6 +46,10 @@ export class SlimResNetEncoder extends EncoderBase {
     if (!Number.isInteger(this.blocks) || this.blocks < 1) throw new Error(`slim-resnet: blocks must be a positive integer, got ${this.blocks}`);
   }
 
+  /**
+   * Builds the stem and the four stages on `input`; returns the input and the five feature maps (strides 2 to
+   * 32, or 2 to 16 with the last stage dilated at `outputStride: 16`).
+   */
   apply(input: SymbolicTensor): SymbolicTensor[] {
     const p = this.prefix;
     const features = [input];

@@ -2,12 +2,24 @@ import '@busi/backbones';
 import '@busi/decoders';
 import { decoders, encoders } from '@busi/core';
 
+/** One entry of {@link PAPER_PRESETS}. */
+export interface PaperPreset {
+  /** Canonical decoder registry name, e.g. 'unetplusplus'. */
+  decoder: string;
+  /** Canonical encoder registry name, e.g. 'tu-wide_resnet50_2'. */
+  encoder: string;
+  /** smp v0.3.3's Conv2d + Linear multiply-accumulates of the whole model at batch 1, 448², in units of 1e9. */
+  gmacs: number;
+  /** The encoder's share of `gmacs`, same units. */
+  encoderGmacs: number;
+}
+
 /**
  * The 16 models of Chung et al. as plain data (keras-hub-style presets): decoder and encoder by
  * canonical registry name, and the one reference fact the registry does not hold, smp v0.3.3's
  * Conv2d + Linear multiply-accumulates at batch 1, 448² (1e9, 2 decimals, architectures.md).
  */
-export const PAPER_PRESETS: ReadonlyArray<{ decoder: string; encoder: string; gmacs: number; encoderGmacs: number }> = [
+export const PAPER_PRESETS: readonly PaperPreset[] = [
   { decoder: 'unet', encoder: 'resnet50', gmacs: 32.56, encoderGmacs: 16.35 },
   { decoder: 'unet', encoder: 'resnext50_32x4d', gmacs: 33.13, encoderGmacs: 16.91 },
   { decoder: 'unet', encoder: 'tu-wide_resnet50_2', gmacs: 61.8, encoderGmacs: 45.58 },
@@ -28,10 +40,15 @@ export const PAPER_PRESETS: ReadonlyArray<{ decoder: string; encoder: string; gm
 
 /** Parameter counts of one of the paper's models as smp v0.3.3 reports them. */
 export interface PaperModelParams {
+  /** The sum of the four parts below (`dead` is included in `encoder`). */
   total: number;
+  /** The encoder's parameters, as registered (`EncoderInfo.params`). */
   encoder: number;
+  /** The decoder's parameters with this encoder's channels. */
   decoder: number;
+  /** The segmentation head, for one mask channel. */
   segmentationHead: number;
+  /** The classification head: a Linear from the deepest feature's channels to 3 classes, with bias. */
   classificationHead: number;
   /** Parameters that never receive a gradient (EfficientNet's kept, unused conv_head and bn). */
   dead: number;
@@ -41,11 +58,13 @@ export interface PaperModelParams {
 export interface PaperModel {
   /** `<smp decoder>__<smp encoder>`, the parity fixture's name, e.g. `FPN__tu-wide_resnet50_2`. */
   id: string;
-  /** Canonical registry names. */
+  /** Canonical decoder registry name, e.g. 'fpn'. */
   decoder: string;
+  /** Canonical encoder registry name, e.g. 'tu-wide_resnet50_2'. */
   encoder: string;
-  /** smp names. */
+  /** smp's class name of the decoder, e.g. 'FPN'. */
   smpDecoder: string;
+  /** smp's name of the encoder, e.g. 'tu-wide_resnet50_2'. */
   smpEncoder: string;
   /** At 3 input channels, 1 mask channel, 3 classes. */
   params: PaperModelParams;
@@ -59,7 +78,7 @@ export interface PaperModel {
 const PAPER_CLASSES = 3;
 
 /** A preset with its reference counts, read from the encoder's and the decoder's registry entries. */
-function paperModel(preset: (typeof PAPER_PRESETS)[number]): PaperModel {
+function paperModel(preset: PaperPreset): PaperModel {
   const enc = encoders.info(preset.encoder);
   const dec = decoders.info(preset.decoder);
   if (!enc.reference || !dec.reference || enc.params == null) {

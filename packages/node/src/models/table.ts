@@ -3,16 +3,23 @@ import { PAPER_MODELS, createModel, type PaperModel } from './factory';
 
 /** Measured numbers of one paper model, beside the reference's. */
 export interface PaperModelRow {
+  /** The paper model and the reference's numbers. */
   model: PaperModel;
-  /** null when the encoder is not registered. */
+  /** What busi's build of it counts; null when the encoder is not registered. */
   measured: {
+    /** All parameters of the built model. */
     total: number;
+    /** The encoder's parameters. */
     encoder: number;
+    /** The decoder's parameters. */
     decoder: number;
+    /** The segmentation head's parameters. */
     segmentationHead: number;
+    /** The classification head's parameters. */
     classificationHead: number;
     /** Conv2d + Linear MACs at batch 1 and the given size, in 1e9. */
     gmacs: number;
+    /** The encoder's share of `gmacs`, same units. */
     encoderGmacs: number;
   } | null;
 }

@@ -30,9 +30,13 @@ export interface DataParallelOptions {
 
 /** Loss values of one {@link DataParallel.computeGradients} call, batch-weighted means over the shards. */
 export interface DataParallelLogs {
+  /** The multi-task loss λ·Dice + (1-λ)·focal. */
   loss: number;
+  /** The segmentation part (Dice), before weighting by λ. */
   segmentation_loss: number;
+  /** The classification part (focal), before weighting by 1-λ. */
   classification_loss: number;
+  /** Images in the batch. */
   size: number;
 }
 
@@ -48,7 +52,15 @@ export interface DataParallel {
    * `where` keys the dropout masks as in `Trainer.computeGradients` (worker k draws micro-batch k's);
    * by default epoch 0 and a step counter.
    */
-  computeGradients(batch: TrainingBatch, where?: { epoch: number; batch: number }): Promise<{ grads: tf.NamedTensorMap; logs: DataParallelLogs }>;
+  computeGradients(
+    batch: TrainingBatch,
+    where?: { epoch: number; batch: number },
+  ): Promise<{
+    /** One gradient per trainable variable, keyed by variable name; the caller disposes them. */
+    grads: tf.NamedTensorMap;
+    /** The batch's loss values. */
+    logs: DataParallelLogs;
+  }>;
   /** Broadcasts the main model's weights to every replica (call after each optimizer step). */
   syncWeights(): Promise<void>;
   /** `computeGradients`, `optimizer.applyGradients`, `syncWeights`. */

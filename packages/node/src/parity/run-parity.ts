@@ -16,7 +16,15 @@ import type { BackendChoice } from '@busi/kernels';
  * Registry names for a fixture's smp decoder class and encoder name, or null for each part that is
  * not registered. smp's names are registry names or aliases, so the registry resolves them.
  */
-export function registryNames(smpDecoder: string, smpEncoder: string): { decoder: string | null; encoder: string | null } {
+export function registryNames(
+  smpDecoder: string,
+  smpEncoder: string,
+): {
+  /** Canonical decoder name, or null when no decoder answers to `smpDecoder`. */
+  decoder: string | null;
+  /** Canonical encoder name, or null when no encoder answers to `smpEncoder`. */
+  encoder: string | null;
+} {
   return {
     decoder: decoders.has(smpDecoder) ? decoders.resolve(smpDecoder) : null,
     encoder: encoders.has(smpEncoder) ? encoders.resolve(smpEncoder) : null,
@@ -79,10 +87,16 @@ export interface RunParityOptions {
 
 /** The outcome for one fixture. */
 export interface ParityRunResult {
+  /** The fixture's name, e.g. `FPN__resnet50`. */
   model: string;
+  /**
+   * 'pass' or 'fail' by the comparison; 'skipped' when its encoder or decoder is not registered; 'error' when
+   * the fixture could not be read or the model not built or run.
+   */
   status: 'pass' | 'fail' | 'skipped' | 'error';
   /** One line for a terminal. */
   line: string;
+  /** The full comparison, present for 'pass' and 'fail'. */
   report?: ParityReport;
 }
 

@@ -2,31 +2,45 @@ import type { ClassificationReport, ConfidenceInterval, EvaluationMetrics, Pixel
 
 /** One scored image in `metrics.json` (distances null where undefined: exactly one mask empty). */
 export interface PerImageRow {
+  /** The sample's id, e.g. 'benign (12)'. */
   id: string;
+  /** The true class name. */
   truth: string;
+  /** The class of highest probability. */
   predicted: string;
   /** Class probabilities in class order. */
   probabilities: number[];
+  /** Dice of the thresholded mask (1 when truth and prediction are both empty). */
   dice: number;
+  /** IoU of the thresholded mask, same convention. */
   iou: number;
-  /** Pixels. */
+  /** 95th-percentile Hausdorff distance between the mask boundaries, in pixels. */
   hd95: number | null;
+  /** Average symmetric surface distance between the mask boundaries, in pixels. */
   asd: number | null;
-  /** With a spacing. */
+  /** `hd95` in mm; present only when the evaluation was given a pixel spacing. */
   hd95_mm?: number | null;
+  /** `asd` in mm; present only when the evaluation was given a pixel spacing. */
   asd_mm?: number | null;
 }
 
 /** What an evaluation found, as written to `metrics.json`. */
 export interface EvaluationSummary {
+  /** The report's heading, e.g. 'test part of run-3'. */
   title: string;
+  /** The model folder that was scored (the first one, for an ensemble). */
   model: string;
   /** The model(s) and test-time augmentation used, e.g. '5 models (mean of probabilities), horizontal-flip TTA'. */
   predictor?: string;
+  /** The data set, in words (folder or synthetic set, and images per class). */
   data: string;
+  /** Images scored. */
   images: number;
+  /** Mean `loss`, `segmentation_loss` and `classification_loss` over the images, at the run's λ. */
   losses: Record<string, number>;
+  /** Accuracy, per-class precision/recall/F1 and the confusion matrix. */
   classification: ClassificationReport;
+  /** Mask scores (Dice, IoU, precision, recall ...) per image and pooled over all pixels, at the mask threshold. */
   segmentation: SegmentationReport;
   /** Headline numbers with bootstrap intervals, ROC curves, calibration, distance coverage. */
   metrics?: EvaluationMetrics;
@@ -115,6 +129,7 @@ export function evaluationMarkdown(s: EvaluationSummary): string {
 export interface GalleryItem {
   /** Path of the PNG relative to the report. */
   src: string;
+  /** Shown under the picture and as its alt text: id, true and predicted class, confidence. */
   caption: string;
 }
 

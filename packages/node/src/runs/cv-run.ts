@@ -13,16 +13,23 @@ import { trainRun, type RunConfig } from './train-run';
 
 /** Files of a cross-validation folder. */
 export const CV_FILES = {
+  /** The {@link CvConfig}. */
   config: 'cv.json',
+  /** The {@link CvSplitRecord}: held-out test ids and the fold of every other image. */
   split: 'cv-split.json',
+  /** The {@link CvSummary}, written when every fold is done. */
   summary: 'summary.json',
+  /** The summary as markdown tables: per fold, mean ± sd, the ensemble with its intervals. */
   summaryMd: 'summary.md',
+  /** Evaluation folder of the fold ensemble on the held-out test part. */
   ensemble: 'ensemble',
 } as const;
 
 /** Everything that defines a cross-validation; `cv.json`. */
 export interface CvConfig {
+  /** Marks the file as a busi cross-validation config. */
   format: 'busi-cv';
+  /** Version of the file's layout (1 so far). */
   version: 1;
   /** The run settings every fold trains with (its split comes from the cross-validation). */
   run: RunConfig;
@@ -36,14 +43,19 @@ export interface CvConfig {
 
 /** The cross-validation split as stored in `cv-split.json`: test ids and the fold of every other image. */
 export interface CvSplitRecord {
+  /** Marks the file as a busi cross-validation split. */
   format: 'busi-cv-split';
+  /** Seed the split was drawn with (the run's seed). */
   seed: number;
+  /** Number of folds. */
   folds: number;
+  /** Ids of the held-out test images (empty with test fraction 0). */
   test: string[];
   /** id → fold (0-based) for every training image. */
   foldOf: Record<string, number>;
   /** id → group key for images in duplicate groups. */
   groups?: Record<string, string>;
+  /** Ids left out of every part (images of cross-class duplicate groups, with `excludeCrossClass`). */
   excluded?: string[];
 }
 
@@ -52,11 +64,38 @@ export const CV_KEYS = ['dice', 'iou', 'hd95', 'asd', 'accuracy', 'macro_f1', 'm
 
 /** `summary.json` of a cross-validation. */
 export interface CvSummary {
-  folds: { fold: number; run: string; images: number; bestEpoch: number | null; scores: Record<string, number | null> }[];
+  /** One row per fold, in fold order. */
+  folds: {
+    /** Fold index (0-based). */
+    fold: number;
+    /** The fold's run folder, relative to the cross-validation folder (`fold-<j>`). */
+    run: string;
+    /** Images of the validation fold it was scored on. */
+    images: number;
+    /** Epoch (1-based) of the fold's best model, or null. */
+    bestEpoch: number | null;
+    /** Each headline number of {@link CV_KEYS} on the validation fold; null where undefined. */
+    scores: Record<string, number | null>;
+  }[];
   /** Mean and sample standard deviation over folds of each headline number (validation folds). */
-  meanSd: Record<string, { mean: number | null; sd: number | null }>;
+  meanSd: Record<
+    string,
+    {
+      /** Mean over the folds where the number is defined, or null. */
+      mean: number | null;
+      /** Sample standard deviation (n - 1) over those folds; null with fewer than two. */
+      sd: number | null;
+    }
+  >;
   /** The fold ensemble on the held-out test part, with 95 % bootstrap intervals; null without a test part. */
-  ensemble: { images: number; predictor: string; headline: Record<string, ConfidenceInterval> } | null;
+  ensemble: {
+    /** Test images scored. */
+    images: number;
+    /** The ensemble in words (models, how combined, TTA). */
+    predictor: string;
+    /** Each headline number with its bootstrap interval. */
+    headline: Record<string, ConfidenceInterval>;
+  } | null;
 }
 
 /** Options of {@link cvRun} that are not part of the configuration. */

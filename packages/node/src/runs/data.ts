@@ -5,18 +5,42 @@ import { BusiDataset } from '@busi/data';
 import { readBusiFolder } from '@busi/data';
 
 /** Where a run's images come from. */
-export type DataSpec = { kind: 'busi'; dir: string } | { kind: 'synthetic'; count: number; seed: number };
+export type DataSpec =
+  | {
+      /** A BUSI folder on disk. */
+      kind: 'busi';
+      /** The folder holding benign/, malignant/ and normal/. */
+      dir: string;
+    }
+  | {
+      /** Generated images with known masks (`generateSynthetic`): no download, for demos and tests. */
+      kind: 'synthetic';
+      /** Images to generate. */
+      count: number;
+      /** Seed of the generator: the same seed gives the same images. */
+      seed: number;
+    };
 
 /** A loaded data source with its sample ids, labels and class names. */
 export interface LoadedData {
+  /** The samples at the loaded size: images as floats in [0, 1], 0/1 masks, class labels. */
   source: SampleSource;
+  /** Sample ids in source order: BUSI file stems ('benign (12)') or 'synthetic-<i>'. */
   ids: string[];
+  /** Class label of each sample, an index into `classNames`. */
   labels: number[];
+  /** Class names in label order (BUSI's: benign, malignant, normal). */
   classNames: readonly string[];
   /** The BUSI dataset, when the source is a folder (for the duplicate-grouping split). */
   busi: BusiDataset | null;
   /** For pictures: sample `i` as 8-bit pixels in [0, 255] and its 0/1 mask. */
-  raw(i: number): Promise<{ image: Uint8Array; mask: Uint8Array }>;
+  raw(i: number): Promise<{
+    /** Height × width × 3 bytes, row-major, channels last. */
+    image: Uint8Array;
+    /** Height × width bytes, 0 or 1. */
+    mask: Uint8Array;
+  }>;
+  /** The data in words for logs and reports: the folder (or the synthetic set's size) and the images per class. */
   describe: string;
 }
 

@@ -29,8 +29,13 @@ export interface EvaluateRunArgs {
   tta?: TtaMode;
   /** mm per pixel of the scored (resized) masks, for HD95 and ASD in mm. */
   spacing?: PixelSpacing;
-  /** Seed and resamples of the bootstrap intervals. Defaults 0 and 1000. */
-  bootstrap?: { seed?: number; resamples?: number };
+  /** The bootstrap behind the 95 % intervals. */
+  bootstrap?: {
+    /** Seed of the resampling. Default 0. */
+    seed?: number;
+    /** Resamples of the images. Default 1000. */
+    resamples?: number;
+  };
   /** Run folder whose history.csv is plotted, or null. */
   runDir: string | null;
   /** Normalisation and λ the model was trained with. */

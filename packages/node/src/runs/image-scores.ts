@@ -31,8 +31,9 @@ export interface ScoreOptions {
 export interface Scores {
   /** Mean loss and its parts over the images. */
   losses: Logs;
-  /** The classification and segmentation reports (as the trainer's validation computes them). */
+  /** The classification report (as the trainer's validation computes it). */
   classification: ClassificationReport;
+  /** The segmentation report at the mask threshold (as the trainer's validation computes it). */
   segmentation: SegmentationReport;
   /** One entry per scored image, in dataset order. */
   images: ImageResult[];

@@ -3,12 +3,17 @@ import type { DataSpec } from './data';
 
 /** Everything that defines a training run; `config.json` of a run folder. */
 export interface RunConfig {
+  /** Marks the file as a busi run's config. */
   format: 'busi-run';
+  /** Version of the file's layout (1 so far). */
   version: 1;
+  /** Where the images come from. */
   data: DataSpec;
-  /** Encoder and decoder registry names; decoder channels (null: the decoder's default). */
+  /** Encoder registry name, e.g. 'resnet50'. */
   encoder: string;
+  /** Decoder registry name, e.g. 'unet'. */
   decoder: string;
+  /** The decoder's channel widths, or null for the decoder's default. */
   decoderChannels: number[] | null;
   /** Pretrained encoder weights (safetensors) loaded before the first epoch, or null (random initialisation). */
   encoderWeights?: string | null;
@@ -18,13 +23,17 @@ export interface RunConfig {
   size: number;
   /** Segmentation weight of L = λ·Dice + (1-λ)·Focal. */
   lambda: number;
+  /** Optimizer, with PyTorch semantics. */
   optimizer: 'adam' | 'adamw';
+  /** Learning rate, constant over the run. */
   lr: number;
   /** L2 (adam, as torch.optim.Adam) or decoupled (adamw) weight decay. */
   weightDecay: number;
+  /** Images per optimizer step. */
   batchSize: number;
   /** Samples per forward/backward pass (gradient accumulation below batchSize). */
   microBatch: number;
+  /** Epochs of the whole run; a resumed run trains on up to this count. */
   epochs: number;
   /** Validation share of a generated split (model selection). */
   valFraction: number;
@@ -48,12 +57,16 @@ export interface RunConfig {
   monitor: string;
   /** Training augmentation, or null. */
   augment: Required<AugmentOptions> | null;
+  /** Where resized BUSI images are kept between epochs: in memory, in `<out>/../.busi-cache`, or nowhere (decoded each time). */
   cache: 'memory' | 'disk' | 'none';
   /** Applied to [0, 1] intensities. */
   normalization: Normalization;
+  /** Class names in label order. */
   classNames: string[];
-  /** Backend of the first session, versions, start time. */
+  /** Backend of the first session ('wasm', 'cpu', ...). */
   backend: string;
+  /** busi, tfjs and node versions of the first session, by name. */
   versions: Record<string, string>;
+  /** When the run was started, as an ISO 8601 time. */
   created: string;
 }

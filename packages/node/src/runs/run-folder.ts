@@ -7,13 +7,21 @@ import { LOCK_FILE, acquireRunLock, heldLock, lockContent, type RunLock } from '
 
 /** Files of a run folder. */
 export const RUN_FILES = {
+  /** The {@link RunConfig}, written when the run is created. */
   config: 'config.json',
+  /** The split the run trains on, by sample id (a split file with one part). */
   split: 'split.json',
+  /** The {@link RunStatus}, rewritten after every epoch. */
   status: 'status.json',
+  /** One row per epoch of the logged quantities (see `historyCsv`). */
   history: 'history.csv',
+  /** The monitored quantity's best and the last epoch's logs, written when a session ends. */
   metrics: 'metrics.json',
+  /** Model folder of the best epoch by the monitored quantity. */
   best: 'best-model',
+  /** Model folder of the last epoch, written once the run is complete. */
   last: 'last-model',
+  /** Model and trainer state after the last finished epoch (or interrupted batch), for `--resume`. */
   checkpoint: 'checkpoint',
 } as const;
 
@@ -29,6 +37,7 @@ export interface RunStatus {
   bestEpoch: number | null;
   /** Why training ended early, or the error. */
   message?: string;
+  /** When this status was written, as an ISO 8601 time. */
   updated: string;
 }
 
@@ -224,7 +233,14 @@ export function findCheckpoint(runDir: string): CheckpointSearch {
 }
 
 /** Loads a checkpoint written by `saveCheckpoint`; the caller owns the model and the state's tensors. Errors name the file. */
-export async function loadCheckpoint<E>(dir: string): Promise<{ model: MultiTaskModel; state: TrainerState; extra: E }> {
+export async function loadCheckpoint<E>(dir: string): Promise<{
+  /** The model as saved, weights included. */
+  model: MultiTaskModel;
+  /** Optimizer moments, position (epoch, batch), shuffling state and history, for `Trainer.setState`. */
+  state: TrainerState;
+  /** The caller's own record saved beside them (`extra.json`). */
+  extra: E;
+}> {
   const jsonFile = path.join(dir, 'trainer-state.json');
   const binFile = path.join(dir, 'trainer-state.bin');
   const json = readJson<Parameters<typeof decodeTrainerState>[0]['json']>(jsonFile, 'checkpoint state');

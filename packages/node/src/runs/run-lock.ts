@@ -35,7 +35,9 @@ export interface LockHolder {
 /** Thrown when a run folder is locked by a live process. */
 export class RunLockedError extends Error {
   constructor(
+    /** The locked run folder. */
     readonly dir: string,
+    /** Who holds the lock, as its lock file says. */
     readonly holder: LockHolder,
   ) {
     super(

@@ -28,7 +28,16 @@ export async function runSampleGroups(settings: RunSplitSettings, data: LoadedDa
  * grouped by duplicates by default: train / validation / test with a test fraction, train /
  * validation without. The split file it returns is what the run stores as split.json.
  */
-export async function makeRunSplit(settings: RunSplitSettings, data: LoadedData, ctx: CliContext): Promise<{ split: SplitIndices; file: SplitFile }> {
+export async function makeRunSplit(
+  settings: RunSplitSettings,
+  data: LoadedData,
+  ctx: CliContext,
+): Promise<{
+  /** The parts as indices into `data`. */
+  split: SplitIndices;
+  /** The same parts by sample id, with the settings that made them: the run's split.json. */
+  file: SplitFile;
+}> {
   if (settings.splitFile) {
     const { split, parts } = readSplitFile(settings.splitFile, data.ids);
     const fold = settings.fold ?? 0;
@@ -51,7 +60,12 @@ export function selectionPart(split: SplitIndices): number[] {
 }
 
 /** The part a finished run is reported on: test in a three-way split, else the validation (= test) part. */
-export function reportPart(split: SplitIndices): { indices: number[]; name: 'test' | 'validation' } {
+export function reportPart(split: SplitIndices): {
+  /** The part's samples, as indices into the data. */
+  indices: number[];
+  /** What the part is called in reports and titles. */
+  name: 'test' | 'validation';
+} {
   return split.validation ? { indices: split.test, name: 'test' } : { indices: split.test, name: 'validation' };
 }
 

@@ -83,11 +83,13 @@ export interface TrainSessionOptions {
 
 /** What a training session did. */
 export interface TrainResult {
+  /** Where the run stands after this session, as written to status.json. */
   status: RunStatus;
   /** Logs of the best epoch, if any. */
   best: Logs | null;
-  /** Loaded data and split (for a report on the validation part). */
+  /** The loaded data (for a report on the run's report part). */
   data: LoadedData;
+  /** The run's split, as indices into `data`. */
   split: SplitIndices;
   /** The run folder's lock, with `keepLock` (release it when done). */
   lock?: RunLock;

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readJson, writeJsonAtomic } from '../runs/run-folder';
 import { SWEEP_FILES } from './folder';
+import type { ResumePoint } from './task-state';
 
 /** One try at a task. */
 export interface TaskAttempt {
@@ -12,7 +13,9 @@ export interface TaskAttempt {
   worker: string;
   /** How the sweep was run: 'local', 'array' or 'queue'. */
   via: string;
+  /** When the attempt began, as an ISO 8601 time. */
   started: string;
+  /** When it ended, as an ISO 8601 time; null while running (or killed unseen). */
   ended: string | null;
   /**
    * 'running' while it runs (or when its process was killed and nobody has looked since);
@@ -20,14 +23,16 @@ export interface TaskAttempt {
    */
   outcome: 'running' | 'complete' | 'failed' | 'interrupted';
   /** Epoch and batch it continued from (0, 0: from the start). */
-  resumedFrom: { epoch: number; batch: number };
+  resumedFrom: ResumePoint;
   /** The error of a failed attempt. */
   error?: string;
 }
 
 /** `attempts/<task>.json`: every try at one task, oldest first. */
 export interface TaskAttempts {
+  /** The task's id. */
   task: string;
+  /** Its attempts, oldest first. */
   attempts: TaskAttempt[];
 }
 

@@ -10,10 +10,13 @@ import { TASK_RESULT } from './task-state';
 
 /** A column of the results table (the paper's Table 1): where its number comes from in a task's evaluation. */
 export interface ResultColumn {
+  /** The column's key in {@link ResultRow.scores} and table.json, e.g. 'pixelF1'. */
   key: string;
   /** 'classification', 'segmentation' or 'overall'. */
   group: string;
+  /** The column heading within its group, e.g. 'F1'. */
   label: string;
+  /** The column's number for one task, read from its evaluation. */
   value(m: EvaluationSummary): number;
 }
 
@@ -33,32 +36,56 @@ export const RESULT_COLUMNS: readonly ResultColumn[] = [
 
 /** Mean and sample standard deviation (n - 1; null for one value) of one column over a row's tasks. */
 export interface MeanSd {
+  /** Mean over the tasks; NaN when none has finished. */
   mean: number;
+  /** Sample standard deviation, or null with fewer than two tasks. */
   sd: number | null;
 }
 
 /** One model at one λ, over its folds and seeds. */
 export interface ResultRow {
+  /** The model as the table shows it, `decoder + encoder`. */
   model: string;
+  /** Decoder registry name. */
   decoder: string;
+  /** Encoder registry name. */
   encoder: string;
+  /** Segmentation weight λ of the loss. */
   lambda: number;
   /** Finished tasks behind the numbers, of `expected`. */
   n: number;
+  /** Tasks of this model and λ in the sweep: folds × seeds. */
   expected: number;
+  /** Mean ± sd of each {@link RESULT_COLUMNS} column, by its key. */
   scores: Record<string, MeanSd>;
 }
 
 /** What `busi sweep collect` found. */
 export interface SweepResults {
+  /** The sweep's id. */
   sweep: string;
+  /** Tasks in the sweep. */
   tasks: number;
+  /** Tasks finished and evaluated. */
   complete: number;
+  /** One row per model and λ, in the sweep's task order. */
   rows: ResultRow[];
   /** Tasks that have not finished (not started, or stopped part way), with where they stand. */
-  missing: { task: string; state: string }[];
+  missing: {
+    /** The task's id. */
+    task: string;
+    /** Where it stands, e.g. 'not started' or 'stopped after 3 of 50 epochs'. */
+    state: string;
+  }[];
   /** Tasks whose last attempt failed, with that error and how often they failed. */
-  failed: { task: string; failures: number; error: string }[];
+  failed: {
+    /** The task's id. */
+    task: string;
+    /** Attempts that failed. */
+    failures: number;
+    /** The last attempt's error message. */
+    error: string;
+  }[];
 }
 
 /** Gathers every task's evaluation into one table: a row per model and λ, mean ± sd over folds and seeds. */

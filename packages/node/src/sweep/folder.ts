@@ -27,10 +27,15 @@ export const SWEEP_FILES = {
 
 /** `sweep.json`. */
 export interface SweepPlanFile {
+  /** Marks the file as a busi sweep plan. */
   format: 'busi-sweep';
+  /** Version of the file's layout (1 so far). */
   version: 1;
+  /** The sweep's id, a hash of `spec` (see {@link sweepId}). */
   id: string;
+  /** The sweep after defaults and checks. */
   spec: SweepSpec;
+  /** Every task of the sweep, in order. */
   tasks: SweepTask[];
 }
 
@@ -56,10 +61,15 @@ export const SWEEP_LAYOUT: SweepLayout = {
 
 /** A sweep and the folder its tasks write to. */
 export interface Sweep {
+  /** The sweep folder. */
   dir: string;
+  /** The sweep's id, a hash of `spec` (see {@link sweepId}). */
   id: string;
+  /** The sweep after defaults and checks. */
   spec: SweepSpec;
+  /** Every task of the sweep, in order (see {@link expandSweep}). */
   tasks: SweepTask[];
+  /** Where its task runs and records go, and what finishes a task. */
   layout: SweepLayout;
 }
 

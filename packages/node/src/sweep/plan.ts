@@ -8,11 +8,15 @@ export interface SweepTask {
   index: number;
   /** Stable name, also the task's run folder under `<sweep>/tasks/`. */
   id: string;
+  /** Decoder registry name. */
   decoder: string;
+  /** Encoder registry name. */
   encoder: string;
+  /** Segmentation weight λ of the loss. */
   lambda: number;
   /** Fold of the k-fold split (0 when the sweep has one holdout split). */
   fold: number;
+  /** Seed of initialisation, shuffling, augmentation and dropout (and of the holdout split when folds is 1). */
   seed: number;
 }
 
@@ -65,7 +69,9 @@ export function taskSlice(tasks: readonly SweepTask[], index: number, count: num
 
 /** Where a cluster array task's index and count came from. */
 export interface ArraySlot {
+  /** This process's slot (0-based, below `count`). */
   index: number;
+  /** Array tasks sharing the sweep. */
   count: number;
   /** 'options', 'SLURM_ARRAY_TASK_ID' or 'JOB_COMPLETION_INDEX'. */
   source: string;

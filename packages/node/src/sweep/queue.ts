@@ -14,6 +14,7 @@ import { allowedAttempts, runTask, type TaskOutcome } from './run-task';
 export interface SweepJobData {
   /** Sweep id; a worker serves only the sweep in its --out folder. */
   sweep: string;
+  /** The task's id within the sweep. */
   task: string;
 }
 
@@ -41,6 +42,7 @@ async function bullmq(): Promise<typeof import('bullmq')> {
 
 /** What {@link enqueueSweep} did. */
 export interface EnqueueSummary {
+  /** Ids of the tasks added to the queue now. */
   added: string[];
   /** Finished earlier (their run folder is complete). */
   skipped: string[];
@@ -98,6 +100,7 @@ export async function enqueueSweep(sweep: Sweep, tasks: readonly SweepTask[], op
 
 /** Options of {@link runWorker}. */
 export interface WorkerOptions {
+  /** The Redis server holding the queue, `redis://HOST:PORT` or `rediss://...`. */
   url: string;
   /** Queue name (default: the sweep's). */
   name?: string;
@@ -114,11 +117,13 @@ export interface WorkerOptions {
   script: string | null;
   /** Stopping: running tasks checkpoint and go back to the queue, then the worker exits. */
   signal?: AbortSignal;
+  /** Where the worker's own lines go (a task's training output goes to its log). */
   ctx: CliContext;
 }
 
 /** What a worker did before it exited. */
 export interface WorkerSummary {
+  /** One entry per job the worker settled (complete, skipped, failed, gave up), in the order they ended; interrupted ones went back to the queue. */
   outcomes: TaskOutcome[];
 }
 

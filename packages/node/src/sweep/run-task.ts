@@ -7,18 +7,21 @@ import { runVersions } from '../version';
 import { beginAttempt, endAttempt, failureCount, readAttempts } from './attempts';
 import { SWEEP_FILES, recordsDir, sweepTaskState, taskDir, taskRunConfig, type Sweep } from './folder';
 import type { SweepTask } from './plan';
-import { resumePoint } from './task-state';
+import { resumePoint, type ResumePoint } from './task-state';
 
 /** How one call to {@link runTask} ended. */
 export interface TaskOutcome {
+  /** The task's id. */
   task: string;
   /** 'skipped': finished earlier; 'gave-up': its failures had used up the sweep's retries. */
   outcome: 'complete' | 'skipped' | 'failed' | 'interrupted' | 'gave-up';
   /** Attempt number (none for skipped and gave-up). */
   attempt?: number;
   /** Epoch and batch the attempt continued from. */
-  resumedFrom?: { epoch: number; batch: number };
+  resumedFrom?: ResumePoint;
+  /** The error of a failed attempt, or the last failure's when it gave up. */
   error?: string;
+  /** Wall-clock seconds this call took. */
   seconds: number;
 }
 
@@ -38,7 +41,12 @@ export interface RunTaskOptions {
    * Training output goes here (progress bars unless `quiet`) instead of the task's log, and a
    * failure's stack is left to the caller: for a sweep run in the foreground (`busi grid-lambda`).
    */
-  output?: { ctx: CliContext; quiet: boolean };
+  output?: {
+    /** Where the training output goes. */
+    ctx: CliContext;
+    /** No progress bars. */
+    quiet: boolean;
+  };
 }
 
 /** The attempts a sweep allows a task. */

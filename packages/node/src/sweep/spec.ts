@@ -7,7 +7,9 @@ import { PAPER_MODELS, decoderRegistryName, encoderRegistryName } from '../model
 
 /** One model of a sweep: registry names of its decoder and encoder. */
 export interface SweepModel {
+  /** Decoder registry name, e.g. 'unetplusplus'. */
   decoder: string;
+  /** Encoder registry name, e.g. 'efficientnet-b4'. */
   encoder: string;
 }
 
@@ -29,15 +31,18 @@ export interface SweepSpec {
   train: Record<string, string | number | boolean>;
 }
 
+/** The fields of a {@link SweepSpec} that a sweep file may leave out, read-only (see {@link SweepSpec} for each). */
+export type SweepDefaults = { readonly [K in Exclude<keyof SweepSpec, 'train'>]: Readonly<SweepSpec[K]> };
+
 /** The paper's grid: what a sweep file does not say. `train` falls back to `busi train`'s defaults (the paper's protocol). */
-export const PAPER_SWEEP_DEFAULTS = {
+export const PAPER_SWEEP_DEFAULTS: SweepDefaults = {
   models: PAPER_MODELS.map((m) => ({ decoder: m.decoder, encoder: m.encoder })),
   lambdas: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
   folds: 1,
   seeds: [RUN_DEFAULTS.seed],
   dataSeed: RUN_DEFAULTS.seed,
   retries: 2,
-} as const satisfies Omit<SweepSpec, 'train' | 'models'> & { models: readonly SweepModel[] };
+};
 
 /** Train options a sweep sets per task from its own lists, with the list that sets each. */
 export const SET_BY_SWEEP: Readonly<Record<string, string>> = { encoder: 'models', decoder: 'models', lambda: 'lambdas', seed: 'seeds', fold: 'folds' };

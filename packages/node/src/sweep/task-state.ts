@@ -30,8 +30,16 @@ export function taskState(dir: string, finish: TaskFinish = 'evaluation'): TaskS
   return status === 'complete' && (finish === 'training' || fs.existsSync(path.join(dir, TASK_RESULT))) ? 'complete' : 'resumable';
 }
 
+/** Where a resumed task continues, as its checkpoint's trainer state says. */
+export interface ResumePoint {
+  /** The epoch in progress (0-based). */
+  epoch: number;
+  /** Batches of that epoch already trained (0: the epoch starts afresh). */
+  batch: number;
+}
+
 /** Epoch and batch a resume of `dir` continues from (0, 0 without a checkpoint). */
-export function resumePoint(dir: string): { epoch: number; batch: number } {
+export function resumePoint(dir: string): ResumePoint {
   // Read-only (the run's lock holder recovers checkpoints): the record only says where the retry starts.
   const state = path.join(dir, RUN_FILES.checkpoint, 'trainer-state.json');
   if (!fs.existsSync(state)) return { epoch: 0, batch: 0 };
