@@ -1,5 +1,5 @@
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import type { InitSpec } from '../init/init-spec';
+import type { DecoderInitSpec } from '../init/init-spec';
 
 /** Arguments every registered decoder factory accepts (decoder-specific options extend it). */
 export interface DecoderArgs {
@@ -35,7 +35,7 @@ export interface Decoder {
    * {@link MultiTaskModel}. Absent: smp's `SegmentationModel.initialize()` (`initialize_decoder`,
    * `initialize_head`).
    */
-  readonly initialization?: { decoder: InitSpec; heads: InitSpec };
+  readonly initialization?: DecoderInitSpec;
   /** Builds the layers on the encoder features and returns the decoded map. */
   apply(features: SymbolicTensor[]): SymbolicTensor;
   /** Every constructor argument, so `createDecoder(config.name, config.args)` rebuilds it. */

@@ -17,8 +17,11 @@ const STRIDES = [1, 2, 4, 8, 16, 32] as const;
  */
 export abstract class EncoderBase implements Encoder {
   readonly name: string;
+  /** Input channels (`outChannels[0]`). */
   readonly inChannels: number;
+  /** Number of downsampling stages built (1..5); `apply` returns `depth + 1` features. */
   readonly depth: number;
+  /** Prefix of every layer name (the encoder's PyTorch module path). */
   readonly prefix: string;
   readonly outChannels: readonly number[];
   readonly reductions: readonly number[];

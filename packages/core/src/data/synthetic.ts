@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mixSeed, mulberry32 } from '../random/rng';
 
+import type { Normalization } from '../preprocessing/normalization';
 import { BUSI_CLASSES } from './busi-classes';
 
 /** Options of {@link generateSynthetic}. */
@@ -25,9 +26,13 @@ export interface SyntheticSet {
   masks: Float32Array;
   /** `count` class indices into {@link BUSI_CLASSES}. */
   labels: Int32Array;
+  /** Number of images. */
   count: number;
+  /** Image height in pixels. */
   height: number;
+  /** Image width in pixels. */
   width: number;
+  /** Channels per pixel: 1 (grayscale) or 3 (the gray value replicated). */
   channels: 1 | 3;
   /** The class names, indexed by label. */
   classNames: readonly string[];
@@ -35,11 +40,17 @@ export interface SyntheticSet {
 
 /** One synthetic image (see {@link SyntheticSet} for the layouts). */
 export interface SyntheticSample {
+  /** `height * width * channels` intensities in [0, 1], row-major HWC. */
   image: Float32Array;
+  /** `height * width` values 0 or 1 (1 = lesion); all 0 for a normal image. */
   mask: Float32Array;
+  /** Class index into {@link BUSI_CLASSES}. */
   label: number;
+  /** Image height in pixels. */
   height: number;
+  /** Image width in pixels. */
   width: number;
+  /** Channels per pixel: 1 (grayscale) or 3 (the gray value replicated). */
   channels: 1 | 3;
 }
 
@@ -229,14 +240,18 @@ function drawLesion(
 /** Options of {@link syntheticToTensors}. */
 export interface SyntheticTensorOptions {
   /** Per-channel mean and std to normalise with (e.g. ImageNet's); default none (values stay in [0, 1]). */
-  normalization?: { mean: readonly number[]; std: readonly number[] } | null;
+  normalization?: Normalization | null;
 }
 
 /** The tensors of a synthetic set: images `[N,H,W,C]`, masks `[N,H,W,1]`, labels `[N]` (int32), one-hot `[N,3]`. */
 export interface SyntheticTensors {
+  /** Images `[N, H, W, C]`, normalised if the options asked for it. */
   images: tf.Tensor4D;
+  /** Binary lesion masks `[N, H, W, 1]` (float32 0 or 1): the segmentation target. */
   masks: tf.Tensor4D;
+  /** Class indices `[N]` (int32). */
   labels: tf.Tensor1D;
+  /** The labels one-hot `[N, classes]` (float32): the classification target. */
   oneHot: tf.Tensor2D;
 }
 

@@ -16,9 +16,13 @@ export interface ClassificationHeadArgs {
 
 /** global avg/max pool → dropout → dense with bias → class logits (no activation), smp's `aux_params` head. */
 export class ClassificationHead {
+  /** Number of classes: the width of the logits. */
   readonly classes: number;
+  /** Global pooling of the deepest encoder feature, 'avg' or 'max'. */
   readonly pooling: 'avg' | 'max';
+  /** Dropout rate before the dense layer; 0: no dropout layer. */
   readonly dropout: number;
+  /** Layer-name prefix; the layers are `<prefix>.0` (pool), `.2` (dropout), `.3` (dense), smp's `nn.Sequential` indices. */
   readonly prefix: string;
 
   constructor(args: ClassificationHeadArgs = {}) {
@@ -34,6 +38,7 @@ export class ClassificationHead {
     }
   }
 
+  /** Builds the head on the deepest encoder feature (NHWC) and returns `[batch, classes]` logits. Each call creates fresh layers. */
   apply(deepest: SymbolicTensor): SymbolicTensor {
     const pool =
       this.pooling === 'avg'
@@ -44,6 +49,7 @@ export class ClassificationHead {
     return new Linear({ name: `${this.prefix}.3`, units: this.classes }).apply(y) as SymbolicTensor;
   }
 
+  /** Every constructor argument, defaults filled in, so `new ClassificationHead(head.getConfig())` rebuilds it. */
   getConfig(): Required<ClassificationHeadArgs> {
     return { classes: this.classes, pooling: this.pooling, dropout: this.dropout, prefix: this.prefix };
   }

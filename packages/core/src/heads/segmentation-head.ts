@@ -16,9 +16,13 @@ export interface SegmentationHeadArgs {
 
 /** conv (bias, padding k//2) → optional bilinear up-sampling → mask logits (no activation). */
 export class SegmentationHead {
+  /** Mask channels: the channels of the logits. */
   readonly classes: number;
+  /** Conv kernel size (padded by `kernelSize // 2`, so the size is kept). */
   readonly kernelSize: number;
+  /** Bilinear up-sampling factor after the conv; 1: none. */
   readonly upsampling: number;
+  /** Layer-name prefix; the layers are `<prefix>.0` (conv) and `<prefix>.1` (up-sampling), smp's `nn.Sequential` indices. */
   readonly prefix: string;
 
   constructor(args: SegmentationHeadArgs = {}) {
@@ -28,6 +32,7 @@ export class SegmentationHead {
     this.prefix = args.prefix ?? 'segmentation_head';
   }
 
+  /** Builds the head on the decoder's output map (NHWC) and returns `[batch, h·upsampling, w·upsampling, classes]` mask logits. Each call creates fresh layers. */
   apply(x: SymbolicTensor): SymbolicTensor {
     let y = new Conv2d({
       name: `${this.prefix}.0`,
@@ -43,6 +48,7 @@ export class SegmentationHead {
     return y;
   }
 
+  /** Every constructor argument, defaults filled in, so `new SegmentationHead(head.getConfig())` rebuilds it. */
   getConfig(): Required<SegmentationHeadArgs> {
     return { classes: this.classes, kernelSize: this.kernelSize, upsampling: this.upsampling, prefix: this.prefix };
   }

@@ -60,8 +60,14 @@ export const SMP_DECODER_INIT: InitSpec = { conv: 'kaiming-uniform-fan-in', line
 /** smp's `initialize_head`. */
 export const SMP_HEAD_INIT: InitSpec = { conv: 'xavier-uniform', linear: 'xavier-uniform', bias: 'zeros' };
 
+/**
+ * The part of a {@link ModelInitSpec} a decoder declares ({@link Decoder.initialization}): its own and
+ * the heads', since smp initialises the heads with the decoder; the encoder declares its own.
+ */
+export type DecoderInitSpec = Pick<ModelInitSpec, 'decoder' | 'heads'>;
+
 /** What smp's `SegmentationModel.initialize()` does to decoder and heads (every smp model but DeepLabV3/V3+). */
-export const SMP_DECODER_AND_HEADS_INIT = { decoder: SMP_DECODER_INIT, heads: SMP_HEAD_INIT } as const;
+export const SMP_DECODER_AND_HEADS_INIT: Readonly<DecoderInitSpec> = { decoder: SMP_DECODER_INIT, heads: SMP_HEAD_INIT };
 
 /** Decoder and heads left at PyTorch's defaults (smp v0.3.3's DeepLabV3 and DeepLabV3+). */
-export const TORCH_DEFAULT_DECODER_AND_HEADS_INIT = { decoder: TORCH_DEFAULT_INIT, heads: TORCH_DEFAULT_INIT } as const;
+export const TORCH_DEFAULT_DECODER_AND_HEADS_INIT: Readonly<DecoderInitSpec> = { decoder: TORCH_DEFAULT_INIT, heads: TORCH_DEFAULT_INIT };

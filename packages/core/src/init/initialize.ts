@@ -23,7 +23,12 @@ function partOf(name: string, spec: ModelInitSpec): InitSpec {
 }
 
 /** PyTorch's `_calculate_fan_in_and_fan_out` on a PyTorch-layout shape (`[out, in/groups, ...kernel]`). */
-export function torchFans(shape: readonly number[]): { fanIn: number; fanOut: number } {
+export function torchFans(shape: readonly number[]): {
+  /** Inputs feeding one output unit: `in/groups · kh · kw` for a conv, `in` for a linear layer. */
+  fanIn: number;
+  /** Outputs one input unit feeds: `out · kh · kw` for a conv, `out` for a linear layer. */
+  fanOut: number;
+} {
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: (shape[1] ?? 1) * receptive, fanOut: shape[0] * receptive };
 }

@@ -5,6 +5,7 @@ import {
   isTorchMappable,
   toTorchPermutation,
   torchShape,
+  type TorchMappable,
   type TorchParam,
 } from '../layers/torch-params';
 import { parityFill } from '../parity/fill';
@@ -12,7 +13,9 @@ import { readSafetensors, writeSafetensors, type SafetensorsWriteEntry } from '.
 
 /** One PyTorch state-dict tensor: PyTorch shape and C-order float32 values. */
 export interface StateDictEntry {
+  /** PyTorch shape, e.g. `[out, in/groups, kh, kw]` for a conv weight. */
   shape: number[];
+  /** The values in C order (last axis fastest); as many as the shape holds. */
   data: Float32Array;
 }
 
@@ -20,7 +23,7 @@ export interface StateDictEntry {
 export type StateDict = Map<string, StateDictEntry>;
 
 /** Anything whose weights have PyTorch names: a {@link MultiTaskModel}-like object, a tfjs model, or a parameter list. */
-export type StateDictTarget = { torchParams(): TorchParam[] } | tfl.LayersModel | TorchParam[];
+export type StateDictTarget = TorchMappable | tfl.LayersModel | TorchParam[];
 
 /** Options of {@link loadStateDict}. */
 export interface LoadStateDictOptions {
@@ -43,8 +46,11 @@ export interface LoadStateDictOptions {
 
 /** A tensor whose shape differs between the model and the state dict (PyTorch shapes). */
 export interface ShapeMismatch {
+  /** The model's PyTorch name of the weight (after `prefix` and `rename`). */
   name: string;
+  /** The model's shape in PyTorch layout. */
   expected: number[];
+  /** The state dict's shape. */
   got: number[];
 }
 

@@ -19,7 +19,9 @@ export interface AdaptiveAvgPool2dArgs {
  * as two products with fixed averaging matrices (one per axis), which any backend differentiates.
  */
 export class AdaptiveAvgPool2d extends layers.Layer {
+  /** Name the layer is serialised and registered under (`BusiAdaptiveAvgPool2d`). */
   static className = 'BusiAdaptiveAvgPool2d';
+  /** Output height and width (the output is square). */
   readonly outputSize: number;
 
   constructor(args: AdaptiveAvgPool2dArgs) {

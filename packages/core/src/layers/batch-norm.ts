@@ -25,8 +25,11 @@ export interface BatchNorm2dArgs {
  * normalise, unbiased variance (n/(n-1)) into the running estimate, PyTorch momentum.
  */
 export class BatchNorm2d extends layers.Layer implements TorchMappable {
+  /** Name the layer is serialised and registered under (`BusiBatchNorm2d`). */
   static className = 'BusiBatchNorm2d';
+  /** Added to the variance before the square root. */
   readonly eps: number;
+  /** PyTorch momentum of the running statistics: `running = (1 - momentum)·running + momentum·batch`. */
   readonly momentum: number;
   private gamma?: LayerVariable;
   private beta?: LayerVariable;

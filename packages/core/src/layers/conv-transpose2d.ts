@@ -29,11 +29,17 @@ export interface ConvTranspose2dArgs {
  * under the same permutation as a conv weight: layout 'conv2d'.
  */
 export class ConvTranspose2d extends layers.Layer implements TorchMappable {
+  /** Name the layer is serialised and registered under (`BusiConvTranspose2d`). */
   static className = 'BusiConvTranspose2d';
+  /** Number of output channels. */
   readonly filters: number;
+  /** Square kernel size. */
   readonly kernelSize: number;
+  /** Stride: the up-sampling factor. */
   readonly strides: number;
+  /** Rows and columns cropped from each border of the full transposed output (PyTorch `padding`). */
   readonly padding: number;
+  /** Whether the layer adds a bias. */
   readonly useBias: boolean;
   private kernel?: LayerVariable;
   private bias?: LayerVariable;

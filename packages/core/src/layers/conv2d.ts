@@ -40,13 +40,21 @@ export interface Conv2dArgs {
  * dilation that trains on every backend, and channel groups. Kernel layout `[kh, kw, in/groups, out]`.
  */
 export class Conv2d extends layers.Layer implements TorchMappable, SeededInitialization {
+  /** Name the layer is serialised and registered under (`BusiConv2d`), distinct from tfjs's own `Conv2D`. */
   static className = 'BusiConv2d';
+  /** Number of output channels. */
   readonly filters: number;
+  /** Kernel size as [kh, kw]. */
   readonly kernelSize: Pair;
+  /** Stride as [sh, sw]. */
   readonly strides: Pair;
+  /** Zero padding as [top, bottom, left, right]. */
   readonly padding: Padding4;
+  /** Dilation rate, the same along both axes. */
   readonly dilation: number;
+  /** Channel groups (PyTorch `groups`): each group of `in/groups` input channels feeds `filters/groups` outputs. */
   readonly groups: number;
+  /** Whether the layer adds a bias. */
   readonly useBias: boolean;
   private readonly kernelInitializer: Initializer;
   private readonly biasInitializer: Initializer;

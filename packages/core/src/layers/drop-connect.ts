@@ -23,8 +23,11 @@ export interface DropConnectArgs {
  * `drop_connect`: `x / keep · floor(keep + U[0,1))`, one draw per sample.
  */
 export class DropConnect extends layers.Layer implements StochasticLayer {
+  /** Name the layer is serialised and registered under (`BusiDropConnect`). */
   static className = 'BusiDropConnect';
+  /** Probability of dropping a whole sample's residual branch during training, in [0, 1). */
   readonly rate: number;
+  /** Seed given at construction, used until {@link DropConnect.reseed} is called; undefined: unseeded masks. */
   readonly seed?: number;
   private calls = 0;
   private stepSeed: number | undefined;

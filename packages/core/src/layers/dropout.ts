@@ -25,8 +25,11 @@ export interface DropoutArgs {
  * masks are unseeded, as tfjs's own dropout.
  */
 export class Dropout extends layers.Layer implements StochasticLayer {
+  /** Name the layer is serialised and registered under (`BusiDropout`). */
   static className = 'BusiDropout';
+  /** Probability of zeroing a unit during training, in [0, 1). */
   readonly rate: number;
+  /** Shape of the random mask, broadcast over the input (`null` entries take the input's size); null: the input's shape. */
   readonly noiseShape: (number | null)[] | null;
   private stepSeed: number | undefined;
   private calls = 0;

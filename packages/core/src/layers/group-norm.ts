@@ -26,9 +26,13 @@ export interface GroupNormArgs {
  * and inference compute the same thing.
  */
 export class GroupNorm extends layers.Layer implements TorchMappable {
+  /** Name the layer is serialised and registered under (`BusiGroupNorm`). */
   static className = 'BusiGroupNorm';
+  /** Number of channel groups normalised together (PyTorch `num_groups`). */
   readonly groups: number;
+  /** Added to the variance before the square root. */
   readonly eps: number;
+  /** Whether the layer has a per-channel scale and shift; without them it has no weights. */
   readonly affine: boolean;
   private gamma?: LayerVariable;
   private beta?: LayerVariable;

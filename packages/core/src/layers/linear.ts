@@ -20,8 +20,11 @@ export interface LinearArgs {
 
 /** A dense layer on the last axis, kernel `[in, out]`, mapped to PyTorch's `nn.Linear` `[out, in]`. */
 export class Linear extends layers.Layer implements TorchMappable, SeededInitialization {
+  /** Name the layer is serialised and registered under (`BusiLinear`). */
   static className = 'BusiLinear';
+  /** Output features. */
   readonly units: number;
+  /** Whether the layer adds a bias. */
   readonly useBias: boolean;
   private kernel?: LayerVariable;
   private bias?: LayerVariable;

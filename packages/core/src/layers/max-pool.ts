@@ -18,9 +18,13 @@ export interface MaxPool2dArgs {
 
 /** Max pooling with PyTorch's explicit symmetric padding (tfjs 'same' pads only at the end for even sizes). */
 export class MaxPool2d extends layers.Layer {
+  /** Name the layer is serialised and registered under (`BusiMaxPool2d`). */
   static className = 'BusiMaxPool2d';
+  /** Window size as [kh, kw]. */
   readonly poolSize: Pair;
+  /** Stride as [sh, sw]. */
   readonly strides: Pair;
+  /** Implicit -inf padding as [top, bottom, left, right]. */
   readonly padding: Padding4;
 
   constructor(args: MaxPool2dArgs) {

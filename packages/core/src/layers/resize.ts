@@ -23,9 +23,13 @@ export interface ResizeArgs {
  * Bilinear resizing has an exact gradient on every backend (see {@link resizeBilinearTorch}).
  */
 export class Resize extends layers.Layer {
+  /** Name the layer is serialised and registered under (`BusiResize`). */
   static className = 'BusiResize';
+  /** Integer scale factor, or null when the layer resizes to the size of its second input. */
   readonly scale: number | null;
+  /** Interpolation, 'nearest' or 'bilinear'. */
   readonly mode: 'nearest' | 'bilinear';
+  /** PyTorch's align_corners (bilinear only; false means half-pixel centres). */
   readonly alignCorners: boolean;
 
   constructor(args: ResizeArgs) {

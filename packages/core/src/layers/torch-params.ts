@@ -26,9 +26,11 @@ export interface TorchParam {
 
 /** A layer that can list its weights under PyTorch names (all busi layers with weights do). */
 export interface TorchMappable {
+  /** Every weight of the layer under its PyTorch state-dict name, in the order PyTorch lists them. */
   torchParams(): TorchParam[];
 }
 
+/** Whether `layer` lists its weights under PyTorch names (has a `torchParams` method). */
 export function isTorchMappable(layer: unknown): layer is TorchMappable {
   return typeof (layer as TorchMappable | null)?.torchParams === 'function';
 }

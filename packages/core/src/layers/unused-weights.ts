@@ -35,7 +35,9 @@ export interface UnusedWeightsArgs {
  * outputs.
  */
 export class UnusedWeights extends layers.Layer implements TorchMappable, SeededInitialization {
+  /** Name the layer is serialised and registered under (`BusiUnusedWeights`). */
   static className = 'BusiUnusedWeights';
+  /** The held weights, with every default filled in and suffixes back in PyTorch's snake_case. */
   readonly specs: UnusedWeightSpec[];
   private vars: LayerVariable[] = [];
   private inits: InitializedWeight[] = [];

@@ -15,10 +15,12 @@ export function isTraining(kwargs: Kwargs | undefined): boolean {
   return kwargs?.['training'] === true;
 }
 
+/** A size given per spatial axis, as [height, width]. */
 export type Pair = [number, number];
 /** Padding as [top, bottom, left, right]. */
 export type Padding4 = [number, number, number, number];
 
+/** Normalises a size given as one number or [h, w] to [h, w]; `what` names the argument in the error. */
 export function pair(v: number | readonly number[], what: string): Pair {
   if (typeof v === 'number') return [v, v];
   if (v.length === 2) return [v[0], v[1]];

@@ -5,8 +5,9 @@ import { percentile } from './stats';
 export interface ConfidenceInterval {
   /** The statistic on all samples. */
   value: number;
-  /** Lower and upper percentile bounds of the resampled statistic. */
+  /** Lower bound: the `(1 - level) / 2` percentile of the resampled statistic. */
   low: number;
+  /** Upper bound: the `(1 + level) / 2` percentile of the resampled statistic. */
   high: number;
   /** Confidence level, e.g. 0.95. */
   level: number;

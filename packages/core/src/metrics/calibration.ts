@@ -1,7 +1,8 @@
 /** One confidence bin of a reliability diagram. */
 export interface CalibrationBin {
-  /** The bin covers confidences in (lower, upper] (the first bin includes 0). */
+  /** Lower edge: the bin covers confidences in (lower, upper] (the first bin includes 0). */
   lower: number;
+  /** Upper edge, included in the bin. */
   upper: number;
   /** Samples whose confidence falls in the bin. */
   count: number;

@@ -38,9 +38,10 @@ export interface EvaluationMetricsOptions {
 export interface EvaluationMetrics {
   /** Images scored. */
   images: number;
+  /** Class names in label order, as given in the options; they name the per-class entries. */
   classNames: string[];
   /**
-   * Headline numbers with 95 % percentile-bootstrap intervals over images: `dice`, `iou` (per image,
+   * Headline numbers with percentile-bootstrap intervals over images (at `bootstrap.level`, 95 % by default): `dice`, `iou` (per image,
    * then mean, over all images), `hd95`, `asd` (pixels; mean over images where truth and prediction
    * both have a lesion), `hd95_mm`, `asd_mm` (with a spacing), `accuracy`, `macro_f1`, `macro_auc`,
    * `macro_ap`, `ece`, and `auc_<class>`, `ap_<class>` per class.
@@ -61,8 +62,15 @@ export interface EvaluationMetrics {
     /** Both empty (a correct normal). */
     bothEmpty: number;
   };
-  /** The bootstrap's settings. */
-  bootstrap: { resamples: number; level: number; seed: number };
+  /** The bootstrap's settings, defaults filled in, so the intervals can be reproduced. */
+  bootstrap: {
+    /** Resamples drawn (each interval's own `resamples` counts those where its statistic was defined). */
+    resamples: number;
+    /** Confidence level of every interval, e.g. 0.95. */
+    level: number;
+    /** Seed of the resampling. */
+    seed: number;
+  };
 }
 
 type Statistic = (idx: ArrayLike<number>) => number;

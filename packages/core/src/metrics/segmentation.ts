@@ -97,9 +97,13 @@ const zeroScores = (): SegmentationScores => ({ iou: 0, dice: 0, f1: 0, precisio
  * Both averaging modes are reported: per image then mean, and pooled over all pixels.
  */
 export class SegmentationMetricAccumulator {
+  /** A pixel is predicted positive when its probability is ≥ threshold. */
   readonly threshold: number;
+  /** Whether predictions are logits (compared as sigmoid(x) ≥ threshold). */
   readonly fromLogits: boolean;
+  /** Whether {@link SegmentationMetricAccumulator.result} also returns each image's scores. */
   readonly keepPerImage: boolean;
+  /** Whether images with an empty truth mask are left out of the scores (still counted). */
   readonly excludeEmptyTruth: boolean;
   private images = 0;
   private emptyTruth = 0;

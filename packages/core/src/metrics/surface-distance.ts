@@ -27,8 +27,9 @@ export interface SurfaceDistances {
   hausdorff: number;
   /** Symmetric average surface distance (NaN when exactly one mask is empty). */
   asd: number;
-  /** Surface pixels of the truth and of the prediction. */
+  /** Surface pixels of the truth mask. */
   truthSurface: number;
+  /** Surface pixels of the predicted mask. */
   predictionSurface: number;
 }
 

@@ -68,7 +68,12 @@ export class MultiTaskMetrics {
   }
 
   /** Both full reports. */
-  report(): { classification: ClassificationReport; segmentation: SegmentationReport } {
+  report(): {
+    /** The classification head's report: accuracy, macro and per-class scores, confusion matrix. */
+    classification: ClassificationReport;
+    /** The segmentation head's report: per-image and pooled mask scores. */
+    segmentation: SegmentationReport;
+  } {
     return { classification: this.classification.result(), segmentation: this.segmentation.result() };
   }
 

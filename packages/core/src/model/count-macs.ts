@@ -10,6 +10,7 @@ export interface LayerMacs {
   name: string;
   /** 'conv2d' or 'linear'. */
   kind: 'conv2d' | 'linear';
+  /** Multiply-accumulates: `oh · ow · out · kh · kw · in/groups` for a conv, `in · out` for a linear layer. */
   macs: number;
 }
 
@@ -17,9 +18,13 @@ export interface LayerMacs {
 export interface MacCounts {
   /** All Conv2d and Linear MACs. GFLOPs in the usual sense are `2 · total / 1e9`. */
   total: number;
+  /** MACs of the layers under `encoder.`. */
   encoder: number;
+  /** MACs of the layers under `decoder.`. */
   decoder: number;
+  /** MACs of the layers under `segmentation_head.`. */
   segmentationHead: number;
+  /** MACs of the layers under `classification_head.`. */
   classificationHead: number;
   /** Per layer, in model order. */
   layers: LayerMacs[];

@@ -49,7 +49,12 @@ export interface ModelCard {
   /** Validation metrics of this model (e.g. dice, iou, accuracy, macro_f1). */
   metrics?: Record<string, number> | null;
   /** busi and tfjs versions that saved it. */
-  versions: { busi: string; tfjs: string };
+  versions: {
+    /** busi version ({@link BUSI_VERSION}). */
+    busi: string;
+    /** tfjs-core version (`tf.version_core`). */
+    tfjs: string;
+  };
   /** When the card was written (ISO 8601). */
   created: string;
 }

@@ -12,10 +12,16 @@ import { MODEL_CARD_KEY, validateModelCard, type ModelCard } from './model-card'
 import { SMP_DECODER_AND_HEADS_INIT, TORCH_DEFAULT_INIT, type ModelInitSpec } from '../init/init-spec';
 import { initializeLikeReference } from '../init/initialize';
 
+/** A registry name with the factory's arguments beside it, e.g. `{ name: 'resnet50', outputStride: 16 }`. */
+export type NamedArgs = {
+  /** Registry name (or alias); the other keys are the factory's arguments. */
+  name: string;
+} & Record<string, unknown>;
+
 /** An encoder given by registry name, by `{ name, ...args }`, or as a built {@link Encoder}. */
-export type EncoderSpec = string | ({ name: string } & Record<string, unknown>) | Encoder;
+export type EncoderSpec = string | NamedArgs | Encoder;
 /** A decoder given by registry name, by `{ name, ...args }`, or as a built {@link Decoder}. */
-export type DecoderSpec = string | ({ name: string } & Record<string, unknown>) | Decoder;
+export type DecoderSpec = string | NamedArgs | Decoder;
 
 /** Constructor arguments of {@link MultiTaskModel}. */
 export interface MultiTaskModelArgs {
@@ -83,11 +89,20 @@ export interface MultiTaskOutput {
 
 /** Parameter counts of a model, split as the reference reports them. */
 export interface ParameterCounts {
+  /**
+   * Parameters as PyTorch's `model.parameters()` counts them: trainable weights only, so BatchNorm
+   * running statistics (buffers in PyTorch) are left out.
+   */
   total: number;
+  /** Trainable parameters: the same number as `total`, since only trainable weights are counted. */
   trainable: number;
+  /** Parameters under `encoder.`. */
   encoder: number;
+  /** Parameters under `decoder.`. */
   decoder: number;
+  /** Parameters under `segmentation_head.`. */
   segmentationHead: number;
+  /** Parameters under `classification_head.`. */
   classificationHead: number;
 }
 

@@ -19,16 +19,35 @@ export interface ParityFixtureJson {
   decoder: string;
   /** smp encoder name, e.g. resnet50, tu-wide_resnet50_2. */
   encoder: string;
+  /** Salt of the parity fill (prefixed to each weight's name before hashing); usually ''. */
   salt: string;
   /** NCHW input shape. */
   input_shape: number[];
-  outputs: Record<string, { shape: number[]; rms: number }>;
+  /** Per output tensor (`eval.mask`, `eval.label`, `train.mask`, `train.label`): what its tolerance scales with. */
+  outputs: Record<
+    string,
+    {
+      /** The tensor's shape (NCHW for masks). */
+      shape: number[];
+      /** Root mean square of the reference values: tolerances are multiples of it. */
+      rms: number;
+    }
+  >;
+  /** Parameter counts of the reference: `total`, `encoder`, `decoder`, `segmentation_head`, `classification_head`. */
   counts: Record<string, number>;
   /** State-dict entries of modules that never run. */
   unused: string[];
-  encoder_features: Record<string, { shape: number[] }>;
+  /** Per encoder stage `encoder.<k>` (k = 1..5): the feature map whose every 7th element the `.safetensors` holds. */
+  encoder_features: Record<
+    string,
+    {
+      /** Full NCHW shape of the stage's feature map. */
+      shape: number[];
+    }
+  >;
   /** L2 norm of each trainable parameter's gradient (null: no gradient). */
   grad_norms: Record<string, number | null>;
+  /** Median of the non-null `grad_norms`: the scale of the absolute tolerance for `grad_norms_noise` entries. */
   grad_norms_median: number;
   /** Parameters whose exact gradient is zero: compared with an absolute tolerance. */
   grad_norms_noise: string[];
@@ -58,7 +77,9 @@ export interface ParityFixtureJson {
 
 /** One parity fixture: its `.json` (parsed or text) and `.safetensors` bytes. */
 export interface ParityFixture {
+  /** The `<Decoder>__<encoder>.json` metadata, parsed or as text. */
   json: ParityFixtureJson | string;
+  /** The `<Decoder>__<encoder>.safetensors` bytes: reference outputs and encoder-stage samples. */
   safetensors: Uint8Array;
   /** `inputs.safetensors`; when absent the inputs are generated from their formulas (bit-identical). */
   inputs?: Uint8Array;
@@ -94,8 +115,11 @@ export interface ParityCheckResult {
   name: string;
   /** What the error means: max |ours − ref| ('max_abs'), a relative difference ('relative') or an absolute difference ('abs'), or a count of problems ('count'). */
   metric: 'max_abs' | 'relative' | 'abs' | 'count';
+  /** The error, in the unit `metric` names (Infinity when the shapes differ). */
   err: number;
+  /** The largest `err` that passes, in the same unit. */
   tolerance: number;
+  /** Whether `err ≤ tolerance`. */
   pass: boolean;
   /** Error relative to the reference's scale (rms for tensors, the norm for gradients). */
   relative: number;
@@ -105,15 +129,33 @@ export interface ParityCheckResult {
 
 /** The outcome of {@link runParityCheck}. */
 export interface ParityReport {
+  /** The fixture's model name, e.g. `Unet__resnet50`. */
   model: string;
+  /** Whether every check passed (checks the fixture leaves out are not counted). */
   pass: boolean;
+  /** Every comparison: structure and counts first, then encoder stages, outputs, gradients. */
   checks: ParityCheckResult[];
-  /** The largest relative error among tensor checks (outputs and encoder features). */
-  maxRelative: { name: string; value: number };
-  /** The per-parameter gradient check with the largest relative difference. */
-  maxGradRelative: { name: string; value: number } | null;
+  /** The largest relative error among tensor checks (outputs and encoder features); name '' and 0 when none ran. */
+  maxRelative: {
+    /** The check's name, e.g. `eval.mask`. */
+    name: string;
+    /** Its error relative to the reference's rms. */
+    value: number;
+  };
+  /** The per-parameter gradient check with the largest relative difference; null when gradients were not compared. */
+  maxGradRelative: {
+    /** The check's name, `grad:<PyTorch parameter name>`. */
+    name: string;
+    /** Its relative difference of gradient norms. */
+    value: number;
+  } | null;
   /** The check closest to (or furthest past) its tolerance, as err / tolerance. */
-  worst: { name: string; ratio: number };
+  worst: {
+    /** The check's name. */
+    name: string;
+    /** err / tolerance: above 1 fails. */
+    ratio: number;
+  };
   /** Seconds per stage. */
   timings: Record<string, number>;
   /** Checks the fixture's `tolerances` leave out (null): the reference's own values are not reproducible. */
@@ -187,11 +229,31 @@ function nhwcToNchw(t: tf.Tensor): { shape: number[]; data: Float32Array } {
 /** What the harness measures on a model, in the fixtures' layouts (NCHW, PyTorch names). */
 export interface ParityOutputs {
   /** Inference-mode outputs. */
-  eval: { mask: ParityArray; label: ParityArray };
+  eval: {
+    /** Mask logits, NCHW. */
+    mask: ParityArray;
+    /** Class logits `[N, classes]`. */
+    label: ParityArray;
+  };
   /** `encoder.k` → full NCHW shape and every 7th element of batch item 0 (C order). */
-  features: Record<string, { shape: number[]; sample: Float32Array }>;
+  features: Record<
+    string,
+    {
+      /** Full NCHW shape of the stage's feature map. */
+      shape: number[];
+      /** Every 7th element of batch item 0, flat in C order. */
+      sample: Float32Array;
+    }
+  >;
   /** Training-mode outputs (BatchNorm batch statistics) and the loss `sum(mask·gm) + sum(label·gl)`. */
-  train?: { mask: ParityArray; label: ParityArray; loss: number };
+  train?: {
+    /** Mask logits, NCHW. */
+    mask: ParityArray;
+    /** Class logits `[N, classes]`. */
+    label: ParityArray;
+    /** The loss whose gradients `gradNorms` measures. */
+    loss: number;
+  };
   /** L2 norm (accumulated in float64) of each trainable weight's gradient by PyTorch name; null: no gradient. */
   gradNorms?: Map<string, number | null>;
   /** Seconds per stage. */
@@ -600,7 +662,12 @@ export interface CreateParityFixtureOptions {
 export function createParityFixture(
   model: MultiTaskModel,
   options: CreateParityFixtureOptions = {},
-): { json: ParityFixtureJson; safetensors: Uint8Array } {
+): {
+  /** The fixture's `.json`, as an object (write it with `JSON.stringify`). */
+  json: ParityFixtureJson;
+  /** The fixture's `.safetensors` bytes. */
+  safetensors: Uint8Array;
+} {
   const salt = options.salt ?? '';
   const inputShape = options.inputShape ?? [2, model.config.inChannels, 96, 128];
   applyParityFill(model, salt);

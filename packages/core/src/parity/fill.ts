@@ -57,7 +57,9 @@ export function parityFill(name: string, torchShape: readonly number[], salt = '
 
 /** A plain tensor: shape and C-order float32 values. */
 export interface ParityArray {
+  /** The shape, in PyTorch's layout (NCHW for images and masks). */
   shape: number[];
+  /** The values in C order (last axis fastest). */
   data: Float32Array;
 }
 

@@ -1,8 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-// tfjs-core does not export its NamedTensor type from the package root.
 /** A tensor with a stable name (tfjs-core does not export its own NamedTensor type from the package root). */
-export type NamedTensor = { name: string; tensor: tf.Tensor };
+export type NamedTensor = {
+  /** The name: a `tf.Variable` name for a gradient, `iter` or `<variable>/m|v|step` in an optimizer state. */
+  name: string;
+  /** The value. */
+  tensor: tf.Tensor;
+};
 
 /** Constructor arguments of {@link Adam} and {@link AdamW}. */
 export interface AdamArgs {
@@ -41,13 +45,17 @@ interface Slot {
 abstract class TorchAdamBase extends tf.Optimizer {
   /** Step size; may be changed between steps (learning-rate schedules). */
   learningRate: number;
+  /** Decay of the first-moment estimate (PyTorch `betas[0]`). */
   readonly beta1: number;
+  /** Decay of the second-moment estimate (PyTorch `betas[1]`). */
   readonly beta2: number;
+  /** Added to `√v̂` after the square root, as PyTorch does (tfjs's Adam uses the backend's epsilon instead). */
   readonly epsilon: number;
   /** Weight-decay coefficient; may be changed between steps. */
   weightDecay: number;
   private slots = new Map<string, Slot>();
 
+  /** Whether weight decay is applied to the weights directly (AdamW) rather than added to the gradient as L2 (Adam). */
   protected abstract readonly decoupled: boolean;
 
   constructor(args: AdamArgs, defaultWeightDecay: number, who: string) {
@@ -188,6 +196,7 @@ abstract class TorchAdamBase extends tf.Optimizer {
  * ```
  */
 export class Adam extends TorchAdamBase {
+  /** Name the optimizer is serialised and registered under (`BusiAdam`), distinct from tfjs's own `Adam`. */
   static className = 'BusiAdam';
   protected readonly decoupled = false;
   constructor(args: AdamArgs = {}) {
@@ -203,6 +212,7 @@ tf.serialization.registerClass(Adam);
  * regardless of its gradient history. Default weight decay 1e-2, as PyTorch.
  */
 export class AdamW extends TorchAdamBase {
+  /** Name the optimizer is serialised and registered under (`BusiAdamW`). */
   static className = 'BusiAdamW';
   protected readonly decoupled = true;
   constructor(args: AdamArgs = {}) {
