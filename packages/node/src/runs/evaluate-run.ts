@@ -217,7 +217,7 @@ function runDetails(runDir: string | null): Record<string, string> {
   const c = readRunConfig(runDir);
   const st = fs.existsSync(path.join(runDir, RUN_FILES.status)) ? readJson<RunStatus>(path.join(runDir, RUN_FILES.status)) : null;
   return {
-    model: `${c.encoder} + ${c.decoder}${c.decoderChannels ? ` (${c.decoderChannels.join(',')})` : ''}${c.encoderWeights ? `, encoder from ${path.basename(c.encoderWeights)}` : ', random init'}`,
+    model: `${c.encoder} + ${c.decoder}${c.decoderChannels ? ` (${String(c.decoderChannels)})` : ''}${c.encoderWeights ? `, encoder from ${path.basename(c.encoderWeights)}` : ', random init'}`,
     data: c.data.kind === 'busi' ? c.data.dir : `${c.data.count} synthetic (seed ${c.data.seed})`,
     input: `${c.size}x${c.size}`,
     loss: `${c.lambda}·Dice + ${Number((1 - c.lambda).toFixed(6))}·Focal`,

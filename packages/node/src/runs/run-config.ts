@@ -1,5 +1,6 @@
 import type { AugmentOptions, Normalization } from '@busi/data';
 import type { DataSpec } from './data';
+import type { DecoderChannels } from './decoder-channels';
 
 /** Everything that defines a training run; `config.json` of a run folder. */
 export interface RunConfig {
@@ -13,8 +14,8 @@ export interface RunConfig {
   encoder: string;
   /** Decoder registry name, e.g. 'unet'. */
   decoder: string;
-  /** The decoder's channel widths, or null for the decoder's default. */
-  decoderChannels: number[] | null;
+  /** The decoder's `decoderChannels`, shaped as its registry default (a list per block, or one width); null: the default. */
+  decoderChannels: DecoderChannels | null;
   /** Pretrained encoder weights (safetensors) loaded before the first epoch, or null (random initialisation). */
   encoderWeights?: string | null;
   /** Dropout of the classification head. */

@@ -9,6 +9,7 @@ import { UsageError, type CliContext, type OptionSpec, type OptionValues } from 
 import { registerSlimResNet } from '../demo/slim-resnet';
 import { decoderRegistryName, encoderRegistryName } from '../models/factory';
 import type { DataSpec } from './data';
+import { describeDecoderChannels, parseDecoderChannels } from './decoder-channels';
 import type { NamedPath } from './output-guard';
 import { DEFAULT_NORMALIZATION, monitorNames, type RunConfig } from './train-run';
 // The options that define a training run: the vocabulary of `busi train`, `busi cv`,
@@ -74,7 +75,11 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   encoder: { type: 'string', default: RUN_DEFAULTS.encoder, description: `Encoder, by registry or smp name: ${registeredNames('encoder')}` },
   decoder: { type: 'string', default: RUN_DEFAULTS.decoder, description: `Decoder, by registry or smp class name: ${registeredNames('decoder')}` },
   'encoder-weights': { type: 'string', valueName: 'FILE', description: 'Pretrained (ImageNet) encoder weights as safetensors (see docs/pytorch-weights.md); default: random init' },
-  'decoder-channels': { type: 'string', valueName: 'A,B,..', description: "Decoder channels, e.g. 64,32,16,16,8 (default: the decoder's own)" },
+  'decoder-channels': {
+    type: 'string',
+    valueName: 'A,B,..',
+    description: `Decoder widths (decoderChannels): one per decoder block where the decoder's default is a list, one number where it is a number (defaults: ${describeDecoderChannels()}; none: not settable)`,
+  },
   dropout: { type: 'number', default: RUN_DEFAULTS.dropout, min: 0, max: 0.99, description: 'Dropout of the classification head' },
   size: { type: 'int', default: RUN_DEFAULTS.size, min: 16, max: 2048, description: 'Square input size in pixels (divisible by the output stride)' },
   lambda: { type: 'number', default: RUN_DEFAULTS.lambda, min: 0, max: 1, description: 'λ of L = λ·Dice + (1-λ)·Focal' },
@@ -114,13 +119,7 @@ export function runConfigFromOptions(v: OptionValues, ctx: CliContext, cmd: stri
   if (!listDecoders().includes(decoder)) {
     throw new UsageError(`busi ${cmd}: unknown decoder '${String(v.decoder)}'; registered decoders: ${listDecoders().join(', ')}`);
   }
-  let decoderChannels: number[] | null = null;
-  if (v['decoder-channels'] !== undefined) {
-    decoderChannels = String(v['decoder-channels']).split(',').map(Number);
-    if (decoderChannels.some((c) => !(Number.isInteger(c) && c > 0))) {
-      throw new UsageError(`busi ${cmd}: --decoder-channels must be positive integers separated by commas, e.g. 64,32,16,16,8; got '${String(v['decoder-channels'])}'`);
-    }
-  }
+  const decoderChannels = v['decoder-channels'] === undefined ? null : parseDecoderChannels(String(v['decoder-channels']), decoder, encoder, cmd);
   const size = v.size as number;
   // Checked before any data is read; encoders reduce by 32 unless the decoder asks for less (DeepLabV3+: 16).
   const stride = decoders.info(decoder).encoderOutputStride ?? 32;
