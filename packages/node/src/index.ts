@@ -10,6 +10,7 @@ export { trainRun, buildModel, readRunConfig, readRunSplit, DEFAULT_NORMALIZATIO
 export { evaluateRun, type EvaluateRunArgs } from './runs/evaluate-run';
 export { makeRunSplit, runSampleGroups, selectionPart, reportPart, type RunSplitSettings } from './runs/run-split';
 export { loadData, type DataSpec, type LoadedData } from './runs/data';
+export type { DecoderChannels } from './runs/decoder-channels';
 export { RUN_DEFAULTS } from './runs/run-options';
 export { RUN_FILES, parseHistoryCsv, findCheckpoint, loadCheckpoint, type RunStatus, type CheckpointSearch } from './runs/run-folder';
 export { acquireRunLock, lockHolder, RunLockedError, LOCK_FILE, type RunLock, type LockHolder } from './runs/run-lock';
