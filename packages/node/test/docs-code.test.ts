@@ -1,5 +1,5 @@
 /**
- * The code in README.md and docs/*.md runs as the docs present it (the convention is in README.md,
+ * The code in README.md, docs/*.md and each package's README runs as the docs present it (the convention is in README.md,
  * "Code in the docs"):
  * - a fenced block right after a `<!-- runnable … -->` line runs as written: JS/TS bundled from the
  *   sources (examples/run-from-source.mjs) and run with Node in an empty folder; a shell block with
@@ -12,9 +12,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { workspacePackages } from '../../../scripts/import-graph';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const docs = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+// Each package's README (its npm page): its example is held to the same rule; its install line is
+// not run (it installs from the registry).
+const packageReadmes = workspacePackages(root).map((p) => `packages/${p}/README.md`);
 const SCRIPT = ['ts', 'js', 'typescript', 'mjs'];
 const SHELL = ['sh', 'bash', 'shell'];
 const CODE = [...SCRIPT, ...SHELL, 'python'];
@@ -32,7 +36,7 @@ interface Block {
 
 function allBlocks(): Block[] {
   const out: Block[] = [];
-  for (const file of docs) {
+  for (const file of [...docs, ...packageReadmes]) {
     const text = fs.readFileSync(path.join(root, file), 'utf8');
     for (const m of text.matchAll(/^```(\w*)\n([\s\S]*?)^```/gm)) {
       const before = text.slice(0, m.index).split('\n');
@@ -46,7 +50,7 @@ function allBlocks(): Block[] {
       });
     }
   }
-  return out;
+  return out.filter((b) => !(packageReadmes.includes(b.where.split(':')[0]) && SHELL.includes(b.lang)));
 }
 
 const blocks = allBlocks();
@@ -64,6 +68,14 @@ test('every JS/TS, shell and Python block is marked runnable or says in its firs
 test('README.md marks its "In code" block runnable, and guides beyond it carry runnable blocks', () => {
   const files = new Set(blocks.filter((b) => b.runnable).map((b) => b.where.split(':')[0]));
   for (const f of ['README.md', 'docs/getting-started.md', 'docs/data-and-cli.md', 'docs/evaluation.md', 'docs/export.md', 'docs/performance.md']) expect(files).toContain(f);
+});
+
+test("every package README's example is marked runnable, or says why it is not run", () => {
+  for (const readme of packageReadmes) {
+    const examples = blocks.filter((b) => b.where.startsWith(`${readme}:`) && SCRIPT.includes(b.lang));
+    expect([readme, examples.length > 0]).toEqual([readme, true]);
+    for (const b of examples) expect([b.where, b.runnable || NOT_RUN.test(b.code)]).toEqual([b.where, true]);
+  }
 });
 
 function inEmptyFolder<T>(run: (dir: string) => T): T {

@@ -56,13 +56,16 @@ describe('examples/', () => {
     expect(stdout).toContain('divisible by the output stride 32');
   });
 
-  test('02 trains on synthetic data with finite losses, metrics and no tensor leak', () => {
+  test('02 trains on synthetic data with finite losses, metrics and no tensor leak; a rerun prints the same numbers', () => {
     const { result } = runExample('02-train-synthetic.mjs', '2');
     expect(result.epochs).toBe(2);
     expect(result.steps).toBe(6); // 12 training images, batch 4, 2 epochs
     for (const v of [...result.loss, ...result.valLoss]) expect(Number.isFinite(v) && v > 0).toBe(true);
     for (const v of [...result.valAccuracy, ...result.valDice]) expect(v >= 0 && v <= 1).toBe(true);
     expect(result.tensorsAfterEpoch[1]).toBe(result.tensorsAfterEpoch[0]);
+    // Issue 12 item 3: the example (model and trainer seeded) printed other results on every run.
+    const { result: again } = runExample('02-train-synthetic.mjs', '2');
+    expect(again).toEqual(result);
   });
 
   test('03 saves with the file-system handler, reloads identically and evaluates', () => {
