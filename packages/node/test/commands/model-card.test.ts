@@ -65,6 +65,10 @@ describe('model cards', () => {
     expect(other.code).toBe(0);
     expect(other.err).toContain('--size 64 differs from the model card (32x32, the size the model was trained at); using 64x64 as asked');
     expect(other.err).toContain("--threshold 0.3 differs from the model card's mask threshold 0.5");
+    // busi evaluate reads the same card and warns alike.
+    const evaluated = await cli(['evaluate', '--model', copy, '--synthetic', '8', '--size', '64', '-o', path.join(tmp, 'e1'), '--gallery', '0'], tmp);
+    expect(evaluated.code).toBe(0);
+    expect(evaluated.err).toContain('--size 64 differs from the model card (32x32, the size the model was trained at); using 64x64 as asked');
   });
 
   test('a folder saved without a card gets a message naming what is assumed', async () => {
