@@ -44,6 +44,7 @@ export * from './training/trainer';
 export * from './metrics/index';
 export * from './conformance/training-steps';
 export * from './conformance/helpers';
+export * from './conformance/suite';
 export * from './preprocessing/index';
 export * from './model/model-card';
 export * from './model/model-card-markdown';

@@ -1,33 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkTrainingSteps, conformanceFail, countTrainableParams, createEncoder, sameJson, encoders, isTorchMappable, type Encoder } from '@busi/core';
-
-/** One named check of a conformance suite; `run` throws an Error describing the first violation. */
-export interface ConformanceCheck {
-  /** What the check asserts, e.g. 'output shapes at several input sizes'; names the check in reports and test titles. */
-  name: string;
-  /** Runs the check; resolves when it holds, throws an error saying what differed otherwise. */
-  run: () => Promise<void>;
-}
-
-/** Outcome of running a whole suite. */
-export interface ConformanceReport {
-  /** The component checked. */
-  name: string;
-  /** Whether every check passed. */
-  pass: boolean;
-  /** One entry per check, in suite order. */
-  results: {
-    /** The check's name. */
-    check: string;
-    /** Whether it passed. */
-    pass: boolean;
-    /** The error message when it failed. */
-    error?: string;
-    /** Wall time of the check, in seconds. */
-    seconds: number;
-  }[];
-}
+import {
+  checkTrainingSteps,
+  conformanceFail,
+  countTrainableParams,
+  createEncoder,
+  runConformanceChecks,
+  sameJson,
+  encoders,
+  isTorchMappable,
+  type ConformanceCheck,
+  type ConformanceReport,
+  type Encoder,
+} from '@busi/core';
 
 /** Options of {@link encoderConformanceChecks}. */
 export interface EncoderConformanceOptions {
@@ -238,20 +223,5 @@ export function encoderConformanceChecks(name: string, options: EncoderConforman
 
 /** Runs every check of {@link encoderConformanceChecks} and reports each (never throws on a failed check). */
 export async function runEncoderConformance(name: string, options: EncoderConformanceOptions = {}): Promise<ConformanceReport> {
-  return runChecks(name, encoderConformanceChecks(name, options));
-}
-
-/** Runs checks in order, timing each and catching its error. */
-export async function runChecks(name: string, checks: ConformanceCheck[]): Promise<ConformanceReport> {
-  const results: ConformanceReport['results'] = [];
-  for (const c of checks) {
-    const t0 = Date.now();
-    try {
-      await c.run();
-      results.push({ check: c.name, pass: true, seconds: (Date.now() - t0) / 1000 });
-    } catch (e) {
-      results.push({ check: c.name, pass: false, error: String((e as Error).message ?? e), seconds: (Date.now() - t0) / 1000 });
-    }
-  }
-  return { name, pass: results.every((r) => r.pass), results };
+  return runConformanceChecks(name, encoderConformanceChecks(name, options));
 }

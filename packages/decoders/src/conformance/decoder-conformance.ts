@@ -11,36 +11,12 @@ import {
   UnusedWeights,
   createDecoder,
   decoders,
+  runConformanceChecks,
+  type ConformanceCheck,
+  type ConformanceReport,
   type Decoder,
   type Encoder,
 } from '@busi/core';
-
-/** One named check of a conformance suite; `run` throws an Error describing the first violation. */
-export interface DecoderConformanceCheck {
-  /** What the check asserts, e.g. 'configuration round trip'; names the check in reports and test titles. */
-  name: string;
-  /** Runs the check; resolves when it holds, throws an error saying what differed otherwise. */
-  run: () => Promise<void>;
-}
-
-/** Outcome of {@link runDecoderConformance}: the whole suite for one decoder. */
-export interface DecoderConformanceReport {
-  /** The registered decoder name that was checked. */
-  name: string;
-  /** Whether every check passed. */
-  pass: boolean;
-  /** One entry per check, in suite order. */
-  results: {
-    /** The check's name ({@link DecoderConformanceCheck.name}). */
-    check: string;
-    /** Whether it passed. */
-    pass: boolean;
-    /** The error message when it failed. */
-    error?: string;
-    /** Wall time of the check, in seconds. */
-    seconds: number;
-  }[];
-}
 
 /** Options of {@link decoderConformanceChecks}. */
 export interface DecoderConformanceOptions {
@@ -109,7 +85,7 @@ export function conformanceEncoder(channels: readonly number[] = [3, 16, 24, 32,
  * outputs, and a few training steps (finite gradients for every decoder weight, a falling loss,
  * a flat tensor count). Each check throws on failure, so any test runner can wrap them.
  */
-export function decoderConformanceChecks(name: string, options: DecoderConformanceOptions = {}): DecoderConformanceCheck[] {
+export function decoderConformanceChecks(name: string, options: DecoderConformanceOptions = {}): ConformanceCheck[] {
   const args = options.args ?? {};
   const info = decoders.info(name);
   // The stand-in encoder has the depth and output stride the decoder registered (PSPNet: depth 3).
@@ -316,19 +292,6 @@ export function decoderConformanceChecks(name: string, options: DecoderConforman
 }
 
 /** Runs every check of {@link decoderConformanceChecks}, reporting each (never throws on a failed check). */
-export async function runDecoderConformance(
-  name: string,
-  options: DecoderConformanceOptions = {},
-): Promise<DecoderConformanceReport> {
-  const results: DecoderConformanceReport['results'] = [];
-  for (const c of decoderConformanceChecks(name, options)) {
-    const t0 = Date.now();
-    try {
-      await c.run();
-      results.push({ check: c.name, pass: true, seconds: (Date.now() - t0) / 1000 });
-    } catch (e) {
-      results.push({ check: c.name, pass: false, error: String((e as Error).message ?? e), seconds: (Date.now() - t0) / 1000 });
-    }
-  }
-  return { name, pass: results.every((r) => r.pass), results };
+export async function runDecoderConformance(name: string, options: DecoderConformanceOptions = {}): Promise<ConformanceReport> {
+  return runConformanceChecks(name, decoderConformanceChecks(name, options));
 }
