@@ -3,7 +3,9 @@
  * PyTorch reference is set up (../shared/reference-tools/README.md), smp on the same protocol and
  * seeds, one after the other (never both at once: PyTorch's threads collapse when a core is taken).
  * Per-epoch records go to .bench/reproduce/<protocol>/<framework>__<model>__seed<S>.jsonl (a run whose
- * file is complete is not repeated); the table of final and best epochs, mean ± sd over seeds,
+ * file is complete is not repeated). A busi run checkpoints after every epoch in `<that file>.run/`
+ * and a later invocation resumes it there, so a run of hours can be spread over several sessions
+ * with the same figures as one uninterrupted run. The table of final and best epochs, mean ± sd over seeds,
  * seconds per epoch and the busi - smp differences is written between the markers of
  * docs/reproduction.md.
  *
@@ -14,11 +16,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, MultiTaskMetrics, Trainer, type Logs } from '@busi/core';
+import { Adam, MultiTaskMetrics, Trainer, type Logs, type MultiTaskModel, type TrainerState } from '@busi/core';
 import { BusiDataset, readBusiFolder, stratifiedSplit } from '@busi/data';
 import { initBackend } from '@busi/kernels';
 import { DiceLoss, FocalLoss, MultiTaskLoss } from '@busi/losses';
 import { createModel } from '../../src/models/factory';
+import { findCheckpoint, loadCheckpoint, saveCheckpoint } from '../../src/runs/run-folder';
 import { PROTOCOLS, type Protocol } from './protocols';
 import { REFERENCE_TOOLS, referenceAvailable, repoRoot, runPython } from './python';
 
@@ -62,14 +65,31 @@ function splitStems(protocol: Protocol, data: BusiDataset): { train: number[]; t
   return { train: indices(split.train), test: indices(split.test) };
 }
 
-async function runBusi(protocol: Protocol, dataDir: string, modelId: string, seed: number, epochs: number, maxSteps: number): Promise<EpochRecord[]> {
+/** What a busi run's checkpoint carries besides the trainer state: the records of its finished epochs. */
+interface RunExtra {
+  records: EpochRecord[];
+}
+
+async function runBusi(protocol: Protocol, dataDir: string, modelId: string, seed: number, epochs: number, maxSteps: number, runDir: string): Promise<EpochRecord[]> {
   const [decoder, encoder] = modelId.split(':');
   const data = BusiDataset.fromFolder(dataDir, { size: protocol.size, normalization: 'imagenet' });
   const split = splitStems(protocol, data);
   const trainIdx = maxSteps > 0 ? split.train.slice(0, maxSteps * protocol.batchSize) : split.train;
-  const model = createModel({ encoder, decoder, classes: 3, classificationHead: { dropout: protocol.dropout }, seed });
+  fs.mkdirSync(runDir, { recursive: true });
+  const found = findCheckpoint(runDir);
+  let model: MultiTaskModel;
+  let state: TrainerState | null = null;
+  let records: EpochRecord[] = [];
+  if (found.dir) {
+    const loaded = await loadCheckpoint<RunExtra>(found.dir);
+    model = loaded.model;
+    state = loaded.state;
+    records = loaded.extra.records;
+    console.log(`busi ${modelId} seed ${seed}: resuming from ${found.dir} (epoch ${state.meta.epoch} of ${epochs} done)`);
+  } else {
+    model = createModel({ encoder, decoder, classes: 3, classificationHead: { dropout: protocol.dropout }, seed });
+  }
   const optimizer = new Adam({ learningRate: protocol.learningRate, weightDecay: protocol.weightDecay });
-  const records: EpochRecord[] = [];
   let started = 0;
   let trained = 0;
   try {
@@ -109,8 +129,15 @@ async function runBusi(protocol: Protocol, dataDir: string, modelId: string, see
             console.log(`busi ${modelId} seed ${seed} epoch ${epoch + 1}: ${JSON.stringify(records[records.length - 1])}`);
           },
         },
+        // Last, so the saved state includes the other callbacks' work for this epoch.
+        {
+          onEpochEnd: async (_epoch: number, _logs: Logs, control: unknown) => {
+            await saveCheckpoint(runDir, control as Trainer, { records } satisfies RunExtra);
+          },
+        },
       ],
     });
+    if (state) await trainer.setState(state);
     await trainer.fit(data.subset(trainIdx));
   } finally {
     model.dispose();
@@ -207,10 +234,12 @@ async function main(): Promise<void> {
         if (records.length < epochs) {
           records =
             framework === 'busi'
-              ? await runBusi(protocol, dataDir, model, seed, epochs, maxSteps)
+              ? await runBusi(protocol, dataDir, model, seed, epochs, maxSteps, `${file}.run`)
               : runSmp(protocol, dataDir, model, seed, epochs, maxSteps, `${file}.part`);
           fs.writeFileSync(`${file}.part`, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
           fs.renameSync(`${file}.part`, file);
+          // The records are complete: the run's checkpoint is no longer needed.
+          fs.rmSync(`${file}.run`, { recursive: true, force: true });
         }
         runs.push({ framework, model, seed, epochs: records });
       }
