@@ -66,10 +66,14 @@ export interface TrainBench {
   dispose(): void;
 }
 
-/** A model, a Trainer (Adam, the multi-task loss) and a fixed random batch; `step()` runs one `trainer.trainStep` and returns ms. */
-export function makeTrainBench(encoder: string, decoder: string, batch: number, size: number): TrainBench {
+/**
+ * A model, a Trainer (Adam lr 1e-4, with `weightDecay` when given, the default λ·Dice + (1-λ)·Focal loss, the
+ * whole batch at once: no micro-batches) and a fixed random batch; `step()` runs one
+ * `trainer.trainStep` and returns ms.
+ */
+export function makeTrainBench(encoder: string, decoder: string, batch: number, size: number, weightDecay?: number): TrainBench {
   const model = new MultiTaskModel({ encoder, decoder, classes: 3 });
-  const optimizer = new Adam({ learningRate: 1e-4 });
+  const optimizer = new Adam({ learningRate: 1e-4, weightDecay });
   const trainer = new Trainer(model, { batchSize: batch, optimizer, metrics: [] });
   const images = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
   const masks = tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1]), 0.5), 'float32') as tf.Tensor4D;

@@ -19,7 +19,7 @@ import { Adam, Trainer, type TrainingBatch, type TrainingDataset, type LossParts
 import { MultiTaskLoss } from '@busi/losses';
 import { initBackend } from '@busi/kernels';
 import { createModel } from '../src/models/factory';
-import { hostInfo, writeResults } from './report';
+import { childFailure, hostInfo, writeResults } from './report';
 
 const MiB = 2 ** 20;
 
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
         maxBuffer: 64 * MiB,
       });
       const line = res.stdout.split('\n').find((l) => l.startsWith('ROW '));
-      const failed: Row = { model: `${decoder}/${encoder}`, size, batch, micro, fits: `no (${res.signal ?? `exit ${res.status}`}: ${lastError(res.stderr)})` };
+      const failed: Row = { model: `${decoder}/${encoder}`, size, batch, micro, fits: `no (${childFailure(res)})` };
       const row = line ? (JSON.parse(line.slice(4)) as Row) : failed;
       rows.push(row);
       console.log(JSON.stringify(row));
@@ -134,11 +134,6 @@ async function main(): Promise<void> {
   // One column set for the table: failed rows lack the measured columns.
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   writeResults('memory', rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c] ?? '–']))), `busi training memory on wasm, ${size}², effective batch ${batch} (${h.cores} cores, load ${h.loadavg1})`);
-}
-
-function lastError(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => /abort|error|memory/i.test(l));
-  return (lines[0] ?? 'no output').slice(0, 80);
 }
 
 main().catch((e) => {

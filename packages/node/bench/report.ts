@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -35,4 +35,26 @@ export function writeResults(name: string, rows: Array<Record<string, unknown>>,
   const md = `### ${title}\n\nHost: ${Object.entries(host).map(([k, v]) => `${k} ${v}`).join(', ')}\n\n${markdownTable(rows)}`;
   writeFileSync(path.join(dir, `${name}.md`), md);
   console.log(`\n${md}\nwrote ${path.join(dir, name)}.{json,md}`);
+}
+
+/**
+ * Replaces what lies between `<!-- <marker>:begin -->` and `<!-- <marker>:end -->` in a Markdown
+ * file (written to a temporary file first, then renamed, so an interrupted write leaves the old one).
+ */
+export function writeBetweenMarkers(file: string, marker: string, content: string): void {
+  const begin = `<!-- ${marker}:begin -->`;
+  const end = `<!-- ${marker}:end -->`;
+  const text = readFileSync(file, 'utf8');
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`${file}: no '${begin}' … '${end}' markers to write the results between`);
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${text.slice(0, i + begin.length)}\n${content.trim()}\n${text.slice(j)}`);
+  renameSync(tmp, file);
+}
+
+/** The first line of a child process's stderr that names its failure (abort, error, memory), for a table cell. */
+export function childFailure(res: { status: number | null; signal?: string | null; stderr: string }): string {
+  const lines = res.stderr.split('\n').map((l) => l.trim()).filter((l) => /abort|error|memory/i.test(l));
+  return `${res.signal ?? `exit ${res.status}`}: ${(lines[0] ?? 'no output').slice(0, 100)}`;
 }

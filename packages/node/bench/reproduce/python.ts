@@ -38,12 +38,22 @@ function pythonEnv(): NodeJS.ProcessEnv {
   return { ...process.env, ...(extra ? { PYTHONPATH: extra } : {}), PYTHONWARNINGS: 'ignore' };
 }
 
-/**
- * Runs a Python script with the reference environment; throws on failure. Our scripts get
- * `--reference-tools <dir>` first (to import its fill); the reference tools' own scripts do not take it.
- */
+/** Arguments our scripts get first: `--reference-tools <dir>` (to import its fill); the reference tools' own scripts do not take it. */
+function leadingArgs(referenceToolsArg: boolean | undefined): string[] {
+  return referenceToolsArg === false ? [] : ['--reference-tools', REFERENCE_TOOLS];
+}
+
+/** Runs a Python script with the reference environment, its output on this process's; throws on failure. */
 export function runPython(script: string, args: string[], options: { referenceToolsArg?: boolean } = {}): void {
-  const pre = options.referenceToolsArg === false ? [] : ['--reference-tools', REFERENCE_TOOLS];
-  const r = spawnSync(REFERENCE_PYTHON, [script, ...pre, ...args], { stdio: 'inherit', env: pythonEnv() });
+  const r = spawnSync(REFERENCE_PYTHON, [script, ...leadingArgs(options.referenceToolsArg), ...args], { stdio: 'inherit', env: pythonEnv() });
   if (r.status !== 0) throw new Error(`${path.basename(script)} failed (exit ${r.status ?? r.signal})`);
+}
+
+/**
+ * Runs one of our Python scripts with the reference environment and returns what it printed (a
+ * failure is the caller's to report: a benchmark case that fails is a row, not the end of the run).
+ */
+export function runPythonCaptured(script: string, args: string[]): { status: number | null; signal: string | null; stdout: string; stderr: string } {
+  const r = spawnSync(REFERENCE_PYTHON, [script, ...leadingArgs(true), ...args], { encoding: 'utf8', env: pythonEnv(), maxBuffer: 64 * 2 ** 20 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
 }
