@@ -36,3 +36,32 @@ test('the ESM and the CJS copy of @busi/core share their encoder and decoder reg
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+// The report as a user hit it: the published builds (packages/*/dist, which `npm run build` writes
+// and CI has built before the tests), @busi/backbones loaded with `import` and @busi/core with `require`.
+const built = ['core', 'backbones'].every((p) => ['index.js', 'index.cjs'].every((f) => fs.existsSync(path.join(root, 'packages', p, 'dist', f))));
+if (!built) console.warn('shared-registry.test: the built-package case skipped: packages/core and packages/backbones have no dist/ (npm run build)');
+(built ? test : test.skip)('the built packages: encoders registered by the ESM @busi/backbones are seen by a CJS require of @busi/core', () => {
+  const cache = path.join(root, 'node_modules', '.cache');
+  fs.mkdirSync(cache, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(cache, 'busi-registry-built-'));
+  try {
+    fs.writeFileSync(
+      path.join(dir, 'main.mjs'),
+      [
+        "import { createRequire } from 'node:module';",
+        "import '@busi/backbones';",
+        "import * as esm from '@busi/core';",
+        "const cjs = createRequire(import.meta.url)('@busi/core');",
+        'console.log(JSON.stringify({ esm: esm.listEncoders().length, cjs: cjs.listEncoders().length, resnet50: cjs.encoders.has(\'resnet50\') }));',
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, [path.join(dir, 'main.mjs')], { encoding: 'utf8', cwd: dir, timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    const seen = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(seen.esm).toBeGreaterThan(10);
+    expect(seen).toEqual({ esm: seen.esm, cjs: seen.esm, resnet50: true });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
