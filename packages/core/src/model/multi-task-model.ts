@@ -87,14 +87,17 @@ export interface MultiTaskOutput {
   logits: tf.Tensor2D;
 }
 
-/** Parameter counts of a model, split as the reference reports them. */
+/** PyTorch state-dict entries that are buffers, not parameters (BatchNorm running statistics). */
+const TORCH_BUFFER_NAME = /\.(running_mean|running_var|num_batches_tracked)$/;
+
+/** Parameter counts of a model, split as the reference reports them ({@link MultiTaskModel.countParams}). */
 export interface ParameterCounts {
   /**
-   * Parameters as PyTorch's `model.parameters()` counts them: trainable weights only, so BatchNorm
-   * running statistics (buffers in PyTorch) are left out.
+   * Parameters as PyTorch's `model.parameters()` counts them: every weight, frozen or not, except
+   * BatchNorm running statistics (buffers in PyTorch).
    */
   total: number;
-  /** Trainable parameters: the same number as `total`, since only trainable weights are counted. */
+  /** The part of `total` that training updates: less than `total` once layers are frozen (`layer.trainable = false`). */
   trainable: number;
   /** Parameters under `encoder.`. */
   encoder: number;
@@ -212,10 +215,12 @@ export class MultiTaskModel {
       classificationHead: 0,
     };
     for (const p of this.torchParams()) {
-      if (!p.variable.trainable) continue;
+      // Buffers are known by their PyTorch names, not by `trainable`: a frozen layer's weights are
+      // still parameters, as PyTorch's `model.parameters()` counts them.
+      if (TORCH_BUFFER_NAME.test(p.name)) continue;
       const n = p.variable.shape.reduce((a: number, b) => a * (b ?? 1), 1);
       counts.total += n;
-      counts.trainable += n;
+      if (p.variable.trainable) counts.trainable += n;
       const head = p.name.split('.')[0];
       if (head === 'encoder') counts.encoder += n;
       else if (head === 'decoder') counts.decoder += n;

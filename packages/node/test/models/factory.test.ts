@@ -77,3 +77,16 @@ test('createModel passes options through (input channels, classes, decoder optio
   expect(model.model.outputs[1].shape).toEqual([null, 2]);
   model.dispose();
 });
+
+test('countParams counts a frozen encoder in the total, not in the trainable part', () => {
+  const model = createModel({ encoder: 'resnet18', decoder: 'unet', classes: 3 });
+  const before = model.countParams();
+  expect(before.trainable).toBe(before.total);
+  // Freeze every encoder layer, as fine-tuning with a fixed backbone does.
+  for (const layer of model.model.layers) if (layer.name.startsWith('encoder')) layer.trainable = false;
+  const frozen = model.countParams();
+  expect(frozen.total).toBe(before.total);
+  expect(frozen.encoder).toBe(before.encoder);
+  expect(frozen.trainable).toBe(before.total - before.encoder);
+  model.dispose();
+});
