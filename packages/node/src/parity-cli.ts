@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { initBackend } from '@busi/kernels';
 import { parseParityArgs, runParityDir, type ParityCliArgs } from './parity/run-parity';
+import { pluralize } from './report/plural';
 
 async function main(): Promise<number> {
   let args: ParityCliArgs;
@@ -29,7 +30,7 @@ async function main(): Promise<number> {
   });
   const count = (s: string) => results.filter((r) => r.status === s).length;
   console.log(
-    `parity: ${count('pass')} passed, ${count('fail')} failed, ${count('error')} errors, ${count('skipped')} skipped ` +
+    `parity: ${count('pass')} passed, ${count('fail')} failed, ${pluralize(count('error'), 'error')}, ${count('skipped')} skipped ` +
       `(${((Date.now() - started) / 1000).toFixed(0)}s, backend ${backend.backend})`,
   );
   if (args.json) {

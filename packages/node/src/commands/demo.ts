@@ -27,6 +27,7 @@ import { toUint8, writePng } from '@busi/data';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { formatEvaluation } from '../report/evaluation';
 import { DEFAULT_LAMBDA, MultiTaskLoss } from '@busi/losses';
+import { nounForm, pluralize } from '../report/plural';
 
 /** Normalisation of the synthetic [0, 1] images: centred, unit-ish variance. */
 const DEMO_NORM = { mean: [0.3, 0.3, 0.3], std: [0.2, 0.2, 0.2] };
@@ -83,7 +84,7 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
   const set = generateSynthetic({ size, count: v.count as number, seed, channels: 3, classBalance: balance });
   const split = stratifiedSplit(Array.from(set.labels), { seed, trainFraction: 0.8 });
   const counts = (idx: number[]) => BUSI_CLASSES.map((c, k) => `${idx.filter((i) => set.labels[i] === k).length} ${c}`).join(', ');
-  say(`data: ${set.count} synthetic ${size}x${size} images; train ${split.train.length} (${counts(split.train)}), test ${split.test.length} (${counts(split.test)})`);
+  say(`data: ${set.count} synthetic ${size}x${size} ${nounForm(set.count, 'image')}; train ${split.train.length} (${counts(split.train)}), test ${split.test.length} (${counts(split.test)})`);
   const train = syntheticToTensors(set, { indices: split.train, normalization: DEMO_NORM });
   const test = syntheticToTensors(set, { indices: split.test, normalization: DEMO_NORM });
 
@@ -126,7 +127,7 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
     const logs = await trainer.evaluate(tensorDataset({ images: test.images, masks: test.masks, labels: test.labels }));
     const report = metrics.report();
     say('');
-    say(`held-out evaluation (${split.test.length} images):`);
+    say(`held-out evaluation (${pluralize(split.test.length, 'image')}):`);
     say(formatEvaluation(report, logs));
 
     fs.mkdirSync(out, { recursive: true });
@@ -134,9 +135,9 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
       createModelCard({
         preprocessing: { size: [size, size], channels: 3, resize: 'bilinear', normalization: DEMO_NORM },
         classNames: [...BUSI_CLASSES],
-        description: `busi demo: ${encoderName} + unet trained on ${set.count} synthetic ultrasound images (not real patients).`,
+        description: `busi demo: ${encoderName} + unet trained on ${set.count} synthetic ultrasound ${nounForm(set.count, 'image')} (not real patients).`,
         training: {
-          data: `${set.count} synthetic ${size}x${size} images, seed ${seed}, balance ${v.balance as string}`,
+          data: `${set.count} synthetic ${size}x${size} ${nounForm(set.count, 'image')}, seed ${seed}, balance ${v.balance as string}`,
           epochs,
           'batch size': batchSize,
           optimizer: 'adam',
@@ -167,7 +168,7 @@ async function runDemo(v: OptionValues, _positionals: string[], ctx: CliContext)
     };
     fs.writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify(summary, null, 2)}\n`);
     say('');
-    say(`wrote ${path.join(out, 'model')} (model.json + weights.bin), metrics.json, ${overlayFiles.length} overlays in ${path.join(out, 'overlays')}`);
+    say(`wrote ${path.join(out, 'model')} (model.json + weights.bin), metrics.json, ${pluralize(overlayFiles.length, 'overlay')} in ${path.join(out, 'overlays')}`);
     say(`done in ${formatDuration((Date.now() - t0) / 1000)} (training ${formatDuration(trainSeconds)} on ${backend.backend})`);
     return 0;
   } finally {

@@ -12,6 +12,7 @@ import { outputConflict } from '../runs/output-guard';
 import { writeJsonAtomic } from '../runs/run-folder';
 import { ensemblePredictor, type TtaMode } from '../runs/predictor';
 import { resolveModel } from '../runs/resolve-model';
+import { nounForm, pluralize } from '../report/plural';
 
 /** One image's prediction, as printed and written to predictions.json. */
 export interface Prediction {
@@ -143,10 +144,10 @@ async function runPredict(v: OptionValues, positionals: string[], ctx: CliContex
       const probs = Object.entries(r.probabilities).map(([c, q]) => `${c} ${(q * 100).toFixed(1)}%`).join(', ');
       ctx.stdout.write(`${path.basename(r.image)}: ${r.class} (${probs}); lesion ${(r.lesionFraction * 100).toFixed(1)}% of pixels; ${path.basename(r.mask)}, ${path.basename(r.overlay)}\n`);
     }
-    ctx.stdout.write(`wrote ${results.length} mask${results.length === 1 ? '' : 's'} and overlay${results.length === 1 ? '' : 's'} and predictions.json to ${out}\n`);
+    ctx.stdout.write(`wrote ${pluralize(results.length, 'mask')} and ${nounForm(results.length, 'overlay')} and predictions.json to ${out}\n`);
   }
   if (failures.length > 0) {
-    ctx.stderr.write(`busi predict: ${failures.length} of ${files.length} images could not be read (listed above); the other ${results.length} were predicted\n`);
+    ctx.stderr.write(`busi predict: ${failures.length} of ${pluralize(files.length, 'image')} could not be read (listed above); the other ${results.length} ${nounForm(results.length, 'was', 'were')} predicted\n`);
     return 1;
   }
   return 0;

@@ -10,6 +10,7 @@ import { PAPER_SWEEP_DEFAULTS } from '../sweep/spec';
 import { checkQueueUrl, enqueueSweep } from '../sweep/queue';
 import { runTask, type TaskOutcome } from '../sweep/run-task';
 import { stopSignal } from '../runs/stop-signal';
+import { pluralize } from '../report/plural';
 
 const ACTIONS = ['plan', 'run', 'enqueue', 'collect'] as const;
 
@@ -67,8 +68,8 @@ async function runSweep(v: OptionValues, positionals: string[], ctx: CliContext)
     const url = checkQueueUrl(v.queue as string | undefined, 'sweep enqueue');
     const s = await enqueueSweep(sweep, sweep.tasks, { url, name: v['queue-name'] as string | undefined, retryFailed: !!v['retry-failed'] });
     ctx.stdout.write(
-      `sweep ${sweep.id}: ${s.added.length} task(s) added, ${s.queued.length} already queued, ${s.skipped.length} finished earlier, ` +
-        `${s.retried.length} failed one(s) put back, ${s.failed.length} failed one(s) left (--retry-failed puts them back)\n` +
+      `sweep ${sweep.id}: ${pluralize(s.added.length, 'task')} added, ${s.queued.length} already queued, ${s.skipped.length} finished earlier, ` +
+        `${pluralize(s.retried.length, 'failed one')} put back, ${pluralize(s.failed.length, 'failed one')} left (--retry-failed puts them back)\n` +
         `start workers with: busi worker --queue ${url} --out ${out}\n`,
     );
     return 0;
@@ -84,9 +85,8 @@ function plan(sweep: Sweep, v: OptionValues, ctx: CliContext): number {
     ctx.stdout.write(`${JSON.stringify({ sweep: sweep.id, tasks: rows }, null, 2)}\n`);
     return 0;
   }
-  const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
   ctx.stdout.write(
-    `sweep ${sweep.id}: ${n(rows.length, 'task')} = ${n(s.models.length, 'model')} × ${s.lambdas.length} λ × ${n(s.folds, 'fold')} × ${n(s.seeds.length, 'seed')}; folder ${sweep.dir}\n`,
+    `sweep ${sweep.id}: ${pluralize(rows.length, 'task')} = ${pluralize(s.models.length, 'model')} × ${s.lambdas.length} λ × ${pluralize(s.folds, 'fold')} × ${pluralize(s.seeds.length, 'seed')}; folder ${sweep.dir}\n`,
   );
   const w = Math.max(4, ...rows.map((r) => r.id.length));
   ctx.stdout.write(`${'#'.padStart(5)}  ${'task'.padEnd(w)}  state\n`);
@@ -109,7 +109,7 @@ async function run(sweep: Sweep, v: OptionValues, ctx: CliContext): Promise<numb
   if (slot) {
     tasks = taskSlice(sweep.tasks, slot.index, slot.count);
     via = 'array';
-    ctx.stdout.write(`array task ${slot.index} of ${slot.count} (${slot.source}): ${tasks.length} of ${sweep.tasks.length} tasks\n`);
+    ctx.stdout.write(`array task ${slot.index} of ${slot.count} (${slot.source}): ${tasks.length} of ${pluralize(sweep.tasks.length, 'task')}\n`);
   }
   if (v.task !== undefined) {
     const task = tasks.find((t) => t.id === v.task);

@@ -4,6 +4,7 @@ import { getBusiScript } from '../sweep/child';
 import { openSweep } from '../sweep/folder';
 import { checkQueueUrl, runWorker } from '../sweep/queue';
 import { stopSignal } from '../runs/stop-signal';
+import { pluralize } from '../report/plural';
 
 export const workerCommand: Command = {
   name: 'worker',
@@ -42,7 +43,7 @@ async function runWorkerCommand(v: OptionValues, positionals: string[], ctx: Cli
       signal: stop.signal,
       ctx,
     });
-    ctx.stdout.write(`worker: ${outcomes.filter((o) => o.outcome === 'complete').length} task(s) completed, ${outcomes.filter((o) => o.outcome === 'failed').length} attempt(s) failed\n`);
+    ctx.stdout.write(`worker: ${pluralize(outcomes.filter((o) => o.outcome === 'complete').length, 'task')} completed, ${pluralize(outcomes.filter((o) => o.outcome === 'failed').length, 'attempt')} failed\n`);
     return stop.signal.aborted ? 130 : 0;
   } finally {
     stop.dispose();

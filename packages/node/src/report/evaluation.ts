@@ -1,4 +1,5 @@
 import type { ClassificationReport, SegmentationReport } from '@busi/core';
+import { pluralize } from './plural';
 
 /**
  * A plain-text evaluation summary: segmentation scores (per-image mean and pooled), classification
@@ -16,7 +17,7 @@ export function formatEvaluation(
   }
   lines.push(
     `  segmentation  dice ${f(s.perImage.dice)}  iou ${f(s.perImage.iou)}  (per image; pooled dice ${f(s.pooled.dice)}, iou ${f(s.pooled.iou)}; ` +
-      `${s.images} images, ${s.emptyTruthImages} with empty truth)`,
+      `${pluralize(s.images, 'image')}, ${s.emptyTruthImages} with empty truth)`,
     `  classification  accuracy ${f(c.accuracy)}  macro F1 ${f(c.macroF1)}  macro recall ${f(c.macroRecall)}`,
   );
   const names = c.classNames ?? c.perClass.map((_, i) => `class${i}`);

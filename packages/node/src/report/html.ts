@@ -1,4 +1,5 @@
 import type { ClassificationReport, ConfidenceInterval, EvaluationMetrics, PixelSpacing, SegmentationReport } from '@busi/core';
+import { pluralize } from './plural';
 
 /** One scored image in `metrics.json` (distances null where undefined: exactly one mask empty). */
 export interface PerImageRow {
@@ -76,8 +77,8 @@ function headlineRows(m: EvaluationMetrics): [string, string, string][] {
 function headlineNote(m: EvaluationMetrics): string {
   const d = m.distanceCoverage;
   return (
-    `${Math.round(m.bootstrap.level * 100)} % percentile-bootstrap intervals over images (${m.bootstrap.resamples} resamples, seed ${m.bootstrap.seed}). ` +
-    `HD95 and ASD average the ${d.measured} images where truth and prediction both hold a lesion (${d.missed} lesions missed, ${d.falseLesion} false lesions on normal images, ${d.bothEmpty} correct empty masks).`
+    `${Math.round(m.bootstrap.level * 100)} % percentile-bootstrap intervals over images (${pluralize(m.bootstrap.resamples, 'resample')}, seed ${m.bootstrap.seed}). ` +
+    `HD95 and ASD average the ${pluralize(d.measured, 'image')} where truth and prediction both hold a lesion (${pluralize(d.missed, 'lesion')} missed, ${pluralize(d.falseLesion, 'false lesion')} on normal images, ${pluralize(d.bothEmpty, 'correct empty mask')}).`
   );
 }
 
@@ -93,7 +94,7 @@ export function evaluationMarkdown(s: EvaluationSummary): string {
     `# ${s.title}`,
     '',
     `Model: \`${s.model}\`  `,
-    `Data: ${s.data} (${s.images} images)${s.predictor ? `  \nPredictor: ${s.predictor}` : ''}`,
+    `Data: ${s.data} (${pluralize(s.images, 'image')})${s.predictor ? `  \nPredictor: ${s.predictor}` : ''}`,
     '',
     ...(s.metrics
       ? ['## Headline', '', '| metric | value | 95 % CI |', '|---|---|---|', ...headlineRows(s.metrics).map((r) => `| ${r.join(' | ')} |`), '', headlineNote(s.metrics), '', '## Details', '']
@@ -116,7 +117,7 @@ export function evaluationMarkdown(s: EvaluationSummary): string {
     '|---|---|---|---|---|',
     ...c.perClass.map((k, i) => `| ${names[i]} | ${f4(k.precision)} | ${f4(k.recall)} | ${f4(k.f1)} | ${k.support} |`),
     '',
-    `Confusion matrix (rows: truth, columns: prediction); masks thresholded at ${g.threshold}; ${g.emptyTruthImages} images with an empty truth mask.`,
+    `Confusion matrix (rows: truth, columns: prediction); masks thresholded at ${g.threshold}; ${pluralize(g.emptyTruthImages, 'image')} with an empty truth mask.`,
     '',
     `| truth \\ pred | ${names.join(' | ')} |`,
     `|---|${names.map(() => '---').join('|')}|`,
@@ -158,7 +159,7 @@ figure{display:inline-block;margin:0 1em 1em 0}figure img{max-width:100%;border:
 .charts svg{margin-right:1em}
 </style></head><body>
 <h1>${esc(s.title)}</h1>
-<p>Model <code>${esc(s.model)}</code><br>Data: ${esc(s.data)} (${s.images} images)</p>
+<p>Model <code>${esc(s.model)}</code><br>Data: ${esc(s.data)} (${pluralize(s.images, 'image')})</p>
 ${Object.keys(details).length ? `<h2>Run</h2>\n<table id="run">\n${Object.entries(details).map(([k, x]) => row([k, x])).join('\n')}\n</table>` : ''}
 ${s.metrics ? `<h2>Headline</h2>\n<p>${esc(s.predictor ?? '')}</p>\n<table id="headline">\n${row(['metric', 'value', '95 % CI'], true)}\n${headlineRows(s.metrics).map((r) => row(r)).join('\n')}\n</table>\n<p>${esc(headlineNote(s.metrics))}</p>` : ''}
 <h2>Metrics</h2>

@@ -10,6 +10,7 @@ import type { TtaMode } from './predictor';
 import { RUN_FILES, isNonEmptyDir, readJson, writeFileAtomic, writeJsonAtomic, type RunStatus } from './run-folder';
 import { runSampleGroups } from './run-split';
 import { trainRun, type RunConfig } from './train-run';
+import { pluralize } from '../report/plural';
 
 /** Files of a cross-validation folder. */
 export const CV_FILES = {
@@ -150,7 +151,7 @@ export async function cvRun(config: CvConfig, dir: string, session: CvSessionOpt
   }
   const record = readJson<CvSplitRecord>(path.join(dir, CV_FILES.split), 'cross-validation split');
   const counts = (ids: string[]) => data.classNames.map((c, k) => `${ids.filter((id) => data.labels[data.ids.indexOf(id)] === k).length} ${c}`).join(', ');
-  say(`cross-validation: ${config.folds} folds over ${Object.keys(record.foldOf).length} images; held-out test ${record.test.length} (${counts(record.test)})`);
+  say(`cross-validation: ${pluralize(config.folds, 'fold')} over ${pluralize(Object.keys(record.foldOf).length, 'image')}; held-out test ${record.test.length} (${counts(record.test)})`);
 
   const rows: CvSummary['folds'] = [];
   const bestModels: string[] = [];
@@ -191,7 +192,7 @@ export async function cvRun(config: CvConfig, dir: string, session: CvSessionOpt
   }
   let ensemble: CvSummary['ensemble'] = null;
   if (record.test.length > 0) {
-    say(`\nensemble of the ${config.folds} fold models on the held-out test part`);
+    say(`\nensemble of the ${pluralize(config.folds, 'fold model')} on the held-out test part`);
     const s = await evaluateRun({
       modelDir: bestModels[0],
       ensemble: bestModels.slice(1),
@@ -203,7 +204,7 @@ export async function cvRun(config: CvConfig, dir: string, session: CvSessionOpt
       outDir: path.join(dir, CV_FILES.ensemble),
       ctx,
       gallery: 8,
-      title: `Ensemble of ${config.folds} folds on the held-out test part`,
+      title: `Ensemble of ${pluralize(config.folds, 'fold')} on the held-out test part`,
       bootstrap: { seed: run.seed },
     });
     ensemble = { images: s.images, predictor: s.predictor ?? '', headline: s.metrics!.headline };
@@ -220,7 +221,7 @@ const f3 = (x: number | null | undefined) => (x === null || x === undefined || !
 /** The summary as markdown: per-fold table, mean ± sd, and the ensemble's numbers with intervals. */
 export function cvMarkdown(s: CvSummary, config: Pick<CvConfig, 'folds' | 'testFraction' | 'tta'>): string {
   const lines = [
-    `# Cross-validation: ${config.folds} folds`,
+    `# Cross-validation: ${pluralize(config.folds, 'fold')}`,
     '',
     'Per fold: the fold model (best epoch on its validation fold) scored on that validation fold.',
     '',
@@ -232,7 +233,7 @@ export function cvMarkdown(s: CvSummary, config: Pick<CvConfig, 'folds' | 'testF
   ];
   if (s.ensemble) {
     lines.push(
-      `## Ensemble on the held-out test part (${s.ensemble.images} images; ${s.ensemble.predictor})`,
+      `## Ensemble on the held-out test part (${pluralize(s.ensemble.images, 'image')}; ${s.ensemble.predictor})`,
       '',
       '| metric | value | 95 % CI |',
       '|---|---|---|',

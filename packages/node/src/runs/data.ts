@@ -3,6 +3,7 @@ import { BUSI_CLASSES, generateSynthetic, type SyntheticSet } from '@busi/core';
 import type { SampleSource } from '@busi/data';
 import { BusiDataset } from '@busi/data';
 import { readBusiFolder } from '@busi/data';
+import { nounForm, pluralize } from '../report/plural';
 
 /** Where a run's images come from. */
 export type DataSpec =
@@ -72,7 +73,7 @@ export function loadData(spec: DataSpec, size: number, cache: 'memory' | 'none' 
       const r = await busi.raw(i);
       return { image: r.image, mask: r.mask };
     },
-    describe: `BUSI folder ${index.root}: ${busi.size} images (${index.classNames.map((c, k) => `${busi.labels.filter((l) => l === k).length} ${c}`).join(', ')})`,
+    describe: `BUSI folder ${index.root}: ${pluralize(busi.size, 'image')} (${index.classNames.map((c, k) => `${busi.labels.filter((l) => l === k).length} ${c}`).join(', ')})`,
   };
 }
 
@@ -101,6 +102,6 @@ function syntheticData(set: SyntheticSet): LoadedData {
       const img = set.images.subarray(i * h * w * c, (i + 1) * h * w * c);
       return { image: Uint8Array.from(img, (v) => Math.round(v * 255)), mask: Uint8Array.from(set.masks.subarray(i * h * w, (i + 1) * h * w)) };
     },
-    describe: `${set.count} synthetic ${h}x${w} images (${BUSI_CLASSES.map((n, k) => `${labels.filter((l) => l === k).length} ${n}`).join(', ')})`,
+    describe: `${set.count} synthetic ${h}x${w} ${nounForm(set.count, 'image')} (${BUSI_CLASSES.map((n, k) => `${labels.filter((l) => l === k).length} ${n}`).join(', ')})`,
   };
 }

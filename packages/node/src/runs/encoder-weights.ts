@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { loadStateDict, loadStateDictSafetensors, type MultiTaskModel } from '@busi/core';
+import { pluralize } from '../report/plural';
 
 /** What {@link loadEncoderWeights} loaded. */
 export interface EncoderWeightsResult {
@@ -46,7 +47,7 @@ export function loadEncoderWeights(model: MultiTaskModel, file: string): Encoder
     const parts = [
       r.mismatched.length ? `${r.mismatched.length} of wrong shape (${show(r.mismatched.map((m) => `${m.name} [${m.got}] vs [${m.expected}]`))})` : '',
       r.unexpected.length ? `${r.unexpected.length} unknown to the model (${show(r.unexpected)})` : '',
-      missingEncoder.length ? `${missingEncoder.length} encoder weights missing (${show(missingEncoder)})` : '',
+      missingEncoder.length ? `${pluralize(missingEncoder.length, 'encoder weight')} missing (${show(missingEncoder)})` : '',
     ].filter(Boolean);
     throw new Error(`--encoder-weights: '${file}' does not fit encoder '${model.config.encoder.name}': ${parts.join('; ')}`);
   }

@@ -15,6 +15,7 @@ import { loadPredictor, type Predictor, type TtaMode } from './predictor';
 import { RUN_FILES, parseHistoryCsv, readJson, writeJsonAtomic, type RunStatus } from './run-folder';
 import { reportPart } from './run-split';
 import { readRunConfig, type RunConfig } from './train-run';
+import { pluralize } from '../report/plural';
 
 /** Names busi evaluate writes into its output folder (for folders written before complete.json). */
 export const EVALUATION_FILES = [/^metrics\.(json|md)$/, /^report\.html$/, /^(curves-[\w-]+|roc|reliability)\.(svg|png)$/, /^gallery$/, /^\d{2}-[\w.-]+\.png$/, /\.tmp-\d+$/];
@@ -101,10 +102,10 @@ export async function evaluateRun(a: EvaluateRunArgs): Promise<EvaluationSummary
       fs.rmSync(staging, { recursive: true, force: true });
       throw e;
     }
-    say(`${a.title} (${a.indices.length} images; ${predictor.describe}):`);
+    say(`${a.title} (${pluralize(a.indices.length, 'image')}; ${predictor.describe}):`);
     say(formatEvaluation(scores, scores.losses));
     say(formatHeadline(metrics));
-    say(`wrote metrics.json, metrics.md, report.html, ${written.charts} charts and ${written.gallery} gallery images to ${a.outDir} in ${formatDuration((Date.now() - t0) / 1000)}`);
+    say(`wrote metrics.json, metrics.md, report.html, ${pluralize(written.charts, 'chart')} and ${pluralize(written.gallery, 'gallery image')} to ${a.outDir} in ${formatDuration((Date.now() - t0) / 1000)}`);
     return summary;
   } finally {
     predictor.dispose();
@@ -161,10 +162,10 @@ const fmtNum = (x: number | undefined) => (x !== undefined && Number.isFinite(x)
 
 /** The headline numbers with their intervals, one line each. */
 export function formatHeadline(m: EvaluationMetrics): string {
-  const lines = [`  headline (95 % bootstrap CI over ${m.images} images, ${m.bootstrap.resamples} resamples):`];
+  const lines = [`  headline (95 % bootstrap CI over ${pluralize(m.images, 'image')}, ${pluralize(m.bootstrap.resamples, 'resample')}):`];
   for (const [k, ci] of Object.entries(m.headline)) lines.push(`    ${k.padEnd(16)} ${fmtNum(ci.value)}  [${fmtNum(ci.low)}, ${fmtNum(ci.high)}]`);
   const d = m.distanceCoverage;
-  lines.push(`  distances over ${d.measured} images with a lesion in truth and prediction (${d.missed} missed, ${d.falseLesion} false lesions, ${d.bothEmpty} both empty)`);
+  lines.push(`  distances over ${pluralize(d.measured, 'image')} with a lesion in truth and prediction (${d.missed} missed, ${pluralize(d.falseLesion, 'false lesion')}, ${d.bothEmpty} both empty)`);
   return lines.join('\n');
 }
 

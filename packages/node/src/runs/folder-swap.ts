@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pluralize } from '../report/plural';
 
 /**
  * Replacing a folder so that a SIGKILL at any instant, even one after an earlier fault, never
@@ -71,7 +72,7 @@ export function incompleteReason(dir: string): string | null {
     } catch {
       return `'${rel}' is missing`;
     }
-    if (actual !== size) return `'${rel}' is ${actual} bytes, ${COMPLETE_MARKER} lists ${String(size)} (truncated or replaced?)`;
+    if (actual !== size) return `'${rel}' is ${pluralize(actual, 'byte')}, ${COMPLETE_MARKER} lists ${String(size)} (truncated or replaced?)`;
   }
   return null;
 }

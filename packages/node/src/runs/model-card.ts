@@ -2,6 +2,7 @@ import { createModelCard, type Logs, type ModelCard } from '@busi/core';
 import type { SplitIndices } from '@busi/data';
 import type { LoadedData } from './data';
 import type { RunConfig } from './run-config';
+import { pluralize } from '../report/plural';
 
 /** The validation metrics a card records, from an epoch's logs. */
 const CARD_METRICS = ['val_dice', 'val_iou', 'val_accuracy', 'val_macro_f1', 'val_loss'] as const;
@@ -53,5 +54,5 @@ export function cardWithMetrics(card: ModelCard, logs: Logs, epoch: number): Mod
 function describeData(config: RunConfig): string {
   // Only the folder's name: a card travels with the model, the absolute path of the data does not.
   if (config.data.kind === 'busi') return `BUSI (${config.data.dir.split(/[\\/]/).filter(Boolean).pop()})`;
-  return `${config.data.count} synthetic images (seed ${config.data.seed})`;
+  return `${pluralize(config.data.count, 'synthetic image')} (seed ${config.data.seed})`;
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiTaskModel, type MultiTaskOutput } from '@busi/core';
 import { fileSystem } from '@busi/data';
+import { pluralize } from '../report/plural';
 
 /** Test-time augmentation: none, or the mean with the horizontally mirrored input (mirrored back). */
 export type TtaMode = 'none' | 'flip';
@@ -50,7 +51,7 @@ export function ensemblePredictor(models: readonly MultiTaskModel[], tta: TtaMod
   if (models.length === 0) throw new Error('ensemblePredictor: no models');
   const plain = models.length === 1 && tta === 'none';
   return {
-    describe: `${models.length} model${models.length > 1 ? 's (mean of probabilities)' : ''}${tta === 'flip' ? ', horizontal-flip TTA' : ''}`,
+    describe: `${pluralize(models.length, 'model')}${models.length > 1 ? ' (mean of probabilities)' : ''}${tta === 'flip' ? ', horizontal-flip TTA' : ''}`,
     forward(images) {
       if (plain) return models[0].forward(images, false);
       const { mask, classes } = meanProbabilities(models, images, tta);

@@ -12,6 +12,8 @@ import type { DataSpec } from './data';
 import { describeDecoderChannels, parseDecoderChannels } from './decoder-channels';
 import type { NamedPath } from './output-guard';
 import { DEFAULT_NORMALIZATION, monitorNames, type RunConfig } from './train-run';
+import { pluralize } from '../report/plural';
+
 // The options that define a training run: the vocabulary of `busi train`, `busi cv`,
 // `busi grid-lambda` and the `train` block of sweep files, and their one translation into a RunConfig.
 
@@ -63,7 +65,7 @@ export function describeRunDefaults(): string {
   const pct = (x: number) => Math.round(x * 100);
   return (
     `${d.size}x${d.size}, λ ${d.lambda}, ${d.optimizer === 'adam' ? 'Adam' : 'AdamW'} lr ${d.lr.toExponential()} with weight decay ${d.weightDecay.toExponential()}, ` +
-    `batch ${d.batchSize}, ${d.epochs} epochs, stratified ${pct(1 - d.valFraction - d.testFraction)}/${pct(d.valFraction)}/${pct(d.testFraction)} % split, ` +
+    `batch ${d.batchSize}, ${pluralize(d.epochs, 'epoch')}, stratified ${pct(1 - d.valFraction - d.testFraction)}/${pct(d.valFraction)}/${pct(d.testFraction)} % split, ` +
     `${d.encoder} + ${d.decoder}, seed ${d.seed}, best epoch by ${d.monitor}`
   );
 }

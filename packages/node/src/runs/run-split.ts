@@ -4,6 +4,7 @@ import type { CliContext } from '../cli/args';
 import type { LoadedData } from './data';
 import { RUN_FILES } from './run-folder';
 import type { RunConfig } from './run-config';
+import { pluralize } from '../report/plural';
 
 /** The split settings of a run (fields of its config.json; see {@link RunConfig} for their meaning). */
 export type RunSplitSettings = Pick<RunConfig, 'seed' | 'valFraction' | 'testFraction' | 'groupDuplicates' | 'duplicates' | 'excludeCrossClass' | 'splitFile' | 'fold'>;
@@ -18,8 +19,8 @@ export async function runSampleGroups(settings: RunSplitSettings, data: LoadedDa
   ctx.stdout.write(`split: scanning every image for ${kind === 'near' ? 'near-duplicates' : 'identical copies'} to keep them in one part (--no-group-duplicates skips this)\n`);
   const index = { root: '', classNames: data.classNames, entries: [...data.busi.entries] };
   const { groups, report } = await busiSampleGroups(index, { duplicates: kind, excludeCrossClass: settings.excludeCrossClass });
-  const summary = 'groupOf' in report ? formatNearDuplicateReport(report).split('\n').slice(0, 2).join('; ') : `${report.groups.length} groups of identical images`;
-  ctx.stdout.write(`split: ${summary}${groups.excluded?.length ? `; ${groups.excluded.length} images of cross-class groups left out` : ''}\n`);
+  const summary = 'groupOf' in report ? formatNearDuplicateReport(report).split('\n').slice(0, 2).join('; ') : `${pluralize(report.groups.length, 'group')} of identical images`;
+  ctx.stdout.write(`split: ${summary}${groups.excluded?.length ? `; ${pluralize(groups.excluded.length, 'image')} of cross-class groups left out` : ''}\n`);
   return groups;
 }
 
@@ -41,7 +42,7 @@ export async function makeRunSplit(
   if (settings.splitFile) {
     const { split, parts } = readSplitFile(settings.splitFile, data.ids);
     const fold = settings.fold ?? 0;
-    if (fold >= parts.length) throw new Error(`--fold ${fold}: split file '${settings.splitFile}' has ${parts.length} fold(s) (0-based)`);
+    if (fold >= parts.length) throw new Error(`--fold ${fold}: split file '${settings.splitFile}' has ${pluralize(parts.length, 'fold')} (0-based)`);
     return { split: parts[fold], file: { ...split, folds: [split.folds[fold]] } };
   }
   const groups = await runSampleGroups(settings, data, ctx);

@@ -12,6 +12,7 @@ import { runInputs } from './run-options';
 import { stopSignal } from './stop-signal';
 import { readRunSplit } from './run-split';
 import { readRunConfig, trainRun, type RunConfig } from './train-run';
+import { pluralize } from '../report/plural';
 
 // `busi train`'s job: a new run or the resume of one (extend it, finish a report a kill left out,
 // or say it is done), trained and then evaluated. The command only parses its options into a
@@ -108,19 +109,19 @@ async function runLocked(job: TrainJob, options: TrainJobOptions, ctx: CliContex
     const statusFile = path.join(dir, RUN_FILES.status);
     const st = fs.existsSync(statusFile) ? readJson<RunStatus>(statusFile) : null;
     if (options.epochs !== undefined && options.epochs !== config.epochs) {
-      ctx.stdout.write(`extending the run from ${config.epochs} to ${options.epochs} epochs\n`);
+      ctx.stdout.write(`extending the run from ${config.epochs} to ${pluralize(options.epochs, 'epoch')}\n`);
       config = { ...config, epochs: options.epochs };
       writeJsonAtomic(path.join(dir, RUN_FILES.config), config);
     } else if (st?.status === 'complete') {
       if (options.report && !fs.existsSync(path.join(dir, RUN_EVALUATION, 'report.html')) && fs.existsSync(path.join(dir, RUN_FILES.best))) {
         // Killed during the final evaluation: training is done, the report is not.
-        ctx.stdout.write(`run '${dir}' is complete (${st.epochsDone} epochs) but has no ${RUN_EVALUATION}/report.html; evaluating it now\n`);
+        ctx.stdout.write(`run '${dir}' is complete (${pluralize(st.epochsDone, 'epoch')}) but has no ${RUN_EVALUATION}/report.html; evaluating it now\n`);
         await initBackend({ backend: options.backend, log: false });
         const data = loadData(config.data, config.size);
         await evaluateFinishedRun(dir, config, { data, split: readRunSplit(dir, data) }, ctx);
         return { status: st, interrupted: false };
       }
-      ctx.stdout.write(`run '${dir}' is complete (${st.epochsDone} epochs); pass --epochs N to train further\n`);
+      ctx.stdout.write(`run '${dir}' is complete (${pluralize(st.epochsDone, 'epoch')}); pass --epochs N to train further\n`);
       return { status: st, interrupted: false };
     }
     ctx.stdout.write(`resuming run '${dir}' with its config.json (other run options on the command line are ignored)\n`);

@@ -41,6 +41,7 @@ import {
   writeFileAtomic,
   type RunStatus,
 } from './run-folder';
+import { nounForm, pluralize } from '../report/plural';
 
 export type { RunConfig } from './run-config';
 
@@ -140,7 +141,7 @@ async function trainLocked(config: RunConfig, dir: string, session: TrainSession
       }
       const st = readStatus(dir);
       if (st && st.epochsDone > 0) {
-        throw new Error(`cannot resume '${dir}': status.json says ${st.epochsDone} epochs were trained but the run has no checkpoint folder; starting over would discard them. Restore '${path.join(dir, RUN_FILES.checkpoint)}', or start a new run with --force`);
+        throw new Error(`cannot resume '${dir}': status.json says ${pluralize(st.epochsDone, 'epoch')} ${nounForm(st.epochsDone, 'was', 'were')} trained but the run has no checkpoint folder; starting over would discard ${nounForm(st.epochsDone, 'it', 'them')}. Restore '${path.join(dir, RUN_FILES.checkpoint)}', or start a new run with --force`);
       }
     }
   }
@@ -158,7 +159,7 @@ async function trainLocked(config: RunConfig, dir: string, session: TrainSession
     if (config.encoderWeights) {
       try {
         const r = loadEncoderWeights(model, config.encoderWeights);
-        say(`loaded ${r.loaded} pretrained weights from ${config.encoderWeights}`);
+        say(`loaded ${pluralize(r.loaded, 'pretrained weight')} from ${config.encoderWeights}`);
       } catch (e) {
         model.dispose();
         throw e;
@@ -255,7 +256,7 @@ async function trainLocked(config: RunConfig, dir: string, session: TrainSession
       tf.dispose(state.optimizerWeights.map((w) => w.tensor));
       state = null;
     }
-    if (trainer.epoch >= config.epochs) say(`the run has already trained ${trainer.epoch} of ${config.epochs} epochs`);
+    if (trainer.epoch >= config.epochs) say(`the run has already trained ${trainer.epoch} of ${pluralize(config.epochs, 'epoch')}`);
     try {
       await trainer.fit(train);
     } catch (e) {
@@ -282,10 +283,10 @@ async function trainLocked(config: RunConfig, dir: string, session: TrainSession
     const stoppedEarly = early !== null && early.stoppedEpoch >= 0;
     const complete = done >= config.epochs || stoppedEarly;
     final = status(complete ? 'complete' : 'stopped', done, config.epochs, bestEpoch);
-    if (stoppedEarly) final.message = `early stopping at epoch ${early.stoppedEpoch + 1}: ${config.monitor} did not improve for ${config.patience} epochs`;
+    if (stoppedEarly) final.message = `early stopping at epoch ${early.stoppedEpoch + 1}: ${config.monitor} did not improve for ${pluralize(config.patience, 'epoch')}`;
     else if (!complete) {
-      const where = trainer.batchInEpoch > 0 ? `${done} epochs and ${trainer.batchInEpoch} batches` : `${done} epochs`;
-      final.message = `stopped after ${where} of ${config.epochs} epochs; continue with busi train --resume --out ${dir}`;
+      const where = trainer.batchInEpoch > 0 ? `${pluralize(done, 'epoch')} and ${pluralize(trainer.batchInEpoch, 'batch', 'batches')}` : pluralize(done, 'epoch');
+      final.message = `stopped after ${where} of ${pluralize(config.epochs, 'epoch')}; continue with busi train --resume --out ${dir}`;
     }
     if (complete) {
       const lastLogs = trainer.history.epoch.length ? trainer.history.logs(trainer.history.epoch.length - 1) : null;
@@ -307,7 +308,7 @@ async function trainLocked(config: RunConfig, dir: string, session: TrainSession
     });
     writeJsonAtomic(path.join(dir, RUN_FILES.status), final);
     say(
-      `${final.message ?? `trained ${done} epoch${done === 1 ? '' : 's'}`}; best ${config.monitor} ${best ? fmt(best[config.monitor]) : 'n/a'} at epoch ${bestEpoch ?? '-'}; ` +
+      `${final.message ?? `trained ${pluralize(done, 'epoch')}`}; best ${config.monitor} ${best ? fmt(best[config.monitor]) : 'n/a'} at epoch ${bestEpoch ?? '-'}; ` +
         `session time ${formatDuration((Date.now() - t0) / 1000)}`,
     );
     return { status: final, best, data, split };

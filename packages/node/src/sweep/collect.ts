@@ -7,6 +7,7 @@ import { readAttempts } from './attempts';
 import { SWEEP_FILES, recordsDir, sweepTaskState, taskDir, type Sweep } from './folder';
 import { modelLabel, type SweepTask } from './plan';
 import { TASK_RESULT } from './task-state';
+import { pluralize } from '../report/plural';
 
 /** A column of the results table (the paper's Table 1): where its number comes from in a task's evaluation. */
 export interface ResultColumn {
@@ -126,7 +127,7 @@ function where(dir: string, lastOutcome: string | undefined): string {
   const statusFile = path.join(dir, RUN_FILES.status);
   if (!fs.existsSync(statusFile)) return lastOutcome === 'running' ? 'starting' : 'not started';
   const s = readJson<RunStatus>(statusFile, 'run status');
-  return `${lastOutcome === 'running' ? 'running' : 'stopped'} after ${s.epochsDone} of ${s.epochs} epochs`;
+  return `${lastOutcome === 'running' ? 'running' : 'stopped'} after ${s.epochsDone} of ${pluralize(s.epochs, 'epoch')}`;
 }
 
 function meanSd(xs: number[]): MeanSd {
@@ -149,7 +150,7 @@ export function resultsMarkdown(r: SweepResults): string {
   const lines = [
     `# Sweep ${r.sweep}: validation scores, mean ± sd over folds and seeds`,
     '',
-    `${r.complete} of ${r.tasks} tasks finished. Classification (cla.): accuracy and macro F1; segmentation (seg.): IoU and Dice per image (mean), F1 over pooled pixels; overall: mean of classification F1 and segmentation Dice.`,
+    `${r.complete} of ${pluralize(r.tasks, 'task')} finished. Classification (cla.): accuracy and macro F1; segmentation (seg.): IoU and Dice per image (mean), F1 over pooled pixels; overall: mean of classification F1 and segmentation Dice.`,
     '',
     `| ${HEAD.join(' | ')} |`,
     `|---|${HEAD.slice(1).map(() => '---:').join('|')}|`,
@@ -178,7 +179,7 @@ table{border-collapse:collapse;margin:0.5em 0 1em}td,th{border:1px solid #ccc;pa
 td:first-child,th:first-child{text-align:left}
 </style></head><body>
 <h1>Sweep ${esc(r.sweep)}</h1>
-<p>${r.complete} of ${r.tasks} tasks finished. Validation scores, mean ± sd (sample) over folds and seeds.
+<p>${r.complete} of ${pluralize(r.tasks, 'task')} finished. Validation scores, mean ± sd (sample) over folds and seeds.
 Segmentation IoU and Dice are means over images, its F1 is over pooled pixels; overall is the mean of classification F1 and segmentation Dice.</p>
 <table id="results">
 <tr><th rowspan="2">Model</th><th rowspan="2">λ</th><th rowspan="2">n</th>${groupCells.join('')}</tr>

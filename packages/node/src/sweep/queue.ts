@@ -6,6 +6,7 @@ import { sweepTaskState, type Sweep } from './folder';
 import { describeOutcome } from './local-runner';
 import type { SweepTask } from './plan';
 import { allowedAttempts, runTask, type TaskOutcome } from './run-task';
+import { pluralize } from '../report/plural';
 
 // BullMQ on Redis: one job per task (job id = task id) in a queue named after the sweep, so workers
 // of several sweeps can share one Redis. Loaded on demand: the rest of busi does not need it.
@@ -184,7 +185,7 @@ export async function runWorker(sweep: Sweep, options: WorkerOptions): Promise<W
   worker.on('error', (e) => closing || options.ctx.stderr.write(`busi worker: queue error: ${e.message}\n`));
   const queue: Queue<SweepJobData> = new Queue(name, { connection: { url: options.url } });
   await worker.waitUntilReady();
-  say(`worker pid ${process.pid} serving queue ${name} (sweep ${sweep.id}, ${sweep.tasks.length} tasks) with ${options.concurrency} task(s) at a time`);
+  say(`worker pid ${process.pid} serving queue ${name} (sweep ${sweep.id}, ${pluralize(sweep.tasks.length, 'task')}) with ${pluralize(options.concurrency, 'task')} at a time`);
   let idleTimer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve) => {

@@ -205,7 +205,7 @@ describe('5-8: checkpoints, locks and resumes', () => {
     fs.rmSync(path.join(run, 'checkpoint'), { recursive: true });
     const m = await cli(['train', '-o', run, ...RESUME], tmp);
     expect(m.code).toBe(1);
-    expect(m.err).toMatch(/status\.json says 1 epochs were trained but the run has no checkpoint folder/);
+    expect(m.err).toMatch(/status\.json says 1 epoch was trained but the run has no checkpoint folder; starting over would discard it\./);
     const after = treeHash(run);
     expect(changedFiles(before, after).filter((f) => !f.startsWith('checkpoint/'))).toEqual([]);
   });

@@ -118,7 +118,7 @@ describe('busi train', () => {
     expect(stored.folds).toEqual([readJson(file).folds[1]]);
     expect(readJson(path.join(dir, 'config.json'))).toMatchObject({ splitFile: file, fold: 1 });
     const bad = await cli(['train', '-o', path.join(tmp, 'fold9'), ...SMALL_RUN, '--split-file', file, '--fold', '9'], tmp);
-    expect(bad.err).toContain(`--fold 9: split file '${file}' has 3 fold(s) (0-based)`);
+    expect(bad.err).toContain(`--fold 9: split file '${file}' has 3 folds (0-based)`);
   });
 
   test('a non-finite loss names epoch and batch and marks the run failed', async () => {

@@ -106,9 +106,9 @@ describe('busi sweep', () => {
     try {
       const enq = await cli(['sweep', 'enqueue', '--config', config, '--out', out, '--queue', redis.url], tmp);
       expect([enq.code, enq.err]).toEqual([0, '']);
-      expect(enq.out).toContain('4 task(s) added');
+      expect(enq.out).toContain('4 tasks added');
       const again = await cli(['sweep', 'enqueue', '--config', config, '--out', out, '--queue', redis.url], tmp);
-      expect(again.out).toContain('0 task(s) added, 4 already queued');
+      expect(again.out).toContain('0 tasks added, 4 already queued');
 
       const worker = ['worker', '--queue', redis.url, '--out', out, '--lock-seconds', '2', '--exit-when-idle'];
       // Its own process group: killing it takes its task process too, as when a machine dies.
