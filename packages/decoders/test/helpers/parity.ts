@@ -35,9 +35,13 @@ export const FULL_PARITY_ENCODERS = ['resnet50', 'efficientnet-b4'];
  */
 export const PARITY_NATIVE_THREADS = 2;
 
-/** The backend of the parity tests: wasm with the busi kernels and, when built, the native kernels on {@link PARITY_NATIVE_THREADS} threads. */
-export async function initParityBackend(): Promise<void> {
-  await initBackend({ backend: 'wasm', log: false, nativeThreads: PARITY_NATIVE_THREADS });
+/**
+ * The backend of the parity tests: by default wasm with the busi kernels and, when built, the
+ * native kernels on {@link PARITY_NATIVE_THREADS} threads; or the 'native' backend (JS-memory
+ * tensors, the same native kernels; needs the addon).
+ */
+export async function initParityBackend(backend: 'wasm' | 'native' = 'wasm'): Promise<void> {
+  await initBackend({ backend, log: false, nativeThreads: PARITY_NATIVE_THREADS });
 }
 
 /** Options of {@link expectParity}. */
