@@ -48,3 +48,4 @@ export * from './conformance/suite';
 export * from './preprocessing/index';
 export * from './model/model-card';
 export * from './model/model-card-markdown';
+export * from './text/plural';

@@ -1,3 +1,4 @@
+import { pluralize } from '@busi/core';
 import { decodeImage } from './io/png';
 import type { BusiEntry, BusiIndex } from './busi';
 import { decodeBusiEntry } from './busi';
@@ -172,8 +173,8 @@ export function formatNearDuplicateReport(r: NearDuplicateReport): string {
     .join(', ');
   const inGroups = r.groups.reduce((n, g) => n + g.ids.length, 0);
   const lines = [
-    `${r.images} images: ${r.groups.length} groups of near-duplicates (${sizes || 'none'}), ${inGroups} images in groups, ${r.redundantImages} redundant copies`,
-    `${r.crossClass.length} cross-class group(s) (same image, different label); ${r.maskDisagreements.length} linked pair(s) whose masks disagree (Dice < ${r.settings.maskDiceBelow})`,
+    `${pluralize(r.images, 'image')}: ${pluralize(r.groups.length, 'group')} of near-duplicates (${sizes || 'none'}), ${pluralize(inGroups, 'image')} in groups, ${pluralize(r.redundantImages, 'redundant copy', 'redundant copies')}`,
+    `${pluralize(r.crossClass.length, 'cross-class group')} (same image, different label); ${pluralize(r.maskDisagreements.length, 'linked pair')} whose masks disagree (Dice < ${r.settings.maskDiceBelow})`,
   ];
   const byKey = new Map(r.groups.map((g) => [g.key, g]));
   if (r.crossClass.length) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUSI_CLASSES, resizePixels } from '@busi/core';
+import { BUSI_CLASSES, pluralize, resizePixels } from '@busi/core';
 import { convertChannels, decodeImage, type RawImage } from './io/png';
 
 /** One BUSI image with its mask files. */
@@ -209,10 +209,10 @@ export async function findDuplicates(index: BusiIndex, onProgress?: (done: numbe
 /** A human-readable duplicate report. */
 export function formatDuplicateReport(report: DuplicateReport): string {
   const lines = [
-    `${report.hashes.length} images, ${report.groups.length} groups of identical images, ${report.redundantImages} redundant copies`,
+    `${pluralize(report.hashes.length, 'image')}, ${pluralize(report.groups.length, 'group')} of identical images, ${pluralize(report.redundantImages, 'redundant copy', 'redundant copies')}`,
   ];
   const cross = report.groups.filter((g) => g.crossClass);
-  if (cross.length) lines.push(`${cross.length} group(s) with conflicting labels:`);
+  if (cross.length) lines.push(`${pluralize(cross.length, 'group')} with conflicting labels:`);
   for (const g of [...cross, ...report.groups.filter((g) => !g.crossClass)]) {
     lines.push(`  ${g.crossClass ? '!' : ' '} ${g.ids.join(', ')}`);
   }

@@ -88,7 +88,7 @@ test('findNearDuplicates on a BUSI-layout folder: cross-class group, disagreeing
     expect(r.maskDisagreements[0].maskDice).toBeLessThan(0.5);
     expect(r.redundantImages).toBe(1);
     const text = formatNearDuplicateReport(r);
-    expect(text).toMatch(/4 images: 1 groups of near-duplicates \(1 of 2\)/);
+    expect(text).toMatch(/4 images: 1 group of near-duplicates \(1 of 2\)/);
     expect(text).toMatch(/! benign \(1\) \[benign\], malignant \(1\) \[malignant\]/);
     expect(text).toMatch(/~ benign \(1\) \/ malignant \(1\): mask Dice 0\.\d\d/);
   } finally {

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { initBackend } from '@busi/kernels';
 import { parseParityArgs, runParityDir, type ParityCliArgs } from './parity/run-parity';
-import { pluralize } from './report/plural';
+import { pluralize } from '@busi/core';
 
 async function main(): Promise<number> {
   let args: ParityCliArgs;

@@ -27,7 +27,7 @@ import { toUint8, writePng } from '@busi/data';
 import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { formatEvaluation } from '../report/evaluation';
 import { DEFAULT_LAMBDA, MultiTaskLoss } from '@busi/losses';
-import { nounForm, pluralize } from '../report/plural';
+import { nounForm, pluralize } from '@busi/core';
 
 /** Normalisation of the synthetic [0, 1] images: centred, unit-ish variance. */
 const DEMO_NORM = { mean: [0.3, 0.3, 0.3], std: [0.2, 0.2, 0.2] };

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { MultiTaskModel, preprocessToTensor } from '@busi/core';
+import { MultiTaskModel, preprocessToTensor, nounForm, pluralize } from '@busi/core';
 import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { fileSystem } from '@busi/data';
@@ -12,7 +12,6 @@ import { outputConflict } from '../runs/output-guard';
 import { writeJsonAtomic } from '../runs/run-folder';
 import { ensemblePredictor, type TtaMode } from '../runs/predictor';
 import { resolveModel } from '../runs/resolve-model';
-import { nounForm, pluralize } from '../report/plural';
 
 /** One image's prediction, as printed and written to predictions.json. */
 export interface Prediction {

@@ -10,7 +10,7 @@ import { PAPER_SWEEP_DEFAULTS } from '../sweep/spec';
 import { checkQueueUrl, enqueueSweep } from '../sweep/queue';
 import { runTask, type TaskOutcome } from '../sweep/run-task';
 import { stopSignal } from '../runs/stop-signal';
-import { pluralize } from '../report/plural';
+import { pluralize } from '@busi/core';
 
 const ACTIONS = ['plan', 'run', 'enqueue', 'collect'] as const;
 

@@ -4,7 +4,7 @@ import { getBusiScript } from '../sweep/child';
 import { openSweep } from '../sweep/folder';
 import { checkQueueUrl, runWorker } from '../sweep/queue';
 import { stopSignal } from '../runs/stop-signal';
-import { pluralize } from '../report/plural';
+import { pluralize } from '@busi/core';
 
 export const workerCommand: Command = {
   name: 'worker',

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, MultiTaskModel, Trainer, type TrainingBatch, type TrainingDataset } from '@busi/core';
-import { decoders } from '@busi/core';
+import { Adam, MultiTaskModel, Trainer, type TrainingBatch, type TrainingDataset, decoders } from '@busi/core';
 import '@busi/backbones';
 import '@busi/decoders';
 

@@ -1,5 +1,5 @@
 import type { ClassificationReport, SegmentationReport } from '@busi/core';
-import { pluralize } from './plural';
+import { pluralize } from '@busi/core';
 
 /**
  * A plain-text evaluation summary: segmentation scores (per-image mean and pooled), classification

@@ -1,5 +1,5 @@
 import type { ClassificationReport, ConfidenceInterval, EvaluationMetrics, PixelSpacing, SegmentationReport } from '@busi/core';
-import { pluralize } from './plural';
+import { pluralize } from '@busi/core';
 
 /** One scored image in `metrics.json` (distances null where undefined: exactly one mask empty). */
 export interface PerImageRow {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { meanDefined, sampleStd, type ConfidenceInterval } from '@busi/core';
+import { meanDefined, sampleStd, type ConfidenceInterval, pluralize } from '@busi/core';
 import { crossValidationSplit, writeSplitFile, type CrossValidationSplit } from '@busi/data';
 import type { CliContext } from '../cli/args';
 import type { EvaluationSummary } from '../report/html';
@@ -10,7 +10,6 @@ import type { TtaMode } from './predictor';
 import { RUN_FILES, isNonEmptyDir, readJson, writeFileAtomic, writeJsonAtomic, type RunStatus } from './run-folder';
 import { runSampleGroups } from './run-split';
 import { trainRun, type RunConfig } from './train-run';
-import { pluralize } from '../report/plural';
 
 /** Files of a cross-validation folder. */
 export const CV_FILES = {

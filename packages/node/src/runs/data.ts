@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
-import { BUSI_CLASSES, generateSynthetic, type SyntheticSet } from '@busi/core';
+import { BUSI_CLASSES, generateSynthetic, type SyntheticSet, nounForm, pluralize } from '@busi/core';
 import type { SampleSource } from '@busi/data';
 import { BusiDataset } from '@busi/data';
 import { readBusiFolder } from '@busi/data';
-import { nounForm, pluralize } from '../report/plural';
 
 /** Where a run's images come from. */
 export type DataSpec =

@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
-import { loadStateDict, loadStateDictSafetensors, type MultiTaskModel } from '@busi/core';
-import { pluralize } from '../report/plural';
+import { loadStateDict, loadStateDictSafetensors, type MultiTaskModel, pluralize } from '@busi/core';
 
 /** What {@link loadEncoderWeights} loaded. */
 export interface EncoderWeightsResult {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { foreignEntry, makeStaging, markComplete, replaceFolder } from './folder-swap';
 import * as tf from '@tensorflow/tfjs-core';
-import { evaluationMetrics, scoresFromCounts, type EvaluationMetrics, type ImageResult, type PixelSpacing } from '@busi/core';
+import { evaluationMetrics, scoresFromCounts, type EvaluationMetrics, type ImageResult, type PixelSpacing, pluralize } from '@busi/core';
 import { SampleDataset, hstack, renderOverlay, writePng, type SplitIndices } from '@busi/data';
 import type { CliContext } from '../cli/args';
 import { formatEvaluation } from '../report/evaluation';
@@ -15,7 +15,6 @@ import { loadPredictor, type Predictor, type TtaMode } from './predictor';
 import { RUN_FILES, parseHistoryCsv, readJson, writeJsonAtomic, type RunStatus } from './run-folder';
 import { reportPart } from './run-split';
 import { readRunConfig, type RunConfig } from './train-run';
-import { pluralize } from '../report/plural';
 
 /** Names busi evaluate writes into its output folder (for folders written before complete.json). */
 export const EVALUATION_FILES = [/^metrics\.(json|md)$/, /^report\.html$/, /^(curves-[\w-]+|roc|reliability)\.(svg|png)$/, /^gallery$/, /^\d{2}-[\w.-]+\.png$/, /\.tmp-\d+$/];

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pluralize } from '../report/plural';
+import { pluralize } from '@busi/core';
 
 /**
  * Replacing a folder so that a SIGKILL at any instant, even one after an earlier fault, never

@@ -1,8 +1,7 @@
-import { createModelCard, type Logs, type ModelCard } from '@busi/core';
+import { createModelCard, type Logs, type ModelCard, pluralize } from '@busi/core';
 import type { SplitIndices } from '@busi/data';
 import type { LoadedData } from './data';
 import type { RunConfig } from './run-config';
-import { pluralize } from '../report/plural';
 
 /** The validation metrics a card records, from an epoch's logs. */
 const CARD_METRICS = ['val_dice', 'val_iou', 'val_accuracy', 'val_macro_f1', 'val_loss'] as const;

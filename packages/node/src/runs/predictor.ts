@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { MultiTaskModel, type MultiTaskOutput } from '@busi/core';
+import { MultiTaskModel, type MultiTaskOutput, pluralize } from '@busi/core';
 import { fileSystem } from '@busi/data';
-import { pluralize } from '../report/plural';
 
 /** Test-time augmentation: none, or the mean with the horizontally mirrored input (mirrored back). */
 export type TtaMode = 'none' | 'flip';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BUSI_CLASSES, decoders, encoders, listDecoders, listEncoders } from '@busi/core';
+import { BUSI_CLASSES, decoders, encoders, listDecoders, listEncoders, pluralize } from '@busi/core';
 import { resolveAugment } from '@busi/data';
 import { BACKEND_CHOICES } from '@busi/kernels';
 import { DEFAULT_LAMBDA } from '@busi/losses';
@@ -12,7 +12,6 @@ import type { DataSpec } from './data';
 import { describeDecoderChannels, parseDecoderChannels } from './decoder-channels';
 import type { NamedPath } from './output-guard';
 import { DEFAULT_NORMALIZATION, monitorNames, type RunConfig } from './train-run';
-import { pluralize } from '../report/plural';
 
 // The options that define a training run: the vocabulary of `busi train`, `busi cv`,
 // `busi grid-lambda` and the `train` block of sweep files, and their one translation into a RunConfig.

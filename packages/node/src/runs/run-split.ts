@@ -4,7 +4,7 @@ import type { CliContext } from '../cli/args';
 import type { LoadedData } from './data';
 import { RUN_FILES } from './run-folder';
 import type { RunConfig } from './run-config';
-import { pluralize } from '../report/plural';
+import { pluralize } from '@busi/core';
 
 /** The split settings of a run (fields of its config.json; see {@link RunConfig} for their meaning). */
 export type RunSplitSettings = Pick<RunConfig, 'seed' | 'valFraction' | 'testFraction' | 'groupDuplicates' | 'duplicates' | 'excludeCrossClass' | 'splitFile' | 'fold'>;

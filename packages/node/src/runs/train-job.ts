@@ -12,7 +12,7 @@ import { runInputs } from './run-options';
 import { stopSignal } from './stop-signal';
 import { readRunSplit } from './run-split';
 import { readRunConfig, trainRun, type RunConfig } from './train-run';
-import { pluralize } from '../report/plural';
+import { pluralize } from '@busi/core';
 
 // `busi train`'s job: a new run or the resume of one (extend it, finish a report a kill left out,
 // or say it is done), trained and then evaluated. The command only parses its options into a

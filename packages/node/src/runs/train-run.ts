@@ -41,7 +41,7 @@ import {
   writeFileAtomic,
   type RunStatus,
 } from './run-folder';
-import { nounForm, pluralize } from '../report/plural';
+import { nounForm, pluralize } from '@busi/core';
 
 export type { RunConfig } from './run-config';
 

@@ -7,7 +7,7 @@ import { readAttempts } from './attempts';
 import { SWEEP_FILES, recordsDir, sweepTaskState, taskDir, type Sweep } from './folder';
 import { modelLabel, type SweepTask } from './plan';
 import { TASK_RESULT } from './task-state';
-import { pluralize } from '../report/plural';
+import { pluralize } from '@busi/core';
 
 /** A column of the results table (the paper's Table 1): where its number comes from in a task's evaluation. */
 export interface ResultColumn {

@@ -6,7 +6,7 @@ import { sweepTaskState, type Sweep } from './folder';
 import { describeOutcome } from './local-runner';
 import type { SweepTask } from './plan';
 import { allowedAttempts, runTask, type TaskOutcome } from './run-task';
-import { pluralize } from '../report/plural';
+import { pluralize } from '@busi/core';
 
 // BullMQ on Redis: one job per task (job id = task id) in a queue named after the sweep, so workers
 // of several sweeps can share one Redis. Loaded on demand: the rest of busi does not need it.

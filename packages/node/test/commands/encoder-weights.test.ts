@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { exportStateDict, saveStateDictSafetensors, type StateDict } from '@busi/core';
-import { MultiTaskModel } from '@busi/core';
+import { exportStateDict, saveStateDictSafetensors, type StateDict, MultiTaskModel } from '@busi/core';
 import { initBackend } from '@busi/kernels';
 import { fileSystem } from '@busi/data';
 import { buildModel } from '../../src/runs/train-run';

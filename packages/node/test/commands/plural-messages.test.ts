@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '@busi/kernels';
-import { nounForm, pluralize } from '../../src/report/plural';
+import { nounForm, pluralize } from '@busi/core';
 import { SMALL_RUN, cli } from './helpers';
 
 // Counts in messages agree with their noun: "1 epoch", "2 epochs" (issue 12: "trained 1 epochs", "wrote 1 masks").

@@ -4,11 +4,10 @@
  * random numbers in between, and training draws nothing from Math.random.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, DropConnect, MultiTaskModel, Trainer, generateSynthetic, initializeWeights } from '@busi/core';
+import { Adam, DropConnect, MultiTaskModel, Trainer, generateSynthetic, initializeWeights, IMAGENET_NORMALIZATION } from '@busi/core';
 import '@busi/decoders';
 import { initBackend } from '@busi/kernels';
 import { SampleDataset, resolveAugment, type SampleSource } from '@busi/data';
-import { IMAGENET_NORMALIZATION } from '@busi/core';
 import { SlimResNetEncoder } from '../../src/demo/slim-resnet';
 
 beforeAll(async () => {

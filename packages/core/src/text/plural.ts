@@ -1,4 +1,4 @@
-// Counts in messages agree with their noun ("1 epoch", "3 epochs"): the one place that decides the form.
+// Counts in messages agree with their noun ("1 epoch", "3 epochs"): the one place that decides the form, for every package that prints counts.
 
 /** `noun` when `count` is 1, else `plural` (default `noun` + 's'; give irregular ones: 'batch', 'batches'). */
 export function nounForm(count: number, noun: string, plural = `${noun}s`): string {
