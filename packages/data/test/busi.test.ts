@@ -172,7 +172,7 @@ describe('duplicates', () => {
       { hash: expect.any(String), ids: ['benign (4)', 'malignant (3)'], classes: ['benign', 'malignant'], crossClass: true },
     ]);
     expect(rep.redundantImages).toBe(1);
-    expect(formatDuplicateReport(rep)).toMatch(/1 group\(s\) with conflicting labels:\n\s+! benign \(4\), malignant \(3\)/);
+    expect(formatDuplicateReport(rep)).toMatch(/^11 images, 1 group of identical images, 1 redundant copy\n1 group with conflicting labels:\n\s+! benign \(4\), malignant \(3\)/);
   });
 });
 

@@ -33,22 +33,40 @@ export function resolveNormalization(spec: NormalizationSpec, channels: number):
   return out;
 }
 
+/**
+ * 8-bit pixels as float32 intensities in [0, 1] (`pixel / 255`). The one place busi scales pixels:
+ * {@link normalizePixels} is exactly `normalizeIntensities(pixelsToIntensities(x))`, so a path that
+ * stores intensities (training) and one that normalises pixels directly (prediction, the browser)
+ * give bit-identical inputs.
+ */
+export function pixelsToIntensities(data: ArrayLike<number>, out?: Float32Array, offset = 0): Float32Array {
+  const dst = out ?? new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) dst[offset + i] = data[i] / 255;
+  return dst;
+}
+
+/** Intensities in [0, 1] as rounded 8-bit pixels (clamped): the inverse of {@link pixelsToIntensities}. */
+export function intensitiesToPixels(data: ArrayLike<number>): Uint8Array {
+  return Uint8Array.from(data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+}
+
 /** `(pixel / 255 - mean) / std` per channel of 8-bit `data`, written into `out` at `offset` (or a new array). */
 export function normalizePixels(data: ArrayLike<number>, norm: Normalization, out?: Float32Array, offset = 0): Float32Array {
-  return normalizeScaled(data, 1 / 255, norm, out, offset);
+  // Through float32 intensities, as the training path stores them, so both give the same bits.
+  return normalizeScaled(data, (v) => Math.fround(v / 255), norm, out, offset);
 }
 
 /** `(value - mean) / std` per channel of intensities already in [0, 1], written into `out` at `offset` (or a new array). */
 export function normalizeIntensities(data: ArrayLike<number>, norm: Normalization, out?: Float32Array, offset = 0): Float32Array {
-  return normalizeScaled(data, 1, norm, out, offset);
+  return normalizeScaled(data, (v) => v, norm, out, offset);
 }
 
-function normalizeScaled(data: ArrayLike<number>, scale: number, norm: Normalization, out: Float32Array | undefined, offset: number): Float32Array {
+function normalizeScaled(data: ArrayLike<number>, scale: (v: number) => number, norm: Normalization, out: Float32Array | undefined, offset: number): Float32Array {
   const c = norm.mean.length;
   const dst = out ?? new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const k = i % c;
-    dst[offset + i] = (data[i] * scale - norm.mean[k]) / norm.std[k];
+    dst[offset + i] = (scale(data[i]) - norm.mean[k]) / norm.std[k];
   }
   return dst;
 }

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { BUSI_CLASSES, generateSynthetic, type SyntheticSet, nounForm, pluralize } from '@busi/core';
+import { BUSI_CLASSES, generateSynthetic, intensitiesToPixels, nounForm, pixelsToIntensities, pluralize, type SyntheticSet } from '@busi/core';
 import type { SampleSource } from '@busi/data';
 import { BusiDataset } from '@busi/data';
 import { readBusiFolder } from '@busi/data';
@@ -57,9 +57,7 @@ export function loadData(spec: DataSpec, size: number, cache: 'memory' | 'none' 
     channels: 3,
     async get(i) {
       const r = await busi.raw(i);
-      const image = new Float32Array(r.image.length);
-      for (let k = 0; k < image.length; k++) image[k] = r.image[k] / 255;
-      return { image, mask: Float32Array.from(r.mask), label: r.label };
+      return { image: pixelsToIntensities(r.image), mask: Float32Array.from(r.mask), label: r.label };
     },
   };
   return {
@@ -99,7 +97,7 @@ function syntheticData(set: SyntheticSet): LoadedData {
     busi: null,
     raw: async (i) => {
       const img = set.images.subarray(i * h * w * c, (i + 1) * h * w * c);
-      return { image: Uint8Array.from(img, (v) => Math.round(v * 255)), mask: Uint8Array.from(set.masks.subarray(i * h * w, (i + 1) * h * w)) };
+      return { image: intensitiesToPixels(img), mask: Uint8Array.from(set.masks.subarray(i * h * w, (i + 1) * h * w)) };
     },
     describe: `${set.count} synthetic ${h}x${w} ${nounForm(set.count, 'image')} (${BUSI_CLASSES.map((n, k) => `${labels.filter((l) => l === k).length} ${n}`).join(', ')})`,
   };
