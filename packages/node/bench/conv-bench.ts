@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { initBackend, registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '@busi/kernels';
 import { referenceAvailable, repoRoot, runPythonCaptured } from './reproduce/python';
-import { childFailure, hostInfo, markdownTable, writeBetweenMarkers, writeResults } from './report';
+import { childFailure, hostInfo, markdownTable, resultLine, writeBetweenMarkers, writeResults } from './report';
 
 interface Shape {
   name: string;
@@ -62,10 +62,9 @@ function torchTimes(shapes: Shape[], reps: number): Map<string, { fwd: number; d
   if (!ref.ok) return ref.why;
   const script = path.join(repoRoot(), 'packages', 'node', 'bench', 'sbs', 'torch_side.py');
   const res = runPythonCaptured(script, ['--mode', 'kernels', '--shapes', JSON.stringify(shapes), '--reps', String(reps), '--warmup', '1', '--threads', String(os.availableParallelism())]);
-  const line = res.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  if (!line) return `PyTorch ${childFailure(res)}`;
-  const rows = (JSON.parse(line.slice('RESULT '.length)) as { kernels: Array<{ name: string; fwd: number; dX: number; dW: number }> }).kernels;
-  return new Map(rows.map((r) => [r.name, r]));
+  const result = resultLine<{ kernels: Array<{ name: string; fwd: number; dX: number; dW: number }> }>(res.stdout);
+  if (!result) return `PyTorch ${childFailure(res)}`;
+  return new Map(result.kernels.map((r) => [r.name, r]));
 }
 
 async function main(): Promise<void> {

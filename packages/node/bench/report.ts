@@ -58,3 +58,9 @@ export function childFailure(res: { status: number | null; signal?: string | nul
   const lines = res.stderr.split('\n').map((l) => l.trim()).filter((l) => /abort|error|memory/i.test(l));
   return `${res.signal ?? `exit ${res.status}`}: ${(lines[0] ?? 'no output').slice(0, 100)}`;
 }
+
+/** The JSON of a child process's `RESULT {...}` line (the bench scripts' child protocol), or null when it printed none. */
+export function resultLine<T>(stdout: string): T | null {
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  return line ? (JSON.parse(line.slice('RESULT '.length)) as T) : null;
+}

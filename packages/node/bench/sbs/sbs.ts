@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BackendChoice } from '@busi/kernels';
 import { REFERENCE_TOOLS, referenceAvailable, repoRoot, runPythonCaptured } from '../reproduce/python';
-import { childFailure, hostInfo, markdownTable, writeBetweenMarkers, writeResults } from '../report';
+import { childFailure, hostInfo, markdownTable, resultLine, writeBetweenMarkers, writeResults } from '../report';
 import { runBusiCase, type BusiCaseArgs, type BusiCaseResult } from './busi-side';
 import { FULL_RUN, MODES, TARGETS, caseKey, estimateSeconds, listCases, modelLabel, timeTarget, type Case, type Mode } from './cases';
 
@@ -97,18 +97,13 @@ function saveState(file: string, state: Record<string, CaseState>): void {
   renameSync(tmp, file);
 }
 
-function parseResult(stdout: string): Record<string, unknown> | null {
-  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  return line ? (JSON.parse(line.slice('RESULT '.length)) as Record<string, unknown>) : null;
-}
-
 function runTorch(c: Case, o: Options): SideResult {
   const res = runPythonCaptured(SIDE_FILE, [
     '--mode', c.mode, '--decoder', c.model.smpDecoder, '--encoder', c.model.smpEncoder, '--size', String(c.size),
     '--batch', String(c.batch), '--reps', String(o.reps(c.mode)), '--warmup', String(o.warmup(c.mode)), '--threads', String(o.threads),
   ]);
-  const r = parseResult(res.stdout);
-  return r ? { ms: r.ms as number, peakRssMiB: r.peakRssMiB as number } : { error: `PyTorch ${childFailure(res)}` };
+  const r = resultLine<{ ms: number; peakRssMiB: number }>(res.stdout);
+  return r ? { ms: r.ms, peakRssMiB: r.peakRssMiB } : { error: `PyTorch ${childFailure(res)}` };
 }
 
 function runBusi(c: Case, o: Options, backend: BackendChoice): SideResult {
@@ -121,7 +116,7 @@ function runBusi(c: Case, o: Options, backend: BackendChoice): SideResult {
     maxBuffer: 64 * 2 ** 20,
     env: { ...process.env, BUSI_NATIVE_THREADS: String(o.threads) },
   });
-  const r = parseResult(res.stdout) as BusiCaseResult | null;
+  const r = resultLine<BusiCaseResult>(res.stdout);
   return r ?? { error: `busi on ${backend}: ${childFailure(res)}` };
 }
 
