@@ -53,10 +53,15 @@ export function writeBetweenMarkers(file: string, marker: string, content: strin
   renameSync(tmp, file);
 }
 
-/** The first line of a child process's stderr that names its failure (abort, error, memory), for a table cell. */
+/**
+ * The line of a child process's stderr that names its failure, for a table cell: an abort or an
+ * out-of-memory first (a wasm heap overflow prints `RuntimeError: Aborted()`), then the last
+ * `...Error:` line; not the warnings printed before it (e.g. the webgpu probe's Vulkan messages).
+ */
 export function childFailure(res: { status: number | null; signal?: string | null; stderr: string }): string {
-  const lines = res.stderr.split('\n').map((l) => l.trim()).filter((l) => /abort|error|memory/i.test(l));
-  return `${res.signal ?? `exit ${res.status}`}: ${(lines[0] ?? 'no output').slice(0, 100)}`;
+  const lines = res.stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at '));
+  const reason = lines.find((l) => /abort|out of memory|\boom\b|cannot enlarge/i.test(l)) ?? lines.filter((l) => /\w*Error:/.test(l)).pop() ?? lines.pop();
+  return `${res.signal ?? `exit ${res.status}`}: ${(reason ?? 'no output').slice(0, 100)}`;
 }
 
 /** The JSON of a child process's `RESULT {...}` line (the bench scripts' child protocol), or null when it printed none. */
