@@ -34,7 +34,7 @@ export class KernelTimer {
             e.ms += dt;
             this.ms.set(config.kernelName, e);
             if (this.detailKernels.has(config.kernelName)) {
-              const shapes = Object.entries(args.inputs).map(([k, v]) => `${k}[${v.shape}]`).join(' ');
+              const shapes = Object.entries(args.inputs).map(([k, v]) => `${k}[${v?.shape}]`).join(' ');
               this.detail.push({ kernel: config.kernelName, shapes, ms: dt });
             }
           }

@@ -53,7 +53,7 @@ function minMs(run: () => tf.Tensor | tf.Tensor[], reps: number): number {
   return Math.min(...ms);
 }
 
-function measure(conv: Conv, xShape: number[], kShape: number[], s: number, reps: number): { fwd: number; fwdBwd: number } {
+function measure(conv: Conv, xShape: [number, number, number, number], kShape: [number, number, number, number], s: number, reps: number): { fwd: number; fwdBwd: number } {
   const x = tf.randomNormal(xShape) as tf.Tensor4D;
   const k = tf.randomNormal(kShape) as tf.Tensor4D;
   const fwd = minMs(() => conv(x, k, [s, s]), reps);
@@ -73,8 +73,8 @@ async function bench(backend: string, reps: number): Promise<void> {
   for (const c of cases) {
     const out = Math.floor((c.h - 3) / c.s) + 1;
     const gflop = (2 * c.n * out * out * c.c * (c.c / GROUPS) * 9) / 1e9;
-    const xs = [c.n, c.h, c.h, c.c];
-    const ks = [3, 3, c.c / GROUPS, c.c];
+    const xs: [number, number, number, number] = [c.n, c.h, c.h, c.c];
+    const ks: [number, number, number, number] = [3, 3, c.c / GROUPS, c.c];
     const busi = measure((x, k, s) => groupedConv2d(x, k, s, GROUPS), xs, ks, c.s, reps);
     const split = measure((x, k, s) => groupedConv2dSplit(x, k, s, GROUPS), xs, ks, c.s, reps);
     // Dense conv with in·out = c²/groups: the same multiply-adds per pixel.

@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     [pool[i], pool[j]] = [pool[j], pool[i]];
   }
   const chosen = pool.slice(0, originals);
-  const fps = [];
+  const fps: ReturnType<typeof fingerprint>[] = [];
   const family: number[] = [];
   const kind: number[] = [];
   const source: number[] = [];
