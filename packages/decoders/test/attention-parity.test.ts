@@ -21,8 +21,8 @@ const cases: Array<[string, string, string]> = [
 ];
 
 describe.each(cases)('%s__%s', (fixture, decoder, encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
-    expectParity(fixture, decoder, encoder);
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
+    await expectParity(fixture, decoder, encoder);
   });
 });
 

@@ -19,7 +19,7 @@ test('fixtures are present', () => {
 });
 
 describe.each(encoders)('DeepLabV3__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
-    expectParity('DeepLabV3', 'deeplabv3', encoder, { dir: 'parity-zoo/decoders' });
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
+    await expectParity('DeepLabV3', 'deeplabv3', encoder, { dir: 'parity-zoo/decoders' });
   });
 });

@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 
 describe.each(fixtureEncoders('DeepLabV3Plus'))('DeepLabV3Plus__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
-    expectParity('DeepLabV3Plus', 'deeplabv3plus', encoder);
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
+    await expectParity('DeepLabV3Plus', 'deeplabv3plus', encoder);
   });
 });

@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 
 describe.each(fixtureEncoders('FPN'))('FPN__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
-    expectParity('FPN', 'fpn', encoder);
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
+    await expectParity('FPN', 'fpn', encoder);
   });
 });

@@ -19,7 +19,7 @@ test('fixtures are present', () => {
 });
 
 describe.each(encoders)('Linknet__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
-    expectParity('Linknet', 'linknet', encoder, { dir: 'parity-zoo/decoders' });
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
+    await expectParity('Linknet', 'linknet', encoder, { dir: 'parity-zoo/decoders' });
   });
 });

@@ -28,7 +28,7 @@ test('fixtures are present', () => {
 const ILL_CONDITIONED_TRAINING = ['resnet50', 'resnext50_32x4d'];
 
 describe.each(encoders)('MAnet__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
-    expectParity('MAnet', 'manet', encoder, { dir: 'parity-zoo/decoders', full: !ILL_CONDITIONED_TRAINING.includes(encoder) });
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
+    await expectParity('MAnet', 'manet', encoder, { dir: 'parity-zoo/decoders', full: !ILL_CONDITIONED_TRAINING.includes(encoder) });
   });
 });

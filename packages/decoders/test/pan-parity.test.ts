@@ -19,7 +19,7 @@ test('fixtures are present', () => {
 });
 
 describe.each(encoders)('PAN__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
-    expectParity('PAN', 'pan', encoder, { dir: 'parity' });
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
+    await expectParity('PAN', 'pan', encoder, { dir: 'parity' });
   });
 });

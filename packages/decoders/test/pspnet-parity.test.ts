@@ -19,7 +19,7 @@ test('fixtures are present', () => {
 });
 
 describe.each(encoders)('PSPNet__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
-    expectParity('PSPNet', 'pspnet', encoder, { dir: 'parity' });
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
+    await expectParity('PSPNet', 'pspnet', encoder, { dir: 'parity' });
   });
 });

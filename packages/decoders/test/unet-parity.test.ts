@@ -19,12 +19,12 @@ beforeAll(async () => {
 });
 
 describe.each(['resnet50', 'resnext50_32x4d', 'tu-wide_resnet50_2'])('Unet__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
     const fixture = `Unet__${encoder}`;
     // The reference's training pass runs with every dropout at 0.
     const model = new MultiTaskModel({ encoder, decoder: 'unet', classificationHead: { dropout: 0 } });
     const before = tf.memory().numTensors;
-    const report = runParityCheck(model, {
+    const report = await runParityCheck(model, {
       json: fs.readFileSync(path.join(FIXTURES, `${fixture}.json`), 'utf8'),
       safetensors: new Uint8Array(fs.readFileSync(path.join(FIXTURES, `${fixture}.safetensors`))),
     });
@@ -42,6 +42,6 @@ describe.each(['resnet50', 'resnext50_32x4d', 'tu-wide_resnet50_2'])('Unet__%s',
 
 
 // The EfficientNet-B4 Unet goes through the shared decoder parity helper (it switches drop-connect off).
-test('Unet__efficientnet-b4 matches the PyTorch reference: outputs, encoder stages and every gradient norm', () => {
-  expectParity('Unet', 'unet', 'efficientnet-b4');
+test('Unet__efficientnet-b4 matches the PyTorch reference: outputs, encoder stages and every gradient norm', async () => {
+  await expectParity('Unet', 'unet', 'efficientnet-b4');
 });

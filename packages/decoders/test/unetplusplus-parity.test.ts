@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 
 describe.each(fixtureEncoders('UnetPlusPlus'))('UnetPlusPlus__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', () => {
-    expectParity('UnetPlusPlus', 'unetplusplus', encoder);
+  it('matches the PyTorch reference: outputs, encoder stages and gradient norms', async () => {
+    await expectParity('UnetPlusPlus', 'unetplusplus', encoder);
   });
 });

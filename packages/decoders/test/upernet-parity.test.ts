@@ -22,7 +22,7 @@ test('fixtures are present for the four paper encoders', () => {
 });
 
 describe.each(encoders)('UPerNet__%s', (encoder) => {
-  it('matches the PyTorch reference: outputs, encoder stages (and gradient norms on resnet50 / efficientnet-b4)', () => {
-    expectParity('UPerNet', 'upernet', encoder, { dir: 'parity', full: FULL_PARITY_ENCODERS.includes(encoder) });
+  it('matches the PyTorch reference: outputs, encoder stages (and gradient norms on resnet50 / efficientnet-b4)', async () => {
+    await expectParity('UPerNet', 'upernet', encoder, { dir: 'parity', full: FULL_PARITY_ENCODERS.includes(encoder) });
   });
 });

@@ -34,7 +34,7 @@ async function main(): Promise<number> {
       `(${((Date.now() - started) / 1000).toFixed(0)}s, backend ${backend.backend})`,
   );
   if (args.json) {
-    fs.writeFileSync(args.json, JSON.stringify({ backend: backend.backend, results }, (_k, v) => (v === Infinity ? 'Infinity' : v), 1));
+    fs.writeFileSync(args.json, JSON.stringify({ backend: backend.backend, adapter: backend.adapter, results }, (_k, v) => (v === Infinity ? 'Infinity' : v), 1));
   }
   if (results.length === 0) {
     console.error(`parity: no fixtures matched in ${args.dir}`);

@@ -210,20 +210,26 @@ export function findActiveDropout(model: MultiTaskModel): string[] {
 }
 
 /** Element `i*7` of item 0 of an NHWC feature, in NCHW C order: what the fixtures store as `encoder.k`. */
-function featureSample(feature: tf.Tensor4D): Float32Array {
+async function featureSample(feature: tf.Tensor4D): Promise<Float32Array> {
   const chw = tf.tidy(() => tf.transpose(tf.squeeze(tf.slice(feature, [0, 0, 0, 0], [1, -1, -1, -1]), [0]), [2, 0, 1]));
-  const flat = chw.dataSync() as Float32Array;
-  chw.dispose();
+  let flat: Float32Array;
+  try {
+    flat = (await chw.data()) as Float32Array;
+  } finally {
+    chw.dispose();
+  }
   const out = new Float32Array(Math.ceil(flat.length / 7));
   for (let i = 0; i < out.length; i++) out[i] = flat[i * 7];
   return out;
 }
 
-function nhwcToNchw(t: tf.Tensor): { shape: number[]; data: Float32Array } {
+async function nhwcToNchw(t: tf.Tensor): Promise<{ shape: number[]; data: Float32Array }> {
   const n = t.rank === 4 ? tf.transpose(t, [0, 3, 1, 2]) : tf.clone(t);
-  const out = { shape: n.shape, data: n.dataSync() as Float32Array };
-  n.dispose();
-  return out;
+  try {
+    return { shape: n.shape, data: (await n.data()) as Float32Array };
+  } finally {
+    n.dispose();
+  }
 }
 
 /** What the harness measures on a model, in the fixtures' layouts (NCHW, PyTorch names). */
@@ -277,7 +283,7 @@ export interface ParityComputeOptions {
  * features first, then one training-mode pass and its gradients. The running statistics that
  * the training pass updates are restored, and every tensor created is disposed.
  */
-export function computeParityOutputs(model: MultiTaskModel, inputs: ParityInputs, options: ParityComputeOptions = {}): ParityOutputs {
+export async function computeParityOutputs(model: MultiTaskModel, inputs: ParityInputs, options: ParityComputeOptions = {}): Promise<ParityOutputs> {
   const progress = options.onProgress ?? (() => undefined);
   const timings: Record<string, number> = {};
   let t0 = now();
@@ -294,7 +300,7 @@ export function computeParityOutputs(model: MultiTaskModel, inputs: ParityInputs
     const out = model.predict(x);
     let evalOut: ParityOutputs['eval'];
     try {
-      evalOut = { mask: nhwcToNchw(out.mask), label: nhwcToNchw(out.logits) };
+      evalOut = { mask: await nhwcToNchw(out.mask), label: await nhwcToNchw(out.logits) };
     } finally {
       tf.dispose([out.mask, out.logits]);
     }
@@ -304,9 +310,9 @@ export function computeParityOutputs(model: MultiTaskModel, inputs: ParityInputs
     if (options.encoder ?? true) {
       const feats = model.featuresModel().predict(x) as tf.Tensor4D[];
       try {
-        feats.forEach((f, i) => {
-          features[`encoder.${i + 1}`] = { shape: [f.shape[0], f.shape[3], f.shape[1], f.shape[2]], sample: featureSample(f) };
-        });
+        for (const [i, f] of feats.entries()) {
+          features[`encoder.${i + 1}`] = { shape: [f.shape[0], f.shape[3], f.shape[1], f.shape[2]], sample: await featureSample(f) };
+        }
       } finally {
         tf.dispose(feats);
       }
@@ -315,7 +321,7 @@ export function computeParityOutputs(model: MultiTaskModel, inputs: ParityInputs
     const result: ParityOutputs = { eval: evalOut, features, timings };
     if (options.train ?? true) {
       const withGradients = options.gradients ?? true;
-      Object.assign(result, trainAndGradients(model, x, inputs, withGradients));
+      Object.assign(result, await trainAndGradients(model, x, inputs, withGradients));
       lap(withGradients ? 'train+gradients' : 'train');
     }
     return result;
@@ -337,11 +343,11 @@ export function computeParityOutputs(model: MultiTaskModel, inputs: ParityInputs
  * @example
  * ```ts
  * import { runParityCheck } from '@busi/core';
- * const report = runParityCheck(model, { json: readFileSync('Unet__resnet50.json', 'utf8'), safetensors: readFileSync('Unet__resnet50.safetensors') });
+ * const report = await runParityCheck(model, { json: readFileSync('Unet__resnet50.json', 'utf8'), safetensors: readFileSync('Unet__resnet50.safetensors') });
  * console.log(report.summary); // one line: PASS/FAIL, largest errors
  * ```
  */
-export function runParityCheck(model: MultiTaskModel, fixture: ParityFixture, options: ParityCheckOptions = {}): ParityReport {
+export async function runParityCheck(model: MultiTaskModel, fixture: ParityFixture, options: ParityCheckOptions = {}): Promise<ParityReport> {
   const json = parseJson(fixture.json);
   const salt = options.salt ?? json.salt ?? '';
   const deeplab = /deeplab/i.test(json.decoder);
@@ -385,7 +391,7 @@ export function runParityCheck(model: MultiTaskModel, fixture: ParityFixture, op
   const maskChannels = json.outputs['eval.mask']?.shape[1] ?? 1;
   const classes = json.outputs['eval.label']?.shape[1] ?? 3;
   const inputs = fixture.inputs ? inputsFromFile(fixture.inputs) : parityInputs(json.input_shape, salt, { maskChannels, classes });
-  const ours = computeParityOutputs(model, inputs, {
+  const ours = await computeParityOutputs(model, inputs, {
     encoder: options.encoder,
     train: options.train,
     gradients: options.gradients,
@@ -459,12 +465,12 @@ function checkStructure(model: MultiTaskModel, json: ParityFixtureJson): ParityC
   return out;
 }
 
-function trainAndGradients(
+async function trainAndGradients(
   model: MultiTaskModel,
   x: tf.Tensor4D,
   inputs: ParityInputs,
   withGradients: boolean,
-): Pick<ParityOutputs, 'train' | 'gradNorms'> {
+): Promise<Pick<ParityOutputs, 'train' | 'gradNorms'>> {
   // Training mode updates the running statistics; keep them to restore afterwards.
   const state = model.model.nonTrainableWeights.map((w) => ({ w, saved: tf.clone(w.read()) }));
   const [gm, gl] = tf.tidy(() => {
@@ -489,13 +495,13 @@ function trainAndGradients(
     } else {
       loss = tf.tidy(lossFn);
     }
-    const train = { mask: nhwcToNchw(mask!), label: nhwcToNchw(logits!), loss: loss.dataSync()[0] };
+    const train = { mask: await nhwcToNchw(mask!), label: await nhwcToNchw(logits!), loss: (await loss.data())[0] };
     if (!withGradients) return { train };
     const gradNorms = new Map<string, number | null>();
     for (const p of model.torchParams()) {
       if (!p.variable.trainable) continue;
       const g = grads[(p.variable.read() as tf.Variable).name];
-      gradNorms.set(p.name, g ? l2(g) : null);
+      gradNorms.set(p.name, g ? await l2(g) : null);
     }
     return { train, gradNorms };
   } finally {
@@ -508,8 +514,8 @@ function trainAndGradients(
   }
 }
 
-function l2(t: tf.Tensor): number {
-  const d = t.dataSync();
+async function l2(t: tf.Tensor): Promise<number> {
+  const d = await t.data();
   let s = 0;
   for (let i = 0; i < d.length; i++) s += d[i] * d[i];
   return Math.sqrt(s);
@@ -659,20 +665,20 @@ export interface CreateParityFixtureOptions {
  * the `.json` and the `.safetensors` bytes. For freezing this library's own behaviour (regression
  * fixtures) and for testing the harness; the PyTorch fixtures stay the specification.
  */
-export function createParityFixture(
+export async function createParityFixture(
   model: MultiTaskModel,
   options: CreateParityFixtureOptions = {},
-): {
+): Promise<{
   /** The fixture's `.json`, as an object (write it with `JSON.stringify`). */
   json: ParityFixtureJson;
   /** The fixture's `.safetensors` bytes. */
   safetensors: Uint8Array;
-} {
+}> {
   const salt = options.salt ?? '';
   const inputShape = options.inputShape ?? [2, model.config.inChannels, 96, 128];
   applyParityFill(model, salt);
   const inputs = parityInputs(inputShape, salt, { maskChannels: model.config.segmentationClasses, classes: model.config.classes });
-  const out = computeParityOutputs(model, inputs);
+  const out = await computeParityOutputs(model, inputs);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>([
     ['eval.mask', out.eval.mask],
     ['eval.label', out.eval.label],

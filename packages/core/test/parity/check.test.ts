@@ -50,15 +50,15 @@ const build = (opts: { eps3?: number; dropout?: number; names?: string } = {}) =
   });
 
 const SHAPE = [2, 3, 32, 64];
-let fixture: ReturnType<typeof createParityFixture>;
+let fixture: Awaited<ReturnType<typeof createParityFixture>>;
 
-beforeAll(() => {
+beforeAll(async () => {
   const m = build();
-  fixture = createParityFixture(m, { model: 'Toy__toy', decoder: 'Toy', salt: 'k', inputShape: SHAPE });
+  fixture = await createParityFixture(m, { model: 'Toy__toy', decoder: 'Toy', salt: 'k', inputShape: SHAPE });
   m.dispose();
 });
 
-test('the fixture has the reference format', () => {
+test('the fixture has the reference format', async () => {
   const j = fixture.json;
   expect(j.input_shape).toEqual(SHAPE);
   expect(j.outputs['eval.mask'].shape).toEqual([2, 1, 32, 64]);
@@ -68,10 +68,10 @@ test('the fixture has the reference format', () => {
   expect(j.grad_norms['encoder.c1.weight']).toBeGreaterThan(0);
 });
 
-test('a fresh model of the same architecture passes with zero error; no leaks; model left parity-filled', () => {
+test('a fresh model of the same architecture passes with zero error; no leaks; model left parity-filled', async () => {
   const m = build();
   const before = tf.memory().numTensors;
-  const report = runParityCheck(m, fixture);
+  const report = await runParityCheck(m, fixture);
   expect(tf.memory().numTensors).toBe(before);
   expect(report.pass).toBe(true);
   expect(report.summary).toMatch(/^Toy__toy: PASS {2}max rel err 0\.00e\+0 \(/);
@@ -87,9 +87,9 @@ test('a fresh model of the same architecture passes with zero error; no leaks; m
   m.dispose();
 });
 
-test('an architecture difference in stage 3 is localised: stages 1-2 pass, 3-5 and outputs fail', () => {
+test('an architecture difference in stage 3 is localised: stages 1-2 pass, 3-5 and outputs fail', async () => {
   const m = build({ eps3: 0.5 });
-  const report = runParityCheck(m, fixture, { gradients: false });
+  const report = await runParityCheck(m, fixture, { gradients: false });
   const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
   expect(report.pass).toBe(false);
   expect(byName['state_dict'].pass).toBe(true);
@@ -102,12 +102,12 @@ test('an architecture difference in stage 3 is localised: stages 1-2 pass, 3-5 a
   m.dispose();
 });
 
-test('gradient mismatch is caught per parameter and globally', () => {
+test('gradient mismatch is caught per parameter and globally', async () => {
   const m = build();
   // Same outputs from other weights: a wrong salt changes everything, so instead scale one reference norm.
   const json = structuredClone(fixture.json);
   json.grad_norms['encoder.c4.weight'] = json.grad_norms['encoder.c4.weight']! * 1.2;
-  const report = runParityCheck(m, { json: JSON.stringify(json), safetensors: fixture.safetensors }, { encoder: false });
+  const report = await runParityCheck(m, { json: JSON.stringify(json), safetensors: fixture.safetensors }, { encoder: false });
   const failed = report.checks.filter((c) => !c.pass).map((c) => c.name);
   expect(failed).toEqual(['grad:encoder.c4.weight']);
   const g = report.checks.find((c) => c.name === 'grad:encoder.c4.weight')!;
@@ -116,12 +116,12 @@ test('gradient mismatch is caught per parameter and globally', () => {
   m.dispose();
 });
 
-test('salt, names and dropout are enforced', () => {
+test('salt, names and dropout are enforced', async () => {
   const m = build();
-  expect(runParityCheck(m, fixture, { salt: 'other', train: false }).pass).toBe(false);
+  expect((await runParityCheck(m, fixture, { salt: 'other', train: false })).pass).toBe(false);
   m.dispose();
   const renamed = build({ names: 'enc' });
-  const r = runParityCheck(renamed, fixture, { train: false, encoder: false });
+  const r = await runParityCheck(renamed, fixture, { train: false, encoder: false });
   const sd = r.checks.find((c) => c.name === 'state_dict')!;
   expect(sd.pass).toBe(false);
   expect(sd.err).toBe(60);
@@ -129,37 +129,37 @@ test('salt, names and dropout are enforced', () => {
   renamed.dispose();
   const dropped = build({ dropout: 0.5 });
   expect(findActiveDropout(dropped)).toEqual(['classification_head.2 (rate 0.5)']);
-  expect(() => runParityCheck(dropped, fixture)).toThrow(/every dropout rate 0.*classification_head\.2/);
+  await expect(runParityCheck(dropped, fixture)).rejects.toThrow(/every dropout rate 0.*classification_head\.2/);
   dropped.dispose();
 });
 
-test('DeepLabV3+ fixtures get the looser gradient tolerance', () => {
+test('DeepLabV3+ fixtures get the looser gradient tolerance', async () => {
   const m = build();
   const json = structuredClone(fixture.json);
   json.grad_norms['encoder.c2.weight'] = json.grad_norms['encoder.c2.weight']! * 1.07;
-  const run = (decoder: string) =>
-    runParityCheck(m, { json: { ...json, decoder }, safetensors: fixture.safetensors }, { encoder: false }).checks.find(
+  const run = async (decoder: string) =>
+    (await runParityCheck(m, { json: { ...json, decoder }, safetensors: fixture.safetensors }, { encoder: false })).checks.find(
       (c) => c.name === 'grad:encoder.c2.weight',
     )!;
-  const strict = run('Unet');
-  const loose = run('DeepLabV3Plus');
+  const strict = (await run('Unet'))!;
+  const loose = (await run('DeepLabV3Plus'))!;
   expect([strict.tolerance, strict.pass]).toEqual([5e-2, false]);
   expect([loose.tolerance, loose.pass]).toEqual([1e-1, true]);
   m.dispose();
 });
 
-test('exactly-zero gradients (conv bias before training-mode BN) are compared as noise', () => {
+test('exactly-zero gradients (conv bias before training-mode BN) are compared as noise', async () => {
   const j = fixture.json;
   expect(j.grad_norms_noise).toEqual(expect.arrayContaining(['encoder.c1.bias', 'encoder.c5.bias']));
   const m = build();
   const json = structuredClone(j);
   json.grad_norms['encoder.c2.bias'] = 5e-5 * json.grad_norms_median; // a noise value unlike ours
   json.grad_norms_noise.push('encoder.c3.weight'); // a real gradient declared as noise
-  const checks = runParityCheck(m, { json, safetensors: fixture.safetensors }, { encoder: false }).checks;
+  const checks = (await runParityCheck(m, { json, safetensors: fixture.safetensors }, { encoder: false })).checks;
   const get = (name: string) => checks.find((c) => c.name === name)!;
   expect(get('grad:encoder.c2.bias').pass).toBe(true);
   expect(get('grad:encoder.c3.weight').pass).toBe(false);
-  const strict = runParityCheck(m, { json, safetensors: fixture.safetensors }, { encoder: false, strictNoise: true }).checks;
+  const strict = (await runParityCheck(m, { json, safetensors: fixture.safetensors }, { encoder: false, strictNoise: true })).checks;
   expect(strict.find((c) => c.name === 'grad:encoder.c2.bias')!.pass).toBe(false);
   expect(strict.find((c) => c.name === 'grad:encoder.c1.bias')!.pass).toBe(true);
   m.dispose();

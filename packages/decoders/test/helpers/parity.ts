@@ -59,7 +59,7 @@ export interface ExpectParityOptions {
  * prints why it is skipped when the encoder is not registered. Gradients need the wasm training
  * kernels (`initBackend({ backend: 'wasm' })`).
  */
-export function expectParity(smpDecoder: string, registryDecoder: string, smpEncoder: string, options: ExpectParityOptions = {}): void {
+export async function expectParity(smpDecoder: string, registryDecoder: string, smpEncoder: string, options: ExpectParityOptions = {}): Promise<void> {
   const full = options.full ?? (FULL_PARITY_ENCODERS.includes(smpEncoder) || process.env.BUSI_PARITY_QUICK !== '1');
   const fixture = `${smpDecoder}__${smpEncoder}`;
   if (!encoders.has(smpEncoder)) {
@@ -70,7 +70,7 @@ export function expectParity(smpDecoder: string, registryDecoder: string, smpEnc
   const json = JSON.parse(fs.readFileSync(path.join(dir, `${fixture}.json`), 'utf8')) as ParityFixtureJson;
   const model = buildParityModel(registryDecoder, encoders.resolve(smpEncoder), json, options.decoderArgs);
   const before = tf.memory().numTensors;
-  const report = runParityCheck(model, {
+  const report = await runParityCheck(model, {
     json,
     safetensors: new Uint8Array(fs.readFileSync(path.join(dir, `${fixture}.safetensors`))),
   }, { train: full, gradients: full });

@@ -10,7 +10,7 @@ import {
   type ParityFixtureJson,
   type ParityReport,
 } from '@busi/core';
-import type { BackendChoice } from '@busi/kernels';
+import { BACKEND_CHOICES, type BackendChoice } from '@busi/kernels';
 
 /**
  * Registry names for a fixture's smp decoder class and encoder name, or null for each part that is
@@ -163,7 +163,7 @@ export async function runParityFixture(
     const safetensors = new Uint8Array(fs.readFileSync(path.join(dir, `${name}.safetensors`)));
     // Yield between models so progress output is flushed.
     await new Promise((r) => setImmediate(r));
-    const report = runParityCheck(model, { json, safetensors, inputs }, {
+    const report = await runParityCheck(model, { json, safetensors, inputs }, {
       encoder: options.encoder,
       train: options.train,
       gradients: options.gradients,
@@ -182,9 +182,11 @@ export async function runParityFixture(
 /** Usage text of the parity CLI. */
 export const PARITY_USAGE = `usage: parity [dir=fixtures/parity] [--only A,B] [--no-gradients] [--no-train] [--no-encoder]
               [--strict-noise] [--readme-tolerances]
-              [--backend auto|tensorflow|webgpu|wasm|cpu] [--json report.json] [--verbose]
+              [--backend ${BACKEND_CHOICES.join('|')}] [--json report.json] [--verbose]
 dir: any folder of <Decoder>__<encoder> fixtures (fixtures/parity, fixtures/parity-zoo/encoders,
-../shared/parity-zoo/decoders, ...); models whose decoder or encoder is not registered are skipped.`;
+../shared/parity-zoo/decoders, ...); models whose decoder or encoder is not registered are skipped.
+--backend webgpu: a GPU through WebGPU (docs/gpu.md); BUSI_WEBGPU_ICD=swiftshader runs it on the
+software adapter.`;
 
 /** Parsed command line of the parity CLI. */
 export interface ParityCliArgs {
@@ -225,7 +227,11 @@ export function parseParityArgs(argv: string[]): ParityCliArgs {
     else if (a === '--no-train') args.train = false;
     else if (a === '--no-encoder') args.encoder = false;
     else if (a === '--strict-noise') args.strictNoise = true;
-    else if (a === '--backend') args.backend = value() as BackendChoice;
+    else if (a === '--backend') {
+      const b = value();
+      if (!(BACKEND_CHOICES as readonly string[]).includes(b)) throw new Error(`--backend: unknown backend '${b}', expected one of ${BACKEND_CHOICES.join(', ')}\n${PARITY_USAGE}`);
+      args.backend = b as BackendChoice;
+    }
     else if (a === '--json') args.json = value();
     else if (a === '--readme-tolerances') args.readmeTolerances = true;
     else if (a === '--verbose' || a === '-v') args.verbose = true;

@@ -16,13 +16,13 @@ beforeAll(async () => {
   await initBackend({ backend: 'wasm', log: false });
 });
 
-test('Unet__resnet50 matches PyTorch: outputs, encoder stages, train outputs, 193 gradient norms; state-dict export', () => {
+test('Unet__resnet50 matches PyTorch: outputs, encoder stages, train outputs, 193 gradient norms; state-dict export', async () => {
   const json = JSON.parse(fs.readFileSync(path.join(FIX, 'Unet__resnet50.json'), 'utf8'));
   const names = registryNames(json.decoder, json.encoder);
   expect(names).toEqual({ decoder: 'unet', encoder: 'resnet50' });
   const model = buildParityModel(names.decoder!, names.encoder!, json);
   const before = tf.memory().numTensors;
-  const report = runParityCheck(model, {
+  const report = await runParityCheck(model, {
     json,
     safetensors: fs.readFileSync(path.join(FIX, 'Unet__resnet50.safetensors')),
     inputs: fs.readFileSync(path.join(FIX, 'inputs.safetensors')),

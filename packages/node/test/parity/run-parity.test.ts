@@ -45,7 +45,7 @@ beforeAll(async () => {
   registerDecoder('paritytoydec', (a) => toyDecoder(a as { dropout?: number }), { deterministicArgs: { dropout: 0 } });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-parity-'));
   const model = buildParityModel('paritytoydec', 'paritytoy');
-  const fx = createParityFixture(model, { model: 'ParityToyDec__paritytoy', decoder: 'ParityToyDec', encoder: 'paritytoy', inputShape: [2, 3, 32, 32] });
+  const fx = await createParityFixture(model, { model: 'ParityToyDec__paritytoy', decoder: 'ParityToyDec', encoder: 'paritytoy', inputShape: [2, 3, 32, 32] });
   model.dispose();
   const write = (name: string, json: object, bytes: Uint8Array) => {
     fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(json));
@@ -72,6 +72,8 @@ test('argument parsing', () => {
   expect(() => parseParityArgs(['a', 'b'])).toThrow(/unexpected argument 'b'/);
   expect(() => parseParityArgs(['--only'])).toThrow(/--only needs a value/);
   expect(() => parseParityArgs(['--frobnicate'])).toThrow(/usage: parity/);
+  expect(parseParityArgs(['--backend', 'webgpu']).backend).toBe('webgpu');
+  expect(() => parseParityArgs(['--backend', 'cuda'])).toThrow(/--backend: unknown backend 'cuda', expected one of auto, .*webgpu/);
 });
 
 test('smp names map to registry names; unregistered parts are null', () => {
