@@ -15,7 +15,7 @@ import { Adam, MultiTaskModel, Trainer, decoders } from '@busi/core';
 import { initBackend, testWebGpuIcd, type BackendChoice } from '@busi/kernels';
 import { findPaperModel } from '../src/models/factory';
 import { syntheticDataset } from '../src/models/training-check';
-import { PARITY_TOLERANCES_FILE, readParityTolerances, runParityDir } from '../src/parity/run-parity';
+import { runParityDir } from '../src/parity/run-parity';
 import { median } from './common';
 import { hostInfo, writeResults } from './report';
 
@@ -52,7 +52,6 @@ async function main(): Promise<void> {
   const reps = Number(arg('reps', '3'));
   const parity = !process.argv.includes('--no-parity');
   const list = arg('models', 'unet:resnet50,unet:efficientnet-b4,deeplabv3plus:efficientnet-b4').split(',').map((s) => s.split(':'));
-  const tolerances = readParityTolerances(PARITY_TOLERANCES_FILE);
   const rows: Array<Record<string, string | number>> = [];
   for (const [decoder, encoder] of list) {
     const paper = findPaperModel(decoder, encoder);
@@ -83,7 +82,7 @@ async function main(): Promise<void> {
       optimizer.dispose();
       model.dispose();
       if (parity && paper) {
-        const [result] = await runParityDir('fixtures/parity', { only: [paper.id], tolerances });
+        const [result] = await runParityDir('fixtures/parity', { only: [paper.id] });
         row.parity = result ? result.status : 'no fixture';
         if (result && result.status !== 'pass') console.log(result.line);
       }

@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-layers';
 import '@busi/backbones';
 import '@busi/decoders';
 import { MultiTaskModel, Trainer, tensorDataset, type TrainingBatch } from '@busi/core';
-import { initBackend, testWebGpuIcd, type BackendDescription } from '@busi/kernels';
+import { webgpuTests } from '../helpers/webgpu';
 
 const SIZE = 32;
 const BATCH = 2;
@@ -16,26 +16,7 @@ const LOSS_TOL = 1e-4;
 const GLOBAL_GRAD_TOL = 1e-3;
 const TENSOR_GRAD_TOL = 1e-2;
 
-let webgpu: BackendDescription | null = null;
-let why = '';
-
-beforeAll(async () => {
-  try {
-    webgpu = await initBackend({ backend: 'webgpu', log: false, webgpuIcd: testWebGpuIcd() });
-  } catch (e) {
-    why = (e as Error).message.split('\n')[0];
-  }
-});
-
-function maybe(name: string, fn: () => Promise<void>): void {
-  test(name, async () => {
-    if (webgpu == null) {
-      console.warn(`skipped '${name}': no WebGPU adapter could be made here (${why}); install chromium (SwiftShader) or set BUSI_WEBGPU_ICD`);
-      return;
-    }
-    await fn();
-  });
-}
+const { maybe, backend } = webgpuTests();
 
 /**
  * `n` samples on the active backend: smooth images, a vertical band as the lesion, labels 0, 1, 2, ...
@@ -158,7 +139,7 @@ maybe('Trainer.fit trains Unet/ResNet-50 on webgpu: loss finite and changing, we
     for (const k of ['val_loss', 'val_accuracy', 'val_dice', 'val_iou_pooled']) expect(Number.isFinite(logs[k])).toBe(true);
     expect(logs.val_accuracy).toBeGreaterThanOrEqual(0);
     expect(logs.val_accuracy).toBeLessThanOrEqual(1);
-    console.log(`Trainer.fit on ${webgpu!.summary.replace('busi backend: ', '')}: step losses ${losses.map((l) => l.toFixed(4)).join(', ')}; tensors after each step ${tensors.join(', ')}; val_dice ${logs.val_dice.toFixed(4)}`);
+    console.log(`Trainer.fit on ${backend().summary.replace('busi backend: ', '')}: step losses ${losses.map((l) => l.toFixed(4)).join(', ')}; tensors after each step ${tensors.join(', ')}; val_dice ${logs.val_dice.toFixed(4)}`);
   } finally {
     trainer.dispose();
     model.dispose();

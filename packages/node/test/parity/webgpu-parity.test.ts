@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { initBackend, testWebGpuIcd, type BackendDescription } from '@busi/kernels';
+import { webgpuTests } from '../helpers/webgpu';
 import { runParityFixture } from '../../src/parity/run-parity';
 
 // The smallest committed smp fixture (Unet/ResNet-18, 2×3×96×128): SwiftShader needs about a
@@ -13,27 +13,14 @@ import { runParityFixture } from '../../src/parity/run-parity';
 const DIR = path.resolve(__dirname, '../../../../fixtures/parity-zoo/encoders');
 const FIXTURE = 'Unet__resnet18';
 
-let webgpu: BackendDescription | null = null;
-let why = '';
+const { maybe, backend } = webgpuTests();
 
-beforeAll(async () => {
-  try {
-    webgpu = await initBackend({ backend: 'webgpu', log: false, webgpuIcd: testWebGpuIcd() });
-  } catch (e) {
-    why = (e as Error).message.split('\n')[0];
-  }
-});
-
-test(`${FIXTURE} matches PyTorch on webgpu: inference outputs and every encoder stage`, async () => {
-  if (webgpu == null) {
-    console.warn(`skipped: no WebGPU adapter could be made here (${why}); install chromium (SwiftShader) or set BUSI_WEBGPU_ICD`);
-    return;
-  }
+maybe(`${FIXTURE} matches PyTorch on webgpu: inference outputs and every encoder stage`, async () => {
   expect(tf.getBackend()).toBe('webgpu');
   const before = tf.memory().numTensors;
   const result = await runParityFixture(DIR, FIXTURE, { train: false });
   expect(tf.memory().numTensors).toBe(before);
-  console.log(`${webgpu.summary.replace('busi backend: ', '')}: ${result.line}`);
+  console.log(`${backend().summary.replace('busi backend: ', '')}: ${result.line}`);
   expect(result.status).toBe('pass');
   const compared = result.report!.checks.map((c) => c.name);
   expect(compared).toEqual(expect.arrayContaining(['state_dict', 'eval.mask', 'eval.label', 'encoder.1', 'encoder.2', 'encoder.3', 'encoder.4', 'encoder.5']));
