@@ -46,7 +46,7 @@ describe('busi train --encoder-weights', () => {
     fs.writeFileSync(bad, saveStateDictSafetensors(bare));
     const e = await cli(['train', '-o', path.join(tmp, 'run2'), ...SMALL_RUN, '--epochs', '1', '--encoder-weights', bad], tmp);
     expect(e.code).toBe(1);
-    expect(e.err).toContain(`--encoder-weights: '${bad}' does not fit encoder 'slim-resnet': 1 encoder weights missing (encoder.${dropped})`);
+    expect(e.err).toContain(`--encoder-weights: '${bad}' does not fit encoder 'slim-resnet': 1 encoder weight missing (encoder.${dropped})`);
     expect(fs.existsSync(path.join(tmp, 'run2'))).toBe(false);
     const none = await cli(['train', '-o', path.join(tmp, 'run3'), ...SMALL_RUN, '--encoder-weights', 'nope.safetensors'], tmp);
     expect([none.code, none.err]).toEqual([2, expect.stringContaining(`--encoder-weights file '${path.join(tmp, 'nope.safetensors')}' not found`)]);
