@@ -29,8 +29,8 @@ describeBuilt("parity on the 'native' backend", () => {
     await initParityBackend('native');
   });
 
-  test.each(CASES)('%s matches the PyTorch reference (every gradient norm)', (fixture, registryDecoder) => {
+  test.each(CASES)('%s matches the PyTorch reference (every gradient norm)', async (fixture, registryDecoder) => {
     const [smpDecoder, smpEncoder] = fixture.split('__');
-    expectParity(smpDecoder, registryDecoder, smpEncoder, { full: true });
+    await expectParity(smpDecoder, registryDecoder, smpEncoder, { full: true });
   });
 });
