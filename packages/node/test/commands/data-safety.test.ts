@@ -2,10 +2,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '@busi/kernels';
 import { writePng } from '@busi/data';
 import { LOCK_FILE } from '../../src/runs/run-lock';
-import { SMALL_RUN, changedFiles, cli, readJson, treeHash } from './helpers';
+import { SMALL_RUN, changedFiles, cli, readJson, trainSmallRun, treeHash } from './helpers';
 
 // Nothing the user has is lost: outputs never land on inputs, runs are locked, and a run folder
 // survives any kill (simulated here by the states a SIGKILL leaves; the kill campaign in
@@ -13,12 +12,8 @@ import { SMALL_RUN, changedFiles, cli, readJson, treeHash } from './helpers';
 let tmp: string;
 let trained: string;
 beforeAll(async () => {
-  await initBackend({ backend: 'wasm', log: false });
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-safety-'));
-  trained = path.join(tmp, 'trained');
   // Two epochs asked, one trained: a resumable run with one checkpoint.
-  const r = await cli(['train', '-o', trained, ...SMALL_RUN, '--epochs', '2', '--max-epochs-this-run', '1', '--no-report'], tmp);
-  if (r.code !== 0) throw new Error(r.err);
+  ({ tmp, run: trained } = await trainSmallRun('safety', 'trained', ['--epochs', '2', '--max-epochs-this-run', '1', '--no-report']));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

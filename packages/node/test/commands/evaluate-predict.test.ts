@@ -1,20 +1,14 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { generateSynthetic } from '@busi/core';
-import { initBackend } from '@busi/kernels';
 import { readPng, toUint8, writePng } from '@busi/data';
-import { SMALL_RUN, cli, ls, readJson } from './helpers';
+import { cli, ls, readJson, trainSmallRun } from './helpers';
 
 let tmp: string;
 let run: string;
 beforeAll(async () => {
-  await initBackend({ backend: 'wasm', log: false });
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-eval-'));
-  run = path.join(tmp, 'run');
-  const r = await cli(['train', '-o', run, ...SMALL_RUN, '--epochs', '2', '--no-report', '--val-fraction', '0.2'], tmp);
-  if (r.code !== 0) throw new Error(r.err);
+  ({ tmp, run } = await trainSmallRun('eval', 'run', ['--epochs', '2', '--no-report', '--val-fraction', '0.2']));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
+import { initBackend } from '@busi/kernels';
 import { runCli } from '../../src/cli/main';
 
 /** A stream capturing what a command writes. */
@@ -20,6 +22,19 @@ export async function cli(argv: string[], cwd: string): Promise<{ code: number; 
   const stderr = new Capture();
   const code = await runCli(argv, { stdout, stderr, cwd });
   return { code, out: stdout.text, err: stderr.text };
+}
+
+/**
+ * A suite's starting point: the wasm backend, a fresh temporary folder (`busi-<prefix>-…`) and a
+ * SMALL_RUN trained in `<tmp>/<name>` with `trainArgs` added; throws with the CLI's error if it fails.
+ */
+export async function trainSmallRun(prefix: string, name: string, trainArgs: string[]): Promise<{ tmp: string; run: string; out: string }> {
+  await initBackend({ backend: 'wasm', log: false });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `busi-${prefix}-`));
+  const run = path.join(tmp, name);
+  const r = await cli(['train', '-o', run, ...SMALL_RUN, ...trainArgs], tmp);
+  if (r.code !== 0) throw new Error(r.err);
+  return { tmp, run, out: r.out };
 }
 
 /** A small, fast run on synthetic data: slim ResNet, slim U-Net, 32x32, no augmentation unless asked. */

@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '@busi/kernels';
 import { nounForm, pluralize } from '@busi/core';
-import { SMALL_RUN, cli } from './helpers';
+import { cli, trainSmallRun } from './helpers';
 
 // Counts in messages agree with their noun: "1 epoch", "2 epochs" (issue 12: "trained 1 epochs", "wrote 1 masks").
 
@@ -13,12 +11,9 @@ const ONE_PLURAL = /(^|[^\d.])1 (gallery )?(epochs|images|masks|overlays|charts|
 let tmp: string;
 let run: string;
 beforeAll(async () => {
-  await initBackend({ backend: 'wasm', log: false });
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'busi-plural-'));
-  run = path.join(tmp, 'run');
-  const r = await cli(['train', '-o', run, ...SMALL_RUN, '--epochs', '1', '--no-report', '--val-fraction', '0.2'], tmp);
-  if (r.code !== 0) throw new Error(r.err);
-  expect(r.out).toMatch(/trained 1 epoch; best /);
+  let out: string;
+  ({ tmp, run, out } = await trainSmallRun('plural', 'run', ['--epochs', '1', '--no-report', '--val-fraction', '0.2']));
+  expect(out).toMatch(/trained 1 epoch; best /);
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
