@@ -9,6 +9,17 @@ import * as esbuild from 'esbuild';
 
 const root = path.resolve(__dirname, '..', '..', '..', '..');
 
+/**
+ * Writes `lines` as `<dir>/main.mjs`, runs it with node in `dir` and returns the JSON its last line
+ * prints; nothing may go to stderr.
+ */
+function runModule(dir: string, lines: string[]): any {
+  fs.writeFileSync(path.join(dir, 'main.mjs'), lines.join('\n'));
+  const r = spawnSync(process.execPath, [path.join(dir, 'main.mjs')], { encoding: 'utf8', cwd: dir, timeout: 60_000 });
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
 test('the ESM and the CJS copy of @busi/core share their encoder and decoder registries', async () => {
   // Inside node_modules, so the bundles' bare imports (@tensorflow/*) resolve; .cache may not exist yet after npm ci.
   const cache = path.join(root, 'node_modules', '.cache');
@@ -18,20 +29,15 @@ test('the ESM and the CJS copy of @busi/core share their encoder and decoder reg
     const common = { entryPoints: [path.join(root, 'packages', 'core', 'src', 'index.ts')], bundle: true, platform: 'node' as const, external: ['@tensorflow/*'], alias: { '@busi/losses': path.join(root, 'packages', 'losses', 'src', 'index.ts') }, logLevel: 'error' as const };
     await esbuild.build({ ...common, format: 'esm', outfile: path.join(dir, 'core.mjs') });
     await esbuild.build({ ...common, format: 'cjs', outfile: path.join(dir, 'core.cjs') });
-    fs.writeFileSync(
-      path.join(dir, 'main.mjs'),
-      [
-        "import { createRequire } from 'node:module';",
-        "import * as esm from './core.mjs';",
-        'const cjs = createRequire(import.meta.url)(\'./core.cjs\');',
-        "esm.registerEncoder('esm-only', () => { throw new Error('not built'); }, {});",
-        "cjs.registerDecoder('cjs-only', () => { throw new Error('not built'); }, { encoderOutputStride: 32 });",
-        'console.log(JSON.stringify({ same: esm.encoders === cjs.encoders && esm.decoders === cjs.decoders, cjsSees: cjs.encoders.has(\'esm-only\'), esmSees: esm.decoders.has(\'cjs-only\') }));',
-      ].join('\n'),
-    );
-    const r = spawnSync(process.execPath, [path.join(dir, 'main.mjs')], { encoding: 'utf8', cwd: dir, timeout: 60_000 });
-    expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ same: true, cjsSees: true, esmSees: true });
+    const seen = runModule(dir, [
+      "import { createRequire } from 'node:module';",
+      "import * as esm from './core.mjs';",
+      'const cjs = createRequire(import.meta.url)(\'./core.cjs\');',
+      "esm.registerEncoder('esm-only', () => { throw new Error('not built'); }, {});",
+      "cjs.registerDecoder('cjs-only', () => { throw new Error('not built'); }, { encoderOutputStride: 32 });",
+      'console.log(JSON.stringify({ same: esm.encoders === cjs.encoders && esm.decoders === cjs.decoders, cjsSees: cjs.encoders.has(\'esm-only\'), esmSees: esm.decoders.has(\'cjs-only\') }));',
+    ]);
+    expect(seen).toEqual({ same: true, cjsSees: true, esmSees: true });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -46,19 +52,13 @@ if (!built) console.warn('shared-registry.test: the built-package case skipped: 
   fs.mkdirSync(cache, { recursive: true });
   const dir = fs.mkdtempSync(path.join(cache, 'busi-registry-built-'));
   try {
-    fs.writeFileSync(
-      path.join(dir, 'main.mjs'),
-      [
-        "import { createRequire } from 'node:module';",
-        "import '@busi/backbones';",
-        "import * as esm from '@busi/core';",
-        "const cjs = createRequire(import.meta.url)('@busi/core');",
-        'console.log(JSON.stringify({ esm: esm.listEncoders().length, cjs: cjs.listEncoders().length, resnet50: cjs.encoders.has(\'resnet50\') }));',
-      ].join('\n'),
-    );
-    const r = spawnSync(process.execPath, [path.join(dir, 'main.mjs')], { encoding: 'utf8', cwd: dir, timeout: 60_000 });
-    expect(r.stderr).toBe('');
-    const seen = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const seen = runModule(dir, [
+      "import { createRequire } from 'node:module';",
+      "import '@busi/backbones';",
+      "import * as esm from '@busi/core';",
+      "const cjs = createRequire(import.meta.url)('@busi/core');",
+      'console.log(JSON.stringify({ esm: esm.listEncoders().length, cjs: cjs.listEncoders().length, resnet50: cjs.encoders.has(\'resnet50\') }));',
+    ]);
     expect(seen.esm).toBeGreaterThan(10);
     expect(seen).toEqual({ esm: seen.esm, cjs: seen.esm, resnet50: true });
   } finally {
