@@ -44,7 +44,7 @@ mkdirSync(path.dirname(out), { recursive: true });
 // Compile to a temporary name and rename: a failed build never replaces a working addon.
 const tmp = `${out.replace(/\.node$/, "")}.${process.pid}.tmp.node`;
 const target = ['-march=native', ...extra];
-const cmd = ['-O3', '-fno-trapping-math', '-fPIC', '-shared', '-fopenmp', '-Wall', `-I${include}`, ...target,
+const cmd = ['-O3', '-fno-trapping-math', '-fno-math-errno', '-fPIC', '-shared', '-fopenmp', '-Wall', `-I${include}`, ...target,
   ...sources, ...blas, '-lm', '-o', tmp];
 try {
   execFileSync(cc, cmd, { stdio: ['ignore', 'inherit', 'inherit'] });

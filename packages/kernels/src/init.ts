@@ -36,7 +36,24 @@ export interface InitBackendOptions {
    * Defaults to the `BUSI_WEBGPU_ICD` environment variable; unset, the system's drivers.
    */
   webgpuIcd?: string;
+  /**
+   * Bytes the workload's tensors need at their peak, when the caller knows (for a training run,
+   * `estimateTrainingMemory` in `@busi/node`). Under 'auto', a need above
+   * {@link WASM_HEAP_BUDGET_BYTES} passes wasm over for the 'native' backend (tensors in JS memory),
+   * since the wasm heap would run out; without the native addon wasm is kept and the summary warns.
+   */
+  memoryNeedBytes?: number;
 }
+
+/** The most one wasm instance can address: its heap holds every tensor of the wasm backend. */
+export const WASM_HEAP_LIMIT_BYTES = 4 * 2 ** 30;
+
+/**
+ * The largest tensor working set the automatic choice trusts to wasm: the heap also holds the
+ * allocator's fragmentation and the kernels' scratch buffers, measured at 1.3–1.5× the tracked
+ * tensor bytes of a training step (docs/performance.md).
+ */
+export const WASM_HEAP_BUDGET_BYTES = Math.round(0.85 * WASM_HEAP_LIMIT_BYTES);
 
 /** What {@link initBackend} chose and why. */
 export interface BackendDescription {
@@ -237,6 +254,21 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       backend = NATIVE_BACKEND;
     }
   }
+  // ...except where the workload would not fit the wasm heap: native is slower, wasm would abort.
+  let memoryNote = '';
+  const need = options.memoryNeedBytes;
+  if (provider == null && choice === 'auto' && need != null && need > WASM_HEAP_BUDGET_BYTES) {
+    const why = `needs about ${gib(need)} of tensors, more than the wasm heap holds (${gib(WASM_HEAP_LIMIT_BYTES)}, ${gib(WASM_HEAP_BUDGET_BYTES)} usable)`;
+    if (await tryNative(options, false, skipped)) {
+      provider = NATIVE_PROVIDER;
+      backend = NATIVE_BACKEND;
+      skipped.push({ backend: 'wasm', reason: `the workload ${why}` });
+      memoryNote = ` — chosen over wasm: the workload ${why}`;
+    } else {
+      const reason = skipped.find((s) => s.backend === NATIVE_BACKEND)?.reason ?? 'unavailable';
+      memoryNote = ` — warning: the workload ${why}, and the native backend is unavailable (${reason}): it may run out of memory; build the addon (busi build-native) or lower the micro-batch`;
+    }
+  }
   if (provider == null && (choice === 'wasm' || choice === 'auto')) {
     registerWasmTrainingKernels();
     applyNative(options);
@@ -274,10 +306,15 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const summary = `busi backend: ${backend} (${provider}${simdNote}${adapterNote})` +
     (choice !== 'auto' ? ` [forced: ${choice}]` : '') +
     (backend === 'cpu' ? ' — pure JS, slow; install @tensorflow/tfjs-node for real training' : '') +
-    (adapter?.software ? ' — a software rasteriser: correct but far slower than wasm, for tests only' : '');
+    (adapter?.software ? ' — a software rasteriser: correct but far slower than wasm, for tests only' : '') +
+    memoryNote;
   last = { backend, provider, trainingKernels, ...extra, ...(adapter != null ? { adapter } : {}), skipped, summary };
   if (options.log ?? true) console.info(summary);
   return last;
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
 function nativeChoice(opt: InitBackendOptions['native']): boolean | 'auto' {

@@ -98,6 +98,80 @@ describeBuilt("the 'native' backend", () => {
     expect(await on('native', () => tf.tidy(() => tf.abs(tf.tensor([-3, 4], [2], 'int32'))))).toEqual({ shape: [2], values: [3, 4] });
   });
 
+  // The same ops on tensors above ELEMENTWISE_MIN values, where the addon's kernels take them
+  // (binaryOp, broadcastOp, unaryOp), and the layouts only the general broadcast takes.
+  const large: Array<[string, number[], number[]]> = [
+    ['same shapes', [4, 24, 24, 16], [4, 24, 24, 16]],
+    ['a scalar b', [70000], [1]],
+    ['a scalar a', [], [4, 64, 64, 2]],
+    ['per-channel b', [4, 24, 24, 16], [16]],
+    ['squeeze-excite a', [4, 1, 1, 16], [4, 24, 24, 16]],
+    ['nearest upsampling: an output larger than either input', [2, 24, 1, 24, 1, 16], [1, 1, 2, 1, 2, 1]],
+    ['both broadcast', [300, 1], [1, 300]],
+    ['a middle axis', [20, 30, 40], [20, 1, 40]],
+  ];
+  test.each(large)('large binary ops equal the cpu kernels bit for bit: %s', async (_name, as, bs) => {
+    await initBackend({ backend: 'native', log: false });
+    const av = randomValues(as.reduce((p, q) => p * q, 1), 13);
+    const bv = randomValues(bs.reduce((p, q) => p * q, 1), 14).map((v) => (v === 0 ? 0.5 : v));
+    av[0] = NaN;
+    for (const [name, op] of binary) {
+      const f = () => tf.tidy(() => op(tf.tensor(av, as), tf.tensor(bv, bs)));
+      expect({ name, ...(await on('native', f)) }).toEqual({ name, ...(await on('cpu', f)) });
+    }
+  });
+
+  test('large unary ops equal the cpu kernels bit for bit', async () => {
+    await initBackend({ backend: 'native', log: false });
+    const v = Float32Array.from([...randomValues(40000, 22), 0, -0, NaN, 3.5, -2, 1e-30, 3e38]);
+    const pos = v.map(Math.abs);
+    const ops: Array<[string, () => tf.Tensor]> = [
+      ['sqrt', () => tf.sqrt(tf.tensor(pos))], ['rsqrt', () => tf.rsqrt(tf.tensor(pos))], ['square', () => tf.square(tf.tensor(v))],
+      ['neg', () => tf.neg(tf.tensor(v))], ['abs', () => tf.abs(tf.tensor(v))], ['reciprocal', () => tf.reciprocal(tf.tensor(v))],
+      ['step', () => tf.step(tf.tensor(v), 0.25)],
+    ];
+    for (const [name, f] of ops) {
+      const g = () => tf.tidy(f);
+      expect({ name, ...(await on('native', g)) }).toEqual({ name, ...(await on('cpu', g)) });
+    }
+  });
+
+  test('large sums over any axes match the cpu kernel', async () => {
+    await initBackend({ backend: 'native', log: false });
+    const x = randomValues(2 * 24 * 2 * 24 * 2 * 8, 41);
+    const cases: Array<[number[], number[] | number | undefined, boolean]> = [
+      [[2, 24, 2, 24, 2, 8], [2, 4], false], // the gradient of a nearest-neighbour upsampling
+      [[2, 24, 2, 24, 2, 8], [4, 2], true],
+      [[8, 48, 48, 2], [1, 2, 3], false],
+      [[8, 48, 48, 2], undefined, false],
+      [[8, 48, 48, 2], -1, true],
+      [[8, 48, 48, 2], [0, 3], false],
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      const f = () => tf.tidy(() => tf.sum(tf.tensor(x, shape), axis, keepDims));
+      const got = await on('native', f);
+      const ref = await on('cpu', f);
+      expect({ shape, axis, s: got.shape }).toEqual({ shape, axis, s: ref.shape });
+      // The native sum accumulates in double, the cpu kernel in float: equal to float rounding.
+      const worst = Math.max(...got.values.map((v, i) => Math.abs(v - ref.values[i]) / Math.max(1, Math.abs(ref.values[i]))));
+      expect(worst).toBeLessThan(1e-5);
+    }
+  });
+
+  test('large pads and max pools equal the cpu kernels bit for bit', async () => {
+    await initBackend({ backend: 'native', log: false });
+    const x = randomValues(2 * 40 * 36 * 12, 51);
+    x[7] = NaN;
+    const cases: Array<() => tf.Tensor> = [
+      () => tf.pad(tf.tensor(x, [2, 40, 36, 12]), [[0, 0], [1, 1], [1, 1], [0, 0]], -Infinity),
+      () => tf.pad(tf.tensor(x, [2, 40, 36, 12]), [[1, 0], [0, 2], [3, 1], [0, 1]], 0.5),
+      () => tf.maxPool(tf.tensor(x, [2, 40, 36, 12]) as tf.Tensor4D, 3, 2, 'same'),
+      () => tf.maxPool(tf.tensor(x, [2, 40, 36, 12]) as tf.Tensor4D, 2, 2, 'valid'),
+      () => tf.maxPool(tf.tensor(x, [2, 40, 36, 12]) as tf.Tensor4D, [3, 2], [1, 2], 1),
+    ];
+    for (const [i, c] of cases.entries()) expect({ i, ...(await on('native', () => tf.tidy(c))) }).toEqual({ i, ...(await on('cpu', () => tf.tidy(c))) });
+  });
+
   test('slices and splits copy in place and equal the cpu kernels', async () => {
     await initBackend({ backend: 'native', log: false });
     const x = randomValues(2 * 7 * 6 * 5, 31);

@@ -374,6 +374,91 @@ static napi_value binary_js(napi_env env, napi_callback_info info) {
 }
 
 
+/* binaryOp(kind, reversed, big, small, out, [outer, mid, inner]): sub, div or squared difference; small is [outer, inner] or one value. */
+static napi_value binary_op_js(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, 6, argv, "binaryOp(kind, reversed, big, small, out, dims)")) return NULL;
+  int kind, reversed, d[3];
+  CHECK(env, napi_get_value_int32(env, argv[0], &kind));
+  CHECK(env, napi_get_value_int32(env, argv[1], &reversed));
+  static const char *const names[] = {"big", "small", "out"};
+  float *p[3];
+  size_t len[3];
+  if (!get_float_args(env, argv + 2, 3, names, p, len) || !get_ints(env, argv[5], d, 3, "dims")) return NULL;
+  const size_t al = len[0], bl = len[1], ol = len[2];
+  if (d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || al != (size_t)d[0] * d[1] * d[2] || ol != al ||
+      (bl != (size_t)d[0] * d[2] && bl != 1)) {
+    napi_throw_range_error(env, NULL, "busi native: binaryOp array lengths do not match the dims");
+    return NULL;
+  }
+  apply_threads();
+  const int scalar = bl == 1 && (size_t)d[0] * d[2] != 1;
+  if (!binary_op_f32(kind, reversed != 0, d[0], d[1], d[2], p[0], p[1], scalar, p[2])) {
+    napi_throw_range_error(env, NULL, "busi native: binaryOp kind must be 0 (sub), 1 (div) or 2 (squared difference)");
+  }
+  return NULL;
+}
+
+/* broadcastOp(kind, rank, a, b, out, dims): dims = [shape..., aStrides..., bStrides...] of the output (3·rank values). */
+static napi_value broadcast_op_js(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, 6, argv, "broadcastOp(kind, rank, a, b, out, dims)")) return NULL;
+  int kind, rank;
+  CHECK(env, napi_get_value_int32(env, argv[0], &kind));
+  CHECK(env, napi_get_value_int32(env, argv[1], &rank));
+  if (rank < 1 || rank > 16) {
+    napi_throw_range_error(env, NULL, "busi native: broadcastOp needs a rank from 1 to 16");
+    return NULL;
+  }
+  static const char *const names[] = {"a", "b", "out"};
+  float *p[3];
+  size_t len[3];
+  int d[3 * 16];
+  if (!get_float_args(env, argv + 2, 3, names, p, len) || !get_ints(env, argv[5], d, (size_t)(3 * rank), "dims")) return NULL;
+  long shape[16], as[16], bs[16];
+  size_t total = 1, amax = 0, bmax = 0;
+  for (int k = 0; k < rank; k++) {
+    shape[k] = d[k];
+    as[k] = d[rank + k];
+    bs[k] = d[2 * rank + k];
+    if (shape[k] <= 0 || as[k] < 0 || bs[k] < 0) {
+      napi_throw_range_error(env, NULL, "busi native: broadcastOp dims must be positive and strides non-negative");
+      return NULL;
+    }
+    total *= (size_t)shape[k];
+    amax += (size_t)(shape[k] - 1) * (size_t)as[k];
+    bmax += (size_t)(shape[k] - 1) * (size_t)bs[k];
+  }
+  if (len[2] != total || amax >= len[0] || bmax >= len[1]) {
+    napi_throw_range_error(env, NULL, "busi native: broadcastOp array lengths do not match the dims");
+    return NULL;
+  }
+  apply_threads();
+  if (!broadcast_op_f32(kind, rank, shape, as, bs, p[0], p[1], p[2])) napi_throw_range_error(env, NULL, "busi native: broadcastOp kind must be 0 to 4");
+  return NULL;
+}
+
+/* unaryOp(kind, alpha, x, y): sqrt, rsqrt, square, neg, abs, reciprocal or step (alpha below zero). */
+static napi_value unary_op_js(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, 4, argv, "unaryOp(kind, alpha, x, y)")) return NULL;
+  int kind;
+  double alpha;
+  CHECK(env, napi_get_value_int32(env, argv[0], &kind));
+  CHECK(env, napi_get_value_double(env, argv[1], &alpha));
+  static const char *const names[] = {"x", "y"};
+  float *p[2];
+  size_t len[2];
+  if (!get_float_args(env, argv + 2, 2, names, p, len)) return NULL;
+  if (len[0] != len[1]) {
+    napi_throw_range_error(env, NULL, "busi native: unaryOp needs x and y of one length");
+    return NULL;
+  }
+  apply_threads();
+  if (!unary_op_f32(kind, (long)len[0], p[0], alpha, p[1])) napi_throw_range_error(env, NULL, "busi native: unaryOp kind must be 0 to 6");
+  return NULL;
+}
+
 /* concatLast(inputs: Float32Array[], out, rows): concatenation along the last axis. */
 static napi_value concat_last_js(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -482,6 +567,9 @@ NAPI_MODULE_INIT() {
       {"concatLast", NULL, concat_last_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unary", NULL, unary_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binary", NULL, binary_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"binaryOp", NULL, binary_op_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unaryOp", NULL, unary_op_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"broadcastOp", NULL, broadcast_op_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reduceMiddle", NULL, reduce_middle_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bnInference", NULL, bn_inference_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bnForward", NULL, bn_forward_js, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -66,5 +66,13 @@ void relu_f32(long n, const float *x, float *y);
 void binary_f32(int kind, long outer, long mid, long inner, const float *big, const float *small, float *out);
 void binary_scalar_f32(int kind, long n, const float *big, float s, float *out);
 void concat_last(long rows, int count, const float *const *src, const int *widths, int total, float *out);
+/* Kinds of binaryOp / unaryOp (the JS side lists the same numbers in native/elementwise-kernels.ts). */
+enum { EW_SUB = 0, EW_DIV = 1, EW_SQDIFF = 2 };
+enum { EW_SQRT = 0, EW_RSQRT = 1, EW_SQUARE = 2, EW_NEG = 3, EW_ABS = 4, EW_RECIPROCAL = 5, EW_STEP = 6 };
+/* 0 for an unknown kind. `scalar`: small holds one value, broadcast everywhere. */
+int binary_op_f32(int kind, int reversed, long outer, long mid, long inner, const float *big, const float *small, int scalar, float *out);
+int unary_op_f32(int kind, long n, const float *x, double alpha, float *y);
+/* Any numpy broadcast: kinds 0 add, 1 multiply, 2 sub, 3 div, 4 squared difference; 0 for a bad kind. */
+int broadcast_op_f32(int kind, int rank, const long *shape, const long *as, const long *bs, const float *a, const float *b, float *out);
 
 #endif

@@ -26,6 +26,18 @@ export interface NativeAddon {
   unary(kind: 0 | 1, x: Float32Array, y: Float32Array): void;
   /** `out[o, m, i] = big[o, m, i] + small[o, i]` (kind 0) or `×` (kind 1); `dims` = [outer, mid, inner]. */
   binary(kind: 0 | 1, big: Float32Array, small: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /**
+   * `out = big − small`, `big / small` or `(big − small)²` (kind 0, 1, 2; `reversed` 1 swaps the
+   * operands), small broadcast as in {@link NativeAddon.binary} or one value; double arithmetic rounded once.
+   */
+  binaryOp(kind: number, reversed: number, big: Float32Array, small: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /**
+   * `out = a (op) b` under any broadcast: op 0 add, 1 multiply, 2 sub, 3 div, 4 squared difference;
+   * `dims` = the output's `rank` dimensions, then a's and b's strides per dimension (0: broadcast).
+   */
+  broadcastOp(kind: number, rank: number, a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array): void;
+  /** `y = f(x)` for f = sqrt, rsqrt, square, neg, abs, reciprocal, step (kind 0 to 6; step gives `alpha` at or below zero). */
+  unaryOp(kind: number, alpha: number, x: Float32Array, y: Float32Array): void;
   /** `out[o, i] = scale · Σ_m x[o, m, i]` for x viewed as [outer, mid, inner]; `dims` = [outer, mid, inner]. */
   reduceMiddle(x: Float32Array, out: Float32Array, dims: Int32Array, scale: number): void;
   /** Inference batch norm of x [m, c]: `y = (x − mean)·scale/√(variance + eps) + offset` (null offset 0, null scale 1). */
@@ -123,7 +135,7 @@ export function loadNativeAddon(): NativeAddon | null {
   if (process.env.OMP_WAIT_POLICY == null) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   try {
     const addon = createRequire(file)(file) as NativeAddon;
-    for (const fn of ['conv', 'matmul', 'concatLast', 'unary', 'binary', 'reduceMiddle', 'bnInference', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats', 'setDirectMinPixels'] as const) {
+    for (const fn of ['conv', 'matmul', 'concatLast', 'unary', 'binary', 'binaryOp', 'unaryOp', 'broadcastOp', 'reduceMiddle', 'bnInference', 'bnForward', 'bnBackward', 'setThreads', 'getThreads', 'setBlockFloats', 'setDirectMinPixels'] as const) {
       if (typeof addon[fn] !== 'function') throw new Error(`${file} has no function ${fn}; rebuild it`);
     }
     cached = { addon, reason: `loaded from ${file} (${cpuNote})` };

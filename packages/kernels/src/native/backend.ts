@@ -1,9 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { DataType, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import type { DataId, DataType, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { WasmBackendLike } from '../wasm/kernel-scope';
 import { loadNativeAddon } from './addon';
+import { ArrayPool } from './array-pool';
+
+type BackendValues = tf.backend_util.BackendValues;
 import { arrayKernelConfigs } from './array-kernels';
+import { broadcastKernelConfigs, elementwiseKernelConfigs } from './elementwise-kernels';
+import { layoutKernelConfigs } from './layout-kernels';
+import { reductionKernelConfigs } from './reduction-kernels';
 import { nativeKernelConfigs } from './kernels';
 import type { KernelTarget } from './kernel-utils';
 
@@ -21,18 +27,54 @@ export class NativeBackend extends MathBackendCPU {
    * @hidden
    */
   readonly arrays: WasmBackendLike;
+  /** Freed float32 arrays kept for the kernels' next outputs (see array-pool.ts). */
+  readonly pool = new ArrayPool();
 
   constructor() {
     super();
     // The cpu backend's first write advises installing tfjs-node; here the native kernels are the point.
     (this as unknown as { firstUse: boolean }).firstUse = false;
     this.arrays = {
-      makeOutput: (shape: number[], dtype: DataType) =>
-        this.makeTensorInfo(shape, dtype, tf.util.getTypedArrayFromDType(dtype as 'float32', tf.util.sizeFromShape(shape))),
+      makeOutput: (shape: number[], dtype: DataType) => {
+        const n = tf.util.sizeFromShape(shape);
+        // Reused arrays are not zeroed: the kernels writing here write every element (they run on
+        // the wasm heap too, whose allocations are not zeroed either).
+        const values = dtype === 'float32' ? this.pool.take(n) : tf.util.getTypedArrayFromDType(dtype as 'int32', n);
+        return this.makeTensorInfo(shape, dtype, values);
+      },
       typedArrayFromHeap: (info: TensorInfo) => this.floats(info),
       incRef: (dataId: object) => this.incRef(dataId),
       disposeData: (dataId: object, force?: boolean) => this.disposeData(dataId, force),
     };
+  }
+
+  /** @hidden */
+  override write(values: BackendValues, shape: number[], dtype: DataType): DataId {
+    const id = super.write(values, shape, dtype);
+    this.pool.attach(values);
+    return id;
+  }
+
+  /** @hidden */
+  override move(dataId: DataId, values: BackendValues, shape: number[], dtype: DataType, refCount: number): void {
+    super.move(dataId, values, shape, dtype, refCount);
+    this.pool.attach(values);
+  }
+
+  /** @hidden */
+  override readSync(dataId: DataId): BackendValues {
+    const values = super.readSync(dataId);
+    // The cpu backend hands out its stored array itself, so it must never be reused.
+    this.pool.escape(values);
+    return values;
+  }
+
+  /** @hidden */
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const released = super.disposeData(dataId, force);
+    if (released && values !== undefined && !this.data.has(dataId)) this.pool.detach(values);
+    return released;
   }
 
   /** The values of a numeric tensor as the typed array of its dtype (a float32 tensor made from a plain array is converted once). */
@@ -42,7 +84,9 @@ export class NativeBackend extends MathBackendCPU {
       throw new Error(`busi native backend: ${info.dtype} tensors have no flat array for the native kernels`);
     }
     if (info.dtype === 'float32' && !(data.values instanceof Float32Array)) {
+      this.pool.detach(data.values);
       data.values = Float32Array.from(data.values as ArrayLike<number>);
+      this.pool.attach(data.values);
     }
     return data.values as Float32Array | Int32Array | Uint8Array;
   }
@@ -83,7 +127,11 @@ export function registerNativeBackend(): boolean {
   const js = arrayKernelConfigs(cpuKernel, NATIVE_TARGET);
   replace(js);
   const jsByName = new Map(js.map((k) => [k.kernelName, k.kernelFunc]));
-  replace(nativeKernelConfigs(addon, (name) => jsByName.get(name) ?? cpuKernel(name), NATIVE_TARGET));
+  const below = (name: string) => jsByName.get(name) ?? cpuKernel(name);
+  replace([...nativeKernelConfigs(addon, below, NATIVE_TARGET), ...elementwiseKernelConfigs(addon, below, NATIVE_TARGET)]);
+  // Last, the general broadcasts and reductions, each handing the cases above to what is registered now.
+  const registeredNow = (name: string) => tf.getKernel(name, NATIVE_BACKEND)?.kernelFunc ?? cpuKernel(name);
+  replace([...broadcastKernelConfigs(addon, registeredNow, NATIVE_TARGET), ...reductionKernelConfigs(registeredNow, NATIVE_TARGET), ...layoutKernelConfigs(registeredNow, NATIVE_TARGET)]);
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   registered = true;
   return true;

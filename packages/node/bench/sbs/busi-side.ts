@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiTaskModel } from '@busi/core';
 import { initBackend, type BackendChoice } from '@busi/kernels';
+import { initTrainingBackend } from '../../src/runs/training-memory';
 import { makeTrainBench } from '../common';
 import type { Mode } from './cases';
 
@@ -55,7 +56,10 @@ async function bestMs(warmup: number, reps: number, run: () => Promise<void> | v
 
 /** Runs the case on the requested backend and returns its figures. */
 export async function runBusiCase(a: BusiCaseArgs): Promise<BusiCaseResult> {
-  const desc = await initBackend({ backend: a.backend, log: false });
+  // A step picks its backend as busi train does: wasm where the step fits its heap, else native.
+  const desc = a.mode === 'step'
+    ? await initTrainingBackend({ encoder: a.encoder, decoder: a.decoder, decoderChannels: null, dropout: 0.5, classNames: ['benign', 'malignant', 'normal'], seed: 0, size: a.size, batchSize: a.batch, microBatch: a.batch }, a.backend)
+    : await initBackend({ backend: a.backend, log: false });
   let timing: { ms: number; all: number[]; leak: number };
   if (a.mode === 'infer') {
     const model = new MultiTaskModel({ encoder: a.encoder, decoder: a.decoder, classes: 3 });

@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, type BackendChoice } from '@busi/kernels';
+import type { BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { CV_FILES, cvRun, type CvConfig } from '../runs/cv-run';
 import type { TtaMode } from '../runs/predictor';
 import { isNonEmptyDir, readJson } from '../runs/run-folder';
 import { runVersions } from '../version';
 import { RUN_OPTIONS, runConfigFromOptions } from '../runs/run-options';
+import { initTrainingBackend } from '../runs/training-memory';
 
 export const cvCommand: Command = {
   name: 'cv',
@@ -51,7 +52,7 @@ async function runCv(v: OptionValues, positionals: string[], ctx: CliContext): P
     if (run.testFraction === 0) ctx.stdout.write('--test-fraction 0: no held-out test part, so no ensemble evaluation\n');
     config = { format: 'busi-cv', version: 1, run, folds: v.folds as number, testFraction: run.testFraction ?? 0, tta: v.tta as TtaMode };
   }
-  const backend = await initBackend({ backend: v.backend as BackendChoice, log: false });
+  const backend = await initTrainingBackend(config.run, v.backend as BackendChoice);
   ctx.stdout.write(`${backend.summary}\n`);
   if (!v.resume) config.run = { ...config.run, backend: backend.backend, versions: await runVersions() };
   await cvRun(config, dir, { resume: !!v.resume, force: !!v.force, quiet: !!v.quiet, backend: backend.backend }, ctx);

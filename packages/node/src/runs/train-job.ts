@@ -10,6 +10,7 @@ import { RUN_FILES, isNonEmptyDir, readJson, writeJsonAtomic, type RunStatus } f
 import { acquireRunLock, type RunLock } from './run-lock';
 import { runInputs } from './run-options';
 import { stopSignal } from './stop-signal';
+import { initTrainingBackend } from './training-memory';
 import { readRunSplit } from './run-split';
 import { readRunConfig, trainRun, type RunConfig } from './train-run';
 import { pluralize } from '@busi/core';
@@ -126,7 +127,7 @@ async function runLocked(job: TrainJob, options: TrainJobOptions, ctx: CliContex
     }
     ctx.stdout.write(`resuming run '${dir}' with its config.json (other run options on the command line are ignored)\n`);
   }
-  const backend = await initBackend({ backend: options.backend, log: false });
+  const backend = await initTrainingBackend(config, options.backend);
   ctx.stdout.write(`${backend.summary}\n`);
   if (!job.resume) config = { ...config, backend: backend.backend, versions: await runVersions() };
   const stop = options.stopOnSigint ? stopSignal(ctx, { signals: ['SIGINT'], message: () => SIGINT_MESSAGE }) : { signal: options.signal, dispose: () => undefined };

@@ -269,7 +269,8 @@ async function trainLocked(config: RunConfig, dir: string, session: TrainSession
       if (session.backend === 'wasm' && /abort|out of memory|memory access out of bounds|Cannot enlarge memory/i.test(text)) {
         throw new Error(
           `the wasm backend ran out of memory (its heap is limited to 4 GiB) training ${config.encoder} + ${config.decoder} at ${config.size}x${config.size} ` +
-            `with micro-batches of ${config.microBatch}: use --micro-batch 1, a smaller --size (e.g. 224 or 256), or the tensorflow backend ` +
+            `with micro-batches of ${config.microBatch}: use --backend native (tensors in ordinary memory; needs the native addon: busi build-native), ` +
+            `--micro-batch 1, a smaller --size (e.g. 224 or 256), or the tensorflow backend ` +
             `(npm install @tensorflow/tfjs-node, then --backend tensorflow). The run stays resumable from its last checkpoint (epoch ${trainer.epoch}). (${text})`,
         );
       }

@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { WASM_HEAP_BUDGET_BYTES, initBackend, type BackendChoice, type BackendDescription } from '@busi/kernels';
+import { MultiTaskLoss } from '@busi/losses';
+import type { RunConfig } from './run-config';
+import { buildModel } from './train-run';
+
+// How much tensor memory a training step will need, measured rather than tabulated: the model is
+// built and stepped at a small size on whatever backend is active, and the step's peak is
+// extrapolated in pixels and images. A table per model would go stale with every new layer.
+
+/** The settings of a run that decide a training step's memory. */
+export type TrainingMemoryConfig = Pick<RunConfig, 'encoder' | 'decoder' | 'decoderChannels' | 'dropout' | 'classNames' | 'seed' | 'size' | 'batchSize' | 'microBatch'>;
+
+/** A training step's estimated tensor memory and the measurements behind it. */
+export interface TrainingMemoryEstimate {
+  /** Estimated peak bytes of tensors during one optimizer step at the run's size and micro-batch. */
+  bytes: number;
+  /** Bytes that do not grow with the input: weights, their gradients and the optimizer's state. */
+  fixedBytes: number;
+  /** Bytes per image of the forward tape and its backward pass at the run's size. */
+  perImageBytes: number;
+  /** The square size the probe steps ran at. */
+  probeSize: number;
+}
+
+/** Probes above this size are scaled from it (a step there is cheap for every paper model). */
+export const PROBE_SIZE = 128;
+
+/**
+ * Measures one training step's tensor peak at batch 1 and batch 2 (at `PROBE_SIZE`, or the run's
+ * size when smaller) on the active backend and extrapolates to the run: the difference is what
+ * one image adds, which grows with its pixels; the rest is fixed. Adam's two moments per weight
+ * (created by the first real step, not by the probe) and, when micro-batches accumulate, one more
+ * copy of the gradients are added. Tensors are freed afterwards (the count is unchanged).
+ */
+export async function estimateTrainingMemory(config: TrainingMemoryConfig): Promise<TrainingMemoryEstimate> {
+  const probeSize = Math.min(config.size, PROBE_SIZE);
+  const model = buildModel(config);
+  try {
+    const vars = model.trainableVariables();
+    const loss = new MultiTaskLoss();
+    const peak = async (images: number): Promise<number> => {
+      const before = tf.memory().numBytes;
+      const info = await tf.profile(() => {
+        const x = tf.zeros([images, probeSize, probeSize, 3]) as tf.Tensor4D;
+        const masks = tf.zeros([images, probeSize, probeSize, 1]);
+        const labels = tf.zeros([images], 'int32');
+        const { value, grads } = tf.variableGrads(() => {
+          const out = model.forward(x, true, { seed: config.seed });
+          return loss.compute(out.mask, masks, out.logits, labels).total as tf.Scalar;
+        }, vars);
+        tf.dispose([value, grads, x, masks, labels]);
+      });
+      return info.peakBytes - before;
+    };
+    const one = await peak(1);
+    const two = await peak(2);
+    const perProbeImage = Math.max(0, two - one);
+    const weightBytes = vars.reduce((sum, v) => sum + v.size * 4, 0);
+    const optimizerBytes = 2 * weightBytes + (config.microBatch < config.batchSize ? weightBytes : 0);
+    const perImageBytes = perProbeImage * (config.size / probeSize) ** 2;
+    const fixedBytes = Math.max(0, one - perProbeImage) + weightBytes + optimizerBytes;
+    return { bytes: fixedBytes + perImageBytes * config.microBatch, fixedBytes, perImageBytes, probeSize };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * The backend for training a run: `requested`, and under 'auto' wasm only where the step fits its
+ * heap. When the automatic choice lands on wasm, the step's memory is estimated there and, if it
+ * exceeds the heap, the choice is made again with that need (the 'native' backend, whose tensors
+ * live in ordinary memory, where its addon is built). The summary says why.
+ */
+export async function initTrainingBackend(config: TrainingMemoryConfig, requested?: BackendChoice): Promise<BackendDescription & { memory?: TrainingMemoryEstimate }> {
+  const first = await initBackend({ backend: requested, log: false });
+  const automatic = (requested ?? process.env.BUSI_BACKEND ?? 'auto').trim().toLowerCase() === 'auto';
+  if (!automatic || first.backend !== 'wasm') return first;
+  let memory: TrainingMemoryEstimate;
+  try {
+    memory = await estimateTrainingMemory(config);
+  } catch {
+    // A model the probe size does not suit (a decoder that needs larger maps): train on the choice
+    // made without the estimate, as before; the run itself reports any real problem.
+    return first;
+  }
+  if (memory.bytes <= WASM_HEAP_BUDGET_BYTES) return { ...first, memory };
+  const chosen = await initBackend({ backend: 'auto', log: false, memoryNeedBytes: memory.bytes });
+  return { ...chosen, memory };
+}
