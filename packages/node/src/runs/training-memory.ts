@@ -27,7 +27,14 @@ export interface TrainingMemoryEstimate {
 export const PROBE_SIZE = 128;
 
 /**
- * Measures one training step's tensor peak at batch 1 and batch 2 (at `PROBE_SIZE`, or the run's
+ * Runs with at most this many pixels per micro-batch (64² × 8) fit the wasm heap for every paper
+ * model (Unet++ / ResNet-50, the largest per image, needs about 1 GiB there), so they are not
+ * probed: the probe builds the model a second time, seconds for a large encoder.
+ */
+export const UNPROBED_PIXELS = 64 * 64 * 8;
+
+/**
+ * Measures one training step's tensor peak at batch 2 and batch 4 (at `PROBE_SIZE`, or the run's
  * size when smaller) on the active backend and extrapolates to the run: the difference is what
  * one image adds, which grows with its pixels; the rest is fixed. Adam's two moments per weight
  * (created by the first real step, not by the probe) and, when micro-batches accumulate, one more
@@ -41,7 +48,7 @@ export async function estimateTrainingMemory(config: TrainingMemoryConfig): Prom
     const loss = new MultiTaskLoss();
     const peak = async (images: number): Promise<number> => {
       const before = tf.memory().numBytes;
-      const info = await tf.profile(() => {
+      const highest = await peakBytesDuring(() => {
         const x = tf.zeros([images, probeSize, probeSize, 3]) as tf.Tensor4D;
         const masks = tf.zeros([images, probeSize, probeSize, 1]);
         const labels = tf.zeros([images], 'int32');
@@ -51,15 +58,17 @@ export async function estimateTrainingMemory(config: TrainingMemoryConfig): Prom
         }, vars);
         tf.dispose([value, grads, x, masks, labels]);
       });
-      return info.peakBytes - before;
+      return highest - before;
     };
-    const one = await peak(1);
+    // Batches of 2 and 4: BatchNorm in training mode needs two values per channel (DeepLabV3+'s
+    // image pooling is 1x1), so a batch of one is not a step every model can take.
     const two = await peak(2);
-    const perProbeImage = Math.max(0, two - one);
+    const four = await peak(4);
+    const perProbeImage = Math.max(0, (four - two) / 2);
     const weightBytes = vars.reduce((sum, v) => sum + v.size * 4, 0);
     const optimizerBytes = 2 * weightBytes + (config.microBatch < config.batchSize ? weightBytes : 0);
     const perImageBytes = perProbeImage * (config.size / probeSize) ** 2;
-    const fixedBytes = Math.max(0, one - perProbeImage) + weightBytes + optimizerBytes;
+    const fixedBytes = Math.max(0, two - 2 * perProbeImage) + weightBytes + optimizerBytes;
     return { bytes: fixedBytes + perImageBytes * config.microBatch, fixedBytes, perImageBytes, probeSize };
   } finally {
     model.dispose();
@@ -75,7 +84,7 @@ export async function estimateTrainingMemory(config: TrainingMemoryConfig): Prom
 export async function initTrainingBackend(config: TrainingMemoryConfig, requested?: BackendChoice): Promise<BackendDescription & { memory?: TrainingMemoryEstimate }> {
   const first = await initBackend({ backend: requested, log: false });
   const automatic = (requested ?? process.env.BUSI_BACKEND ?? 'auto').trim().toLowerCase() === 'auto';
-  if (!automatic || first.backend !== 'wasm') return first;
+  if (!automatic || first.backend !== 'wasm' || config.size * config.size * config.microBatch <= UNPROBED_PIXELS) return first;
   let memory: TrainingMemoryEstimate;
   try {
     memory = await estimateTrainingMemory(config);
@@ -87,4 +96,31 @@ export async function initTrainingBackend(config: TrainingMemoryConfig, requeste
   if (memory.bytes <= WASM_HEAP_BUDGET_BYTES) return { ...first, memory };
   const chosen = await initBackend({ backend: 'auto', log: false, memoryNeedBytes: memory.bytes });
   return { ...chosen, memory };
+}
+
+/**
+ * The highest `tf.memory().numBytes` while `f` runs (an async `f` should not overlap other tensor work). tf.profile reports the same peak, but its
+ * profiler reads every kernel's output back (dataSync) where the backend has no timer, which made
+ * a probe of ResNet-18 take 40 s instead of one; so the engine's byte counter is watched directly.
+ */
+export async function peakBytesDuring(f: () => void | Promise<void>): Promise<number> {
+  const state = (tf.engine() as unknown as { state: { numBytes: number } }).state;
+  let value = state.numBytes;
+  let highest = value;
+  Object.defineProperty(state, 'numBytes', {
+    configurable: true,
+    enumerable: true,
+    get: () => value,
+    set: (v: number) => {
+      value = v;
+      if (v > highest) highest = v;
+    },
+  });
+  try {
+    await f();
+  } finally {
+    delete (state as { numBytes?: number }).numBytes;
+    state.numBytes = value;
+  }
+  return highest;
 }
