@@ -208,7 +208,8 @@ async function describeWasm(): Promise<Pick<BackendDescription, 'simd' | 'thread
  * CUDA (tfjs-node-gpu), else WebGPU on a hardware adapter (tfjs-backend-webgpu and, in Node, the
  * `webgpu` package: optional peers), else libtensorflow on the CPU (tfjs-node), else wasm with
  * the busi training kernels, else the pure-JS cpu backend. The busi 'native' backend (tensors in
- * JS memory, so no 4 GiB wasm ceiling; needs the native addon) is chosen only when asked for. `options.backend` or `BUSI_BACKEND`
+ * JS memory, so no 4 GiB wasm ceiling; needs the native addon) is chosen when asked for, or under 'auto'
+ * when `options.memoryNeedBytes` is more than the wasm heap holds. `options.backend` or `BUSI_BACKEND`
  * forces one (a forced 'webgpu' also accepts a software adapter); a forced backend that cannot
  * start is an error rather than a silent fallback.
  * @example

@@ -7,7 +7,7 @@ export * from '@busi/data';
 export * from './models/factory';
 export * from './models/table';
 export { trainRun, buildModel, readRunConfig, readRunSplit, DEFAULT_NORMALIZATION, type RunConfig, type TrainSessionOptions, type TrainResult } from './runs/train-run';
-export { estimateTrainingMemory, initTrainingBackend, PROBE_SIZE, UNPROBED_PIXELS, type TrainingMemoryConfig, type TrainingMemoryEstimate } from './runs/training-memory';
+export { estimateTrainingMemory, initTrainingBackend, PROBE_SIZE, UNPROBED_PIXELS, type TrainingBackendDescription, type TrainingMemoryConfig, type TrainingMemoryEstimate } from './runs/training-memory';
 export { evaluateRun, type EvaluateRunArgs } from './runs/evaluate-run';
 export { makeRunSplit, runSampleGroups, selectionPart, reportPart, type RunSplitSettings } from './runs/run-split';
 export { loadData, type DataSpec, type LoadedData } from './runs/data';

@@ -22,10 +22,20 @@ export class ArrayPool {
   private readonly owned = new WeakSet<ArrayBufferLike>();
   /** Buffers handed out of the backend: never reused. */
   private readonly escaped = new WeakSet<ArrayBufferLike>();
-  /** Arrays handed out again, and arrays allocated, since the pool was made (for tests and benchmarks). */
-  readonly stats = { reused: 0, allocated: 0 };
+  /** What the pool has done since it was made (for tests and benchmarks). */
+  readonly stats: {
+    /** Arrays handed out again. */
+    reused: number;
+    /** Arrays allocated because none of the length was free. */
+    allocated: number;
+  } = { reused: 0, allocated: 0 };
+  /** The most bytes kept for reuse; a freed array beyond it is left to the garbage collector. */
+  readonly capBytes: number;
 
-  constructor(readonly capBytes: number = poolCapFromEnv()) {}
+  /** @param capBytes The most bytes kept for reuse (default `BUSI_NATIVE_POOL_MIB`, else {@link DEFAULT_POOL_MIB} MiB). */
+  constructor(capBytes: number = poolCapFromEnv()) {
+    this.capBytes = capBytes;
+  }
 
   /** A float32 array of `length` elements: a reused one (its contents are stale) or a new one. */
   take(length: number): Float32Array {

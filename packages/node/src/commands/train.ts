@@ -18,7 +18,8 @@ export const trainCommand: Command = {
     'Ctrl-C finishes the current batch and saves a mid-epoch checkpoint.',
     'Cost without libtensorflow (2 cores): with the native kernels (busi build-native) a 448x448 batch-8 step of',
     'Unet/ResNet-50 takes ~25 s with --micro-batch 2 (~35 min per BUSI epoch); on WebAssembly alone ~3 minutes',
-    'with --micro-batch 1. The 4 GiB wasm heap limits the micro-batch (see docs/performance.md).',
+    'with --micro-batch 1. Under --backend auto, a step too large for the 4 GiB wasm heap (estimated at the start)',
+    'runs on the native backend (tensors in ordinary memory; needs the addon), and the backend line says so.',
     "Install @tensorflow/tfjs-node (or -gpu) for the paper's protocol at full speed: it is picked up automatically.",
   ].join('\n'),
   options: {

@@ -75,13 +75,19 @@ export async function estimateTrainingMemory(config: TrainingMemoryConfig): Prom
   }
 }
 
+/** {@link initTrainingBackend}'s answer: the backend chosen, with the estimate that chose it. */
+export interface TrainingBackendDescription extends BackendDescription {
+  /** The step's estimated memory, when it was probed (automatic choice on wasm, a large run). */
+  memory?: TrainingMemoryEstimate;
+}
+
 /**
  * The backend for training a run: `requested`, and under 'auto' wasm only where the step fits its
  * heap. When the automatic choice lands on wasm, the step's memory is estimated there and, if it
  * exceeds the heap, the choice is made again with that need (the 'native' backend, whose tensors
  * live in ordinary memory, where its addon is built). The summary says why.
  */
-export async function initTrainingBackend(config: TrainingMemoryConfig, requested?: BackendChoice): Promise<BackendDescription & { memory?: TrainingMemoryEstimate }> {
+export async function initTrainingBackend(config: TrainingMemoryConfig, requested?: BackendChoice): Promise<TrainingBackendDescription> {
   const first = await initBackend({ backend: requested, log: false });
   const automatic = (requested ?? process.env.BUSI_BACKEND ?? 'auto').trim().toLowerCase() === 'auto';
   if (!automatic || first.backend !== 'wasm' || config.size * config.size * config.microBatch <= UNPROBED_PIXELS) return first;
