@@ -17,7 +17,7 @@ import {
 } from '@busi/core';
 import '@busi/backbones';
 import '@busi/decoders';
-import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@busi/kernels';
+import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type Command, type CliContext, type OptionValues } from '../cli/args';
 import { stratifiedSplit } from '@busi/data';
 import { registerSlimResNet } from '../demo/slim-resnet';
@@ -28,6 +28,7 @@ import { formatDuration, ProgressBar, RunningMean } from '../report/progress';
 import { formatEvaluation } from '../report/evaluation';
 import { DEFAULT_LAMBDA, MultiTaskLoss } from '@busi/losses';
 import { nounForm, pluralize } from '@busi/core';
+import { backendOption } from '../cli/backend-option';
 
 /** Normalisation of the synthetic [0, 1] images: centred, unit-ish variance. */
 const DEMO_NORM = { mean: [0.3, 0.3, 0.3], std: [0.2, 0.2, 0.2] };
@@ -61,7 +62,7 @@ export const demoCommand: Command = {
     },
     seed: { type: 'int', default: 0, description: 'Seed of the data, split, shuffling, weight initialisation and dropout' },
     overlays: { type: 'int', default: 8, min: 0, description: 'Number of prediction overlay PNGs to write' },
-    backend: { type: 'string', default: 'auto', choices: [...BACKEND_CHOICES], description: 'tfjs backend' },
+    backend: backendOption(),
     quiet: { type: 'boolean', short: 'q', description: 'No progress bars' },
   },
   run: runDemo,

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@busi/kernels';
+import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { loadData, type DataSpec } from '../runs/data';
 import { EVALUATION_FILES, evaluateRun } from '../runs/evaluate-run';
@@ -11,6 +11,7 @@ import type { TtaMode } from '../runs/predictor';
 import { resolveModel } from '../runs/resolve-model';
 import { RUN_DEFAULTS, dataSpec } from '../runs/run-options';
 import { DEFAULT_LAMBDA } from '@busi/losses';
+import { backendOption } from '../cli/backend-option';
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
@@ -37,7 +38,7 @@ export const evaluateCommand: Command = {
     out: { type: 'string', short: 'o', valueName: 'DIR', description: 'Output folder (default: <run>/evaluation, else ./busi-evaluation)' },
     gallery: { type: 'int', default: 8, min: 0, description: 'Images in the gallery (spread over the classes)' },
     'batch-size': { type: 'int', short: 'b', default: 8, min: 1, description: 'Images per forward pass' },
-    backend: { type: 'string', default: 'auto', choices: [...BACKEND_CHOICES], description: 'tfjs backend' },
+    backend: backendOption(),
   },
   run: runEvaluate,
 };

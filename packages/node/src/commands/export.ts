@@ -2,12 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MultiTaskModel, createModelCard } from '@busi/core';
 import { exportOnnx, ONNX_OPSET } from '@busi/onnx';
-import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@busi/kernels';
+import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { fileSystem } from '@busi/data';
 import { modelSettings } from '../runs/model-settings';
 import { writeFileAtomic } from '../runs/run-folder';
 import { resolveModel } from '../runs/resolve-model';
+import { backendOption } from '../cli/backend-option';
 
 /** `busi export`: a trained model as an ONNX file (`exportOnnx` of @busi/onnx, with the model card). */
 export const exportCommand: Command = {
@@ -27,7 +28,7 @@ export const exportCommand: Command = {
     layout: { type: 'string', default: 'NCHW', choices: ['NCHW', 'NHWC'], description: 'Layout of image and mask_logits' },
     precision: { type: 'string', default: 'float32', choices: ['float32', 'float16'], description: 'Weights and computation (input and outputs stay float32)' },
     force: { type: 'boolean', description: 'Replace an existing --out file' },
-    backend: { type: 'string', default: 'auto', choices: [...BACKEND_CHOICES], description: 'tfjs backend used to read the weights' },
+    backend: backendOption('tfjs backend used to read the weights'),
   },
   run: runExport,
 };

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiTaskModel, preprocessToTensor, nounForm, pluralize } from '@busi/core';
-import { BACKEND_CHOICES, initBackend, type BackendChoice } from '@busi/kernels';
+import { initBackend, type BackendChoice } from '@busi/kernels';
 import { UsageError, type CliContext, type Command, type OptionValues } from '../cli/args';
 import { fileSystem } from '@busi/data';
 import { renderOverlay } from '@busi/data';
@@ -12,6 +12,7 @@ import { outputConflict } from '../runs/output-guard';
 import { writeJsonAtomic } from '../runs/run-folder';
 import { ensemblePredictor, type TtaMode } from '../runs/predictor';
 import { resolveModel } from '../runs/resolve-model';
+import { backendOption } from '../cli/backend-option';
 
 /** One image's prediction, as printed and written to predictions.json. */
 export interface Prediction {
@@ -49,7 +50,7 @@ export const predictCommand: Command = {
     threshold: { type: 'number', min: 0, max: 1, description: "Mask probability threshold (default: the model card's, else 0.5)" },
     json: { type: 'boolean', description: 'Print the predictions as JSON' },
     tta: { type: 'string', default: 'none', choices: ['none', 'flip'], description: 'Test-time augmentation: flip averages the probabilities of the image and its mirror image' },
-    backend: { type: 'string', default: 'auto', choices: [...BACKEND_CHOICES], description: 'tfjs backend' },
+    backend: backendOption(),
   },
   run: runPredict,
 };

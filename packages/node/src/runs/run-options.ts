@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BUSI_CLASSES, decoders, encoders, listDecoders, listEncoders, pluralize } from '@busi/core';
 import { resolveAugment } from '@busi/data';
-import { BACKEND_CHOICES } from '@busi/kernels';
 import { DEFAULT_LAMBDA } from '@busi/losses';
 import { UsageError, type CliContext, type OptionSpec, type OptionValues } from '../cli/args';
 import { registerSlimResNet } from '../demo/slim-resnet';
@@ -12,6 +11,7 @@ import type { DataSpec } from './data';
 import { describeDecoderChannels, parseDecoderChannels } from './decoder-channels';
 import type { NamedPath } from './output-guard';
 import { DEFAULT_NORMALIZATION, monitorNames, type RunConfig } from './train-run';
+import { backendOption } from '../cli/backend-option';
 
 // The options that define a training run: the vocabulary of `busi train`, `busi cv`,
 // `busi grid-lambda` and the `train` block of sweep files, and their one translation into a RunConfig.
@@ -104,7 +104,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   augment: { type: 'boolean', default: true, description: 'Seeded training augmentation: flip, small affine, brightness/contrast, speckle' },
   'no-augment': { type: 'boolean', description: 'No augmentation' },
   cache: { type: 'string', default: 'memory', choices: ['memory', 'disk', 'none'], description: 'Keep resized images in memory, in <out>/../.busi-cache, or not at all' },
-  backend: { type: 'string', default: 'auto', choices: [...BACKEND_CHOICES], description: 'tfjs backend' },
+  backend: backendOption(),
   quiet: { type: 'boolean', short: 'q', description: 'No progress bars' },
 };
 

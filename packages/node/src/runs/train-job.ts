@@ -52,7 +52,8 @@ export interface TrainJobOptions {
   /** Evaluate the best model on the report part once training completes. */
   report: boolean;
   quiet: boolean;
-  backend: BackendChoice;
+  /** The backend asked for; unset, `BUSI_BACKEND`, else the automatic choice. */
+  backend?: BackendChoice;
   /** Stops training after the current batch with a mid-epoch checkpoint. */
   signal?: AbortSignal;
   /**

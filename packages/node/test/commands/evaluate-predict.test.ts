@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { generateSynthetic } from '@busi/core';
 import { readPng, toUint8, writePng } from '@busi/data';
+import { commands } from '../../src';
 import { cli, ls, readJson, trainSmallRun } from './helpers';
 
 let tmp: string;
@@ -105,6 +106,30 @@ describe('busi evaluate', () => {
     expect(e.err).toContain(`--model: '${path.join(tmp, 'missing')}' not found`);
     e = await cli(['evaluate', '-m', tmp], tmp);
     expect(e.err).toContain('is neither a run folder (config.json) nor a model folder (model.json)');
+  });
+});
+
+describe('--backend and BUSI_BACKEND', () => {
+  test('every command that computes leaves --backend unset by default, so BUSI_BACKEND is heard', () => {
+    const withBackend = commands.filter((c) => c.options.backend != null);
+    expect(withBackend.map((c) => c.name).sort()).toEqual(['cv', 'demo', 'evaluate', 'export', 'grid-lambda', 'predict', 'train']);
+    for (const c of withBackend) expect({ command: c.name, default: c.options.backend.default }).toEqual({ command: c.name, default: undefined });
+  });
+
+  test('BUSI_BACKEND picks the backend when --backend is not given; --backend wins over it', async () => {
+    const saved = process.env.BUSI_BACKEND;
+    process.env.BUSI_BACKEND = 'cpu';
+    try {
+      const fromEnv = await cli(['evaluate', '--model', run, '--subset', 'validation', '--out', path.join(tmp, 'eval-env')], tmp);
+      expect(fromEnv.code).toBe(0);
+      expect(fromEnv.out).toMatch(/^busi backend: cpu \(@tensorflow\/tfjs-backend-cpu\) \[forced: cpu\]/m);
+      const fromFlag = await cli(['evaluate', '--model', run, '--subset', 'validation', '--backend', 'wasm', '--out', path.join(tmp, 'eval-flag')], tmp);
+      expect(fromFlag.code).toBe(0);
+      expect(fromFlag.out).toMatch(/^busi backend: wasm .*\[forced: wasm\]/m);
+    } finally {
+      if (saved === undefined) delete process.env.BUSI_BACKEND;
+      else process.env.BUSI_BACKEND = saved;
+    }
   });
 });
 
