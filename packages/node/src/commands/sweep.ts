@@ -123,7 +123,7 @@ async function run(sweep: Sweep, v: OptionValues, ctx: CliContext): Promise<numb
     let outcomes: TaskOutcome[];
     if (v['one-attempt']) {
       if (tasks.length !== 1) throw new UsageError('busi sweep run: --one-attempt runs one task; give it with --task ID');
-      const backend = await initBackend({ backend: (sweep.spec.train.backend as BackendChoice | undefined) ?? 'auto', log: false });
+      const backend = await initBackend({ backend: sweep.spec.train.backend as BackendChoice | undefined, log: false });
       const o = await runTask(sweep, tasks[0], { via, backend: backend.backend, signal: stop.signal, retryFailed: !!v['retry-failed'] });
       ctx.stdout.write(`${describeOutcome(o)}\n`);
       if (process.send) await new Promise<void>((resolve) => process.send!(o, () => resolve()));

@@ -43,7 +43,7 @@ export function describeOutcome(o: TaskOutcome): string {
 export async function runTasks(sweep: Sweep, tasks: readonly SweepTask[], options: RunTasksOptions): Promise<TaskOutcome[]> {
   const say = (o: TaskOutcome) => options.ctx.stdout.write(`${describeOutcome(o)}\n`);
   if (options.jobs <= 1) {
-    const backend = await initBackend({ backend: (sweep.spec.train.backend as BackendChoice | undefined) ?? 'auto', log: false });
+    const backend = await initBackend({ backend: sweep.spec.train.backend as BackendChoice | undefined, log: false });
     const out: TaskOutcome[] = [];
     for (const task of tasks) {
       if (options.signal?.aborted) break;

@@ -156,7 +156,7 @@ export async function runWorker(sweep: Sweep, options: WorkerOptions): Promise<W
       if (stopping()) p.stop();
       outcome = await p.done.finally(() => running.delete(p));
     } else {
-      backend ??= (await initBackend({ backend: (sweep.spec.train.backend as BackendChoice | undefined) ?? 'auto', log: false })).backend;
+      backend ??= (await initBackend({ backend: sweep.spec.train.backend as BackendChoice | undefined, log: false })).backend;
       outcome = await runTask(sweep, task, { via: 'queue', backend, signal: inProcessAbort.signal, retryFailed: true });
     }
     say(describeOutcome(outcome));
