@@ -41,6 +41,7 @@ export * from './training/data';
 export * from './training/callbacks';
 export { ProgressLogger, type ProgressLoggerArgs, type ProgressOutput, type Verbosity } from './training/progress';
 export * from './training/trainer';
+export { releasingVariableGrads, type VariableGradients } from './training/releasing-gradients';
 export * from './metrics/index';
 export * from './conformance/training-steps';
 export * from './conformance/helpers';

@@ -9,6 +9,7 @@ import { Adam, type NamedTensor } from './optimizers';
 import { ProgressLogger, defaultProgressOutput, resolveVerbosity, type Verbosity } from './progress';
 import { checkWeightSpecs } from '../io/model-artifacts';
 import { previewJson } from '../io/safetensors';
+import { releasingVariableGrads } from './releasing-gradients';
 
 /** The three scalars a training loss yields; the trainer owns and disposes them. */
 export interface LossParts {
@@ -471,7 +472,8 @@ export class Trainer implements TrainingControl {
         try {
           checkBatch(batch, chunk.length, this.model);
           await checkLabels(batch.labels, this.model.config.classes);
-          result = tf.variableGrads(() => {
+          // tf.variableGrads' numbers, with the backward pass's memory released as it goes.
+          result = releasingVariableGrads(() => {
             // Dropout masks keyed by (seed, epoch, batch, micro-batch): a resumed run draws the same ones.
             const out = this.model.forward(batch.images, true, { seed: mixSeed(this.opts.seed, where.epoch, where.batch, (where.microBatch ?? 0) + k) });
             const p = this.loss.compute(out.mask, batch.masks, out.logits, batch.labels);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { WASM_HEAP_BUDGET_BYTES, initBackend, type BackendChoice, type BackendDescription } from '@busi/kernels';
+import { releasingVariableGrads } from '@busi/core';
 import { MultiTaskLoss } from '@busi/losses';
 import type { RunConfig } from './run-config';
 import { buildModel } from './train-run';
@@ -52,7 +53,8 @@ export async function estimateTrainingMemory(config: TrainingMemoryConfig): Prom
         const x = tf.zeros([images, probeSize, probeSize, 3]) as tf.Tensor4D;
         const masks = tf.zeros([images, probeSize, probeSize, 1]);
         const labels = tf.zeros([images], 'int32');
-        const { value, grads } = tf.variableGrads(() => {
+        // The Trainer's own gradient, so the peak is the one its steps reach.
+        const { value, grads } = releasingVariableGrads(() => {
           const out = model.forward(x, true, { seed: config.seed });
           return loss.compute(out.mask, masks, out.logits, labels).total as tf.Scalar;
         }, vars);
