@@ -90,7 +90,8 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 
 const NATIVE_PROVIDER = '@busi/kernels (tfjs-backend-cpu tensors + busi native addon)';
 let last: BackendDescription | null = null;
 
-function requestedChoice(opt?: BackendChoice): BackendChoice {
+/** The backend `initBackend({ backend: opt })` is asked for: `opt`, else `BUSI_BACKEND`, else 'auto' (checked, lower-cased). */
+export function requestedBackend(opt?: BackendChoice): BackendChoice {
   const raw = opt ?? (process.env.BUSI_BACKEND as BackendChoice | undefined) ?? 'auto';
   const choice = raw.trim().toLowerCase() as BackendChoice;
   if (!BACKEND_CHOICES.includes(choice)) {
@@ -222,7 +223,7 @@ async function describeWasm(): Promise<Pick<BackendDescription, 'simd' | 'thread
  * ```
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendDescription> {
-  const choice = requestedChoice(options.backend);
+  const choice = requestedBackend(options.backend);
   const skipped: BackendDescription['skipped'] = [];
   let provider: string | null = null;
   let backend = '';

@@ -68,18 +68,18 @@ describeBuilt("the 'native' backend", () => {
     y.dispose();
     return out;
   };
-  test.each(layouts)('binary ops equal the cpu kernels bit for bit: %s', async (_name, as, bs) => {
+  /** Every binary op on `as` and `bs` (random values, a NaN, no zero divisor) on native against cpu, bit for bit. */
+  const expectBinaryOpsLikeCpu = async (as: number[], bs: number[], seed: number) => {
     await initBackend({ backend: 'native', log: false });
-    const av = randomValues(as.reduce((p, q) => p * q, 1), 11);
-    const bv = randomValues(bs.reduce((p, q) => p * q, 1), 12).map((v) => (v === 0 ? 0.5 : v));
+    const av = randomValues(as.reduce((p, q) => p * q, 1), seed);
+    const bv = randomValues(bs.reduce((p, q) => p * q, 1), seed + 1).map((v) => (v === 0 ? 0.5 : v));
     av[0] = NaN;
     for (const [name, op] of binary) {
       const f = () => tf.tidy(() => op(tf.tensor(av, as), tf.tensor(bv, bs)));
-      const ref = await on('cpu', f);
-      const got = await on('native', f);
-      expect({ name, ...got }).toEqual({ name, ...ref });
+      expect({ name, ...(await on('native', f)) }).toEqual({ name, ...(await on('cpu', f)) });
     }
-  });
+  };
+  test.each(layouts)('binary ops equal the cpu kernels bit for bit: %s', (_name, as, bs) => expectBinaryOpsLikeCpu(as, bs, 11));
 
   test('unary ops equal the cpu kernels bit for bit (NaN, zero and negatives included)', async () => {
     await initBackend({ backend: 'native', log: false });
@@ -110,16 +110,7 @@ describeBuilt("the 'native' backend", () => {
     ['both broadcast', [300, 1], [1, 300]],
     ['a middle axis', [20, 30, 40], [20, 1, 40]],
   ];
-  test.each(large)('large binary ops equal the cpu kernels bit for bit: %s', async (_name, as, bs) => {
-    await initBackend({ backend: 'native', log: false });
-    const av = randomValues(as.reduce((p, q) => p * q, 1), 13);
-    const bv = randomValues(bs.reduce((p, q) => p * q, 1), 14).map((v) => (v === 0 ? 0.5 : v));
-    av[0] = NaN;
-    for (const [name, op] of binary) {
-      const f = () => tf.tidy(() => op(tf.tensor(av, as), tf.tensor(bv, bs)));
-      expect({ name, ...(await on('native', f)) }).toEqual({ name, ...(await on('cpu', f)) });
-    }
-  });
+  test.each(large)('large binary ops equal the cpu kernels bit for bit: %s', (_name, as, bs) => expectBinaryOpsLikeCpu(as, bs, 13));
 
   test('large unary ops equal the cpu kernels bit for bit', async () => {
     await initBackend({ backend: 'native', log: false });

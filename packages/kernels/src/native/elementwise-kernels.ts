@@ -68,9 +68,7 @@ export function broadcastKernelConfigs(addon: NativeAddon, previous: Fallback, t
       const total = dims.shape.reduce((p, q) => p * q, 1);
       if (total < ELEMENTWISE_MIN) return next(args);
       const backend = target.view(args.backend);
-      const rank = Math.max(a.shape.length, b.shape.length);
-      const outShape = Array.from({ length: rank }, (_, i) => Math.max(a.shape[i - rank + a.shape.length] ?? 1, b.shape[i - rank + b.shape.length] ?? 1));
-      const out = backend.makeOutput(outShape, 'float32');
+      const out = backend.makeOutput(tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape), 'float32');
       addon.broadcastOp(kind, dims.shape.length, heap(backend, a), heap(backend, b), heap(backend, out), Int32Array.from([...dims.shape, ...dims.aStrides, ...dims.bStrides]));
       return out;
     };

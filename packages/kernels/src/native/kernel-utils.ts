@@ -74,3 +74,25 @@ export function zeroFill(backend: WasmBackendLike, out: TensorInfo): TensorInfo 
   if (!empty(out.shape)) heap(backend, out).fill(0);
   return out;
 }
+
+/** The sorted, de-duplicated, non-negative axes a reduction's `axis` attribute names (all axes when absent). */
+export function reductionAxes(axis: unknown, rank: number): number[] {
+  const raw = axis as number | number[] | undefined;
+  return [...new Set((raw == null ? Array.from({ length: rank }, (_, i) => i) : Array.isArray(raw) ? raw : [raw]).map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+}
+
+/**
+ * One step of an odometer over the dimensions before the last of a row-major array: advances
+ * `coord` (one entry per such dimension, sizes `dims`) to the next row and returns `base` moved by
+ * `strides` to match (a stride per dimension, of whatever array is being indexed).
+ */
+export function nextRow(coord: number[], dims: readonly number[], strides: readonly number[], base: number): number {
+  for (let d = coord.length - 1; d >= 0; d--) {
+    coord[d]++;
+    base += strides[d];
+    if (coord[d] < dims[d]) return base;
+    base -= strides[d] * dims[d];
+    coord[d] = 0;
+  }
+  return base;
+}

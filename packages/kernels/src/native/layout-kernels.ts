@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { ELEMENTWISE_MIN, heap, type Fallback, type KernelTarget } from './kernel-utils';
+import { ELEMENTWISE_MIN, heap, nextRow, type Fallback, type KernelTarget } from './kernel-utils';
 
 /**
  * `x` of `shape` padded by `paddings` ([before, after] per dimension) with `value` into `out`:
@@ -18,13 +18,7 @@ export function padInto(x: Float32Array, shape: readonly number[], paddings: Rea
   let obase = paddings.reduce((s, p, d) => s + p[0] * ostride[d], 0);
   for (let xi = 0; xi < x.length; xi += inner) {
     out.set(x.subarray(xi, xi + inner), obase);
-    for (let d = rank - 2; d >= 0; d--) {
-      coord[d]++;
-      obase += ostride[d];
-      if (coord[d] < shape[d]) break;
-      obase -= ostride[d] * shape[d];
-      coord[d] = 0;
-    }
+    obase = nextRow(coord, shape, ostride, obase);
   }
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { BATCH_NORM_TRAIN_BACKWARD, BATCH_NORM_TRAIN_FORWARD } from '@busi/core';
 import type { NativeAddon } from './addon';
-import { ELEMENTWISE_MIN, empty, float32, heap, zeroFill, type Fallback, type KernelTarget } from './kernel-utils';
+import { ELEMENTWISE_MIN, empty, float32, heap, reductionAxes, zeroFill, type Fallback, type KernelTarget } from './kernel-utils';
 
 /**
  * How `small` broadcasts onto `big` as [outer, mid, inner] with small = [outer, 1, inner], or null
@@ -53,8 +53,7 @@ export function mathKernelConfigs(addon: NativeAddon, fallback: Fallback, target
     const { x } = args.inputs as { x: TensorInfo };
     const attrs = args.attrs ?? {};
     const rank = x.shape.length;
-    const raw = attrs.axis as number | number[] | undefined;
-    const axes = [...new Set((raw == null ? x.shape.map((_, i) => i) : Array.isArray(raw) ? raw : [raw]).map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+    const axes = reductionAxes(attrs.axis, rank);
     const contiguous = axes.length > 0 && axes.every((a, i) => a === axes[0] + i);
     const last = axes[axes.length - 1];
     if (x.dtype !== 'float32' || !contiguous || last >= rank - 1 || empty(x.shape)) return fallback(name)(args);

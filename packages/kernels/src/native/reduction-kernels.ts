@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { ELEMENTWISE_MIN, heap, type Fallback, type KernelTarget } from './kernel-utils';
+import { ELEMENTWISE_MIN, heap, nextRow, reductionAxes, type Fallback, type KernelTarget } from './kernel-utils';
 
 /**
  * `x` of `shape` summed over `axes` into `out` (the kept dimensions in order), in double. Adjacent
@@ -44,14 +44,7 @@ export function sumOverAxes(x: Float32Array, shape: readonly number[], axes: rea
       } else {
         for (let q = 0; q < inner; q++) acc[obase + q] += x[xi + q];
       }
-      // Next row: advance the odometer over the outer dimensions.
-      for (let d = last - 1; d >= 0; d--) {
-        coord[d]++;
-        obase += ostride[d];
-        if (coord[d] < dims[d]) break;
-        obase -= ostride[d] * dims[d];
-        coord[d] = 0;
-      }
+      obase = nextRow(coord, dims, ostride, obase);
     }
   }
   for (let i = 0; i < out.length; i++) out[i] = acc[i];
@@ -69,8 +62,7 @@ export function reductionKernelConfigs(previous: Fallback, target: KernelTarget)
     const { x } = args.inputs as { x: TensorInfo };
     const attrs = args.attrs ?? {};
     const rank = x.shape.length;
-    const raw = attrs.axis as number | number[] | undefined;
-    const axes = [...new Set((raw == null ? x.shape.map((_, i) => i) : Array.isArray(raw) ? raw : [raw]).map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+    const axes = reductionAxes(attrs.axis, rank);
     const size = x.shape.reduce((p, q) => p * q, 1);
     const contiguousBeforeLast = axes.length > 0 && axes.every((a, i) => a === axes[0] + i) && axes[axes.length - 1] < rank - 1;
     if (x.dtype !== 'float32' || size < ELEMENTWISE_MIN || contiguousBeforeLast || axes.some((a) => a < 0 || a >= rank)) return next(args);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { WASM_HEAP_BUDGET_BYTES, initBackend, type BackendChoice, type BackendDescription } from '@busi/kernels';
+import { WASM_HEAP_BUDGET_BYTES, initBackend, requestedBackend, type BackendChoice, type BackendDescription } from '@busi/kernels';
 import { releasingVariableGrads } from '@busi/core';
 import { MultiTaskLoss } from '@busi/losses';
 import type { RunConfig } from './run-config';
@@ -91,7 +91,7 @@ export interface TrainingBackendDescription extends BackendDescription {
  */
 export async function initTrainingBackend(config: TrainingMemoryConfig, requested?: BackendChoice): Promise<TrainingBackendDescription> {
   const first = await initBackend({ backend: requested, log: false });
-  const automatic = (requested ?? process.env.BUSI_BACKEND ?? 'auto').trim().toLowerCase() === 'auto';
+  const automatic = requestedBackend(requested) === 'auto';
   if (!automatic || first.backend !== 'wasm' || config.size * config.size * config.microBatch <= UNPROBED_PIXELS) return first;
   let memory: TrainingMemoryEstimate;
   try {
